@@ -1,0 +1,33 @@
+"""melodyrnn: learn music from MIDI collections with recurrent networks, and write new music.
+
+The package imports nothing heavy on ``import melodyrnn``; the public API below is
+loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_API = {
+    "Note": "notes", "Track": "notes", "Tune": "notes", "TempoChange": "notes",
+    "TimeSignature": "notes", "KeySignature": "notes",
+    "read_midi": "midi_io", "read_midi_bytes": "midi_io", "write_midi": "midi_io",
+    "to_pretty_midi": "midi_io", "from_pretty_midi": "midi_io",
+    "ExtractConfig": "quantize", "Melody": "quantize", "extract_melodies": "quantize",
+    "Vocabulary": "vocab",
+    "get_encoding": "encodings", "encoding_from_dict": "encodings",
+    "MelodyEncoding": "encodings", "MelodyConfig": "encodings",
+    "PerformanceEncoding": "encodings", "PerformanceConfig": "encodings",
+    "load_dataset": "dataset", "Dataset": "dataset",
+    "IngestConfig": "ingest", "run_ingest": "ingest", "merge_shards": "shards",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module 'melodyrnn' has no attribute {name!r}")

@@ -1,0 +1,157 @@
+"""The ``melodyrnn`` command: typed options -> a config dataclass -> one library call.
+
+Results go to stdout, logs and progress to stderr. Library imports happen inside the
+commands so that ``melodyrnn --help`` starts instantly. Unusable input ends with a
+one-line ``Error: ...`` on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import __version__
+
+
+def _fail_cleanly(fn):
+    """Turn ValueError/OSError from the library into a one-line error and exit 1."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, OSError) as e:
+            raise click.ClickException(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    return wrapper
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        i, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise click.BadParameter("expected i/n, for example 0/4") from None
+    if not 0 <= i < n:
+        raise click.BadParameter("need 0 <= i < n")
+    return i, n
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="melodyrnn")
+def main() -> None:
+    """Learn music from MIDI collections with recurrent networks, and write new music."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Dataset folder to write.")
+@click.option("--encoding", default="melody", show_default=True,
+              help="melody (Magenta MelodyRNN events) or performance (Performance RNN events).")
+@click.option("--steps-per-quarter", type=click.IntRange(1, 96), default=4, show_default=True,
+              help="melody: grid steps per quarter note (4 = 16ths, 12 allows triplets).")
+@click.option("--min-pitch", type=click.IntRange(0, 127), default=0, show_default=True,
+              help="melody: lowest pitch; lower notes fold up by octaves.")
+@click.option("--max-pitch", type=click.IntRange(0, 127), default=127, show_default=True,
+              help="melody: highest pitch; higher notes fold down by octaves.")
+@click.option("--transpose-to-key", type=click.IntRange(0, 11), default=None,
+              help="melody: transpose each melody to this major key (0 = C).")
+@click.option("--gap-bars", type=float, default=1.0, show_default=True,
+              help="melody: a rest longer than this many bars ends a melody.")
+@click.option("--min-notes", type=click.IntRange(1), default=None,
+              help="Drop melodies/streams with fewer notes [melody: 8, performance: 1].")
+@click.option("--min-unique-pitches", type=click.IntRange(1), default=5, show_default=True,
+              help="melody: drop melodies with fewer distinct pitches.")
+@click.option("--per-instrument", is_flag=True,
+              help="performance: one sequence per track instead of all tracks merged.")
+@click.option("--valid", type=click.FloatRange(0, 1, max_open=True), default=0.05,
+              show_default=True, help="Fraction of files for the valid split.")
+@click.option("--test", type=click.FloatRange(0, 1, max_open=True), default=0.05,
+              show_default=True, help="Fraction of files for the test split.")
+@click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
+              help="Worker processes (0 = all cores).")
+@click.option("--shard", default=None, help="Process only shard i of n (0 <= i < n), as i/n.")
+@click.option("--merge", is_flag=True, help="PATHS are shard dataset folders to combine.")
+@click.option("--max-notes", type=click.IntRange(1), default=100_000, show_default=True,
+              help="Skip files with more notes.")
+@click.option("--max-file-mb", type=click.FloatRange(0, min_open=True), default=32.0,
+              show_default=True, help="Skip larger files unread.")
+@click.option("--file-timeout", type=click.FloatRange(0, min_open=True), default=20.0,
+              show_default=True, help="Seconds one file may take before it is reported as an error.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Salt of the content-hash split (0 = the plain content hash).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@_fail_cleanly
+def ingest(paths, output, encoding, steps_per_quarter, min_pitch, max_pitch, transpose_to_key,
+           gap_bars, min_notes, min_unique_pitches, per_instrument, valid, test, workers, shard,
+           merge, max_notes, max_file_mb, file_timeout, seed, quiet) -> None:
+    """Turn MIDI files and folders (searched recursively) into a token dataset folder."""
+    if merge:
+        from .shards import merge_shards
+
+        meta = merge_shards(list(paths), output)
+        click.echo(json.dumps(meta["splits"]))
+        return
+    from .encodings.registry import get_encoding
+    from .ingest import IngestConfig, run_ingest
+    from .ingest_worker import Limits
+
+    if encoding == "melody":
+        options = dict(steps_per_quarter=steps_per_quarter, min_pitch=min_pitch,
+                       max_pitch=max_pitch, transpose_to_key=transpose_to_key, gap_bars=gap_bars,
+                       min_notes=min_notes or 8, min_unique_pitches=min_unique_pitches)
+    elif encoding == "performance":
+        options = dict(per_instrument=per_instrument, min_notes=min_notes or 1)
+    else:
+        options = {}
+    enc = get_encoding(encoding, **options)
+    limits = Limits(max_file_bytes=int(max_file_mb * 2 ** 20), max_notes=max_notes,
+                    file_timeout_seconds=file_timeout,
+                    chunk_timeout_seconds=max(file_timeout * 6, 60.0))
+    cfg = IngestConfig(inputs=tuple(paths), output=output, encoding=enc.to_dict(), valid=valid,
+                       test=test, seed=seed, workers=workers, shard=_shard(shard), limits=limits,
+                       progress=not quiet)
+    report = run_ingest(cfg)
+    if not quiet:
+        click.echo(report.summary(), err=True)
+    click.echo(json.dumps({"output": output, "files": report.files, **dict(report.status),
+                           "splits": report.splits}))
+    if report.exit_code:
+        click.echo("Error: nothing could be ingested (see report.jsonl)", err=True)
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@_fail_cleanly
+def info(dataset, as_json) -> None:
+    """Counts, split sizes, vocabulary usage and length statistics of a dataset folder."""
+    from .dataset import describe, load_dataset
+
+    d = describe(load_dataset(dataset))
+    if as_json:
+        click.echo(json.dumps(d))
+        return
+    enc = d["encoding"]
+    click.echo(f"dataset   {d['path']}")
+    click.echo(f"encoding  {enc['name']} {json.dumps(enc['config'])}")
+    click.echo("files     " + ", ".join(f"{k} {v}" for k, v in d["files"].items()))
+    for name, row in d["splits"].items():
+        length = row.get("length", {})
+        click.echo(f"{name:9} {row['sequences']:7d} sequences {row['tokens']:10d} tokens "
+                   f"{row['notes']:9d} notes  length min/median/mean/p95/max "
+                   + "/".join(str(length.get(k, "-")) for k in ("min", "median", "mean", "p95", "max")))
+    v = d["vocab"]
+    click.echo(f"vocab     {v['used']} of {v['size']} tokens used; top: "
+               + ", ".join(f"{t['token']} {t['share']:.1%}" for t in v["top"]))
+    if d["stats"]:
+        click.echo("ingest    " + ", ".join(f"{k} {n}" for k, n in sorted(d["stats"].items())))
+
+
+if __name__ == "__main__":
+    main()

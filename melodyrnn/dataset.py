@@ -1,0 +1,191 @@
+"""Token datasets on disk: one flat memory-mappable array of ids per split plus offsets.
+
+Music-agnostic: a dataset folder holds, for each split ``train``/``valid``/``test``,
+
+- ``{split}.tokens.npy`` -- all sequences back to back (uint16 when the vocabulary fits);
+- ``{split}.offsets.npy`` -- int64, ``n_sequences + 1`` entries;
+- ``{split}.notes.npy`` -- int64 per sequence, the units bits/note divides by;
+- ``{split}.bar_steps.npy`` -- int64 per sequence, bar length in steps (0 = none);
+- ``{split}.source.npy`` -- int64 per sequence, index into ``meta.json``'s ``files``;
+
+and ``meta.json`` with the encoding, vocabulary, counts and sources. Every array is
+written atomically and ``meta.json`` last, so a reader sees an old or a new dataset,
+never a mix. Loading memory-maps the token arrays, so a dataset larger than RAM works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path, atomic_write_text
+
+__all__ = ["describe", "SPLITS", "SplitArrays", "Dataset", "assign_split", "write_split", "write_meta",
+           "load_dataset", "token_dtype", "FORMAT_VERSION"]
+
+SPLITS = ("train", "valid", "test")
+COLUMNS = ("notes", "bar_steps", "source")
+FORMAT_VERSION = 1
+
+
+def assign_split(content_hash: str, valid: float, test: float, seed: int = 0) -> str:
+    """Split of a file from a stable hash of its content (hex digest).
+
+    The first 32 bits of the hash (re-hashed with ``seed`` when it is not 0), as a
+    fraction of 2**32, fall in ``[0, valid)`` for valid, ``[valid, valid + test)`` for
+    test and above for train, so identical files always share a split and the split
+    never depends on file order or names.
+    """
+    if seed:
+        content_hash = hashlib.blake2b(f"{seed}:{content_hash}".encode(), digest_size=8).hexdigest()
+    u = int(content_hash[:8], 16) / 2.0 ** 32
+    return "valid" if u < valid else ("test" if u < valid + test else "train")
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """Smallest unsigned dtype that holds every id."""
+    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.int32)
+
+
+@dataclass
+class SplitArrays:
+    """The sequences of one split: flat tokens, offsets and per-sequence columns."""
+
+    tokens: np.ndarray
+    offsets: np.ndarray
+    notes: np.ndarray
+    bar_steps: np.ndarray
+    source: np.ndarray
+
+    @property
+    def n_sequences(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def sequence(self, i: int) -> np.ndarray:
+        return self.tokens[self.offsets[i]:self.offsets[i + 1]]
+
+    @classmethod
+    def empty(cls) -> "SplitArrays":
+        z = np.zeros(0, np.int64)
+        return cls(z.astype(np.uint16), np.zeros(1, np.int64), z, z, z)
+
+    @classmethod
+    def concat(cls, parts: list["SplitArrays"], source_shift: list[int]) -> "SplitArrays":
+        """Concatenate splits, adding ``source_shift[i]`` to the sources of part ``i``."""
+        if not parts:
+            return cls.empty()
+        lengths = np.concatenate([p.lengths for p in parts])
+        return cls(
+            tokens=np.concatenate([np.asarray(p.tokens) for p in parts]),
+            offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+            notes=np.concatenate([p.notes for p in parts]),
+            bar_steps=np.concatenate([p.bar_steps for p in parts]),
+            source=np.concatenate([p.source + s for p, s in zip(parts, source_shift)]),
+        )
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+
+
+def write_split(folder: str | os.PathLike, split: str, arrays: SplitArrays, dtype) -> None:
+    """Write one split's arrays atomically (tokens cast to ``dtype``)."""
+    folder = Path(folder)
+    _save_npy(folder / f"{split}.tokens.npy", np.asarray(arrays.tokens).astype(dtype))
+    _save_npy(folder / f"{split}.offsets.npy", arrays.offsets.astype(np.int64))
+    for col in COLUMNS:
+        _save_npy(folder / f"{split}.{col}.npy", getattr(arrays, col).astype(np.int64))
+
+
+def write_meta(folder: str | os.PathLike, meta: dict) -> None:
+    atomic_write_text(Path(folder) / "meta.json", json.dumps(meta, indent=1) + "\n")
+
+
+@dataclass
+class Dataset:
+    """A dataset folder opened for reading; token arrays are memory-mapped."""
+
+    path: Path
+    meta: dict
+    splits: dict[str, SplitArrays]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.meta["vocab"]["tokens"])
+
+    def split(self, name: str) -> SplitArrays:
+        if name not in self.splits:
+            raise ValueError(f"no split {name!r}; choose from {', '.join(self.splits)}")
+        return self.splits[name]
+
+
+def load_dataset(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
+    """Open a dataset folder.
+
+    Raises
+    ------
+    ValueError
+        When the folder is not a melodyrnn dataset or its arrays disagree with meta.json.
+    """
+    folder = Path(folder)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise ValueError(f"{folder} is not a dataset folder (no meta.json)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{meta_path}: unreadable meta.json ({e})") from None
+    if meta.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{folder}: dataset format {meta.get('format')!r} is not supported")
+    splits = {}
+    for split in SPLITS:
+        cols = {c: np.load(folder / f"{split}.{c}.npy", allow_pickle=False)
+                for c in ("offsets",) + COLUMNS}
+        tokens = np.load(folder / f"{split}.tokens.npy", allow_pickle=False,
+                         mmap_mode="r" if mmap and expected_tokens(meta, split) else None)
+        arrays = SplitArrays(tokens=tokens, **cols)
+        expected = meta["splits"].get(split, {})
+        if (arrays.n_sequences, tokens.shape[0]) != (expected.get("sequences"),
+                                                     expected.get("tokens")):
+            raise ValueError(f"{folder}: {split} arrays do not match meta.json")
+        splits[split] = arrays
+    return Dataset(folder, meta, splits)
+
+
+def expected_tokens(meta: dict, split: str) -> int:
+    return int(meta.get("splits", {}).get(split, {}).get("tokens", 0))
+
+
+def describe(ds: Dataset, top: int = 10) -> dict:
+    """Counts, split sizes, vocabulary usage and length statistics of a dataset."""
+    tokens = ds.meta["vocab"]["tokens"]
+    usage = np.zeros(len(tokens), np.int64)
+    out: dict = {"path": str(ds.path), "encoding": ds.meta["encoding"], "files": ds.meta["counts"],
+                 "splits": {}}
+    for name, arr in ds.splits.items():
+        lengths = arr.lengths
+        usage += np.bincount(np.asarray(arr.tokens), minlength=len(tokens))[:len(tokens)]
+        row = {"sequences": arr.n_sequences, "tokens": int(lengths.sum()),
+               "notes": int(arr.notes.sum())}
+        if lengths.shape[0]:
+            row["length"] = {"min": int(lengths.min()), "median": float(np.median(lengths)),
+                             "mean": round(float(lengths.mean()), 1),
+                             "p95": float(np.percentile(lengths, 95)), "max": int(lengths.max())}
+        out["splits"][name] = row
+    total = max(int(usage.sum()), 1)
+    out["vocab"] = {"size": len(tokens), "used": int((usage > 0).sum()),
+                    "top": [{"token": tokens[i], "share": round(usage[i] / total, 4)}
+                            for i in np.argsort(-usage, kind="stable")[:top] if usage[i]]}
+    out["stats"] = ds.meta.get("stats", {})
+    return out

@@ -1,0 +1,92 @@
+"""What every encoding provides: a vocabulary, batch encoding of tunes, plain-JSON config."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from ..notes import Tune
+from ..vocab import Vocabulary
+
+__all__ = ["Encoding", "EncodedBatch", "concat_ragged"]
+
+
+@dataclass
+class EncodedBatch:
+    """The token sequences of a batch of tunes, as one flat array plus offsets.
+
+    Parameters
+    ----------
+    tokens : ndarray of int64
+        All sequences back to back, each with its start and end token.
+    offsets : ndarray of int64
+        ``tokens[offsets[i]:offsets[i + 1]]`` is sequence ``i``.
+    seq_tune : ndarray of int64
+        Index of the tune (in the input batch) each sequence came from.
+    seq_notes : ndarray of int64
+        Number of notes each sequence encodes (the denominator of bits/note).
+    seq_bar_steps : ndarray of int64
+        Bar length in encoding time steps (0 where the encoding has no bar grid).
+    stats : dict of str to ndarray
+        Per tune, counts of every drop and alteration by reason.
+    """
+
+    tokens: np.ndarray
+    offsets: np.ndarray
+    seq_tune: np.ndarray
+    seq_notes: np.ndarray
+    seq_bar_steps: np.ndarray
+    stats: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_sequences(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    def sequence(self, i: int) -> np.ndarray:
+        return self.tokens[self.offsets[i]:self.offsets[i + 1]]
+
+
+def concat_ragged(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate 1-D arrays into (flat, offsets)."""
+    lengths = np.fromiter((s.shape[0] for s in seqs), np.int64, len(seqs))
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    flat = np.concatenate(seqs).astype(np.int64) if seqs else np.zeros(0, np.int64)
+    return flat, offsets
+
+
+class Encoding(ABC):
+    """An invertible map between music and token ids.
+
+    Subclasses set ``name``, keep their settings in a frozen dataclass ``config`` and
+    build ``vocab`` from it; ``to_dict``/``from_dict`` round-trip through plain JSON.
+    """
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+
+    def __init__(self, config=None) -> None:
+        self.config = config if config is not None else self.config_class()
+        self.vocab: Vocabulary = self._build_vocab()
+
+    @abstractmethod
+    def _build_vocab(self) -> Vocabulary: ...
+
+    @abstractmethod
+    def encode_tunes(self, tunes: list[Tune]) -> EncodedBatch:
+        """Turn a batch of tunes into token sequences, counting what was dropped."""
+
+    @abstractmethod
+    def decode_tune(self, ids, **kwargs) -> Tune:
+        """Turn one token sequence back into a playable tune."""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "config": asdict(self.config)}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Encoding) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"

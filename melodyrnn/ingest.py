@@ -1,0 +1,288 @@
+"""``melodyrnn ingest``: MIDI collections -> token dataset folder + per-file report.
+
+Files are found recursively, read and hashed here, parsed and encoded on worker processes
+in chunks, cached by content hash (so re-runs and resumed runs skip finished files),
+split deterministically by content hash, and written with :mod:`melodyrnn.dataset`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import __version__
+from .atomic import atomic_write_text
+from .dataset import (FORMAT_VERSION, SPLITS, SplitArrays, assign_split, token_dtype, write_meta,
+                      write_split)
+from .encodings.registry import encoding_from_dict
+from .ingest_cache import ResultCache
+from .ingest_pool import ChunkRunner
+from .ingest_worker import ERROR, OK, SKIPPED, ChunkResult, FileRecord, Limits, read_input
+
+__all__ = ["IngestConfig", "IngestReport", "MIDI_SUFFIXES", "discover", "run_ingest"]
+
+MIDI_SUFFIXES = (".mid", ".midi", ".rmi", ".kar", ".smf")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Everything ``melodyrnn ingest`` needs.
+
+    Parameters
+    ----------
+    inputs : tuple of str
+        Files and folders (searched recursively for MIDI suffixes).
+    output : str
+        Dataset folder to write.
+    encoding : dict
+        ``Encoding.to_dict()`` of the encoding to apply.
+    valid, test : float
+        Fractions of files (by content hash) for the valid and test splits.
+    seed : int
+        Salt of the split hash (0: the content hash itself).
+    workers : int
+        Worker processes; 0 = all cores.
+    shard : (int, int) or None
+        ``(i, n)``: process only the files whose path hashes to ``i`` mod ``n``.
+    chunk_files : int
+        Files per unit of work (and per cache file).
+    limits : Limits
+        Per-file size, note, length and time caps.
+    progress : bool
+        Show a progress bar on stderr.
+    """
+
+    inputs: tuple[str, ...]
+    output: str
+    encoding: dict
+    valid: float = 0.05
+    test: float = 0.05
+    seed: int = 0
+    workers: int = 0
+    shard: tuple[int, int] | None = None
+    chunk_files: int = 256
+    limits: Limits = field(default_factory=Limits)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.valid < 1 and 0 <= self.test < 1 and self.valid + self.test < 1):
+            raise ValueError("valid and test fractions must be >= 0 and sum to less than 1")
+        if self.shard is not None and not 0 <= self.shard[0] < self.shard[1]:
+            raise ValueError("shard must be i/n with 0 <= i < n")
+
+
+@dataclass
+class IngestReport:
+    """Outcome of an ingest run; ``exit_code`` maps it to the process status."""
+
+    files: int = 0
+    status: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+    stats: Counter = field(default_factory=Counter)
+    splits: dict = field(default_factory=dict)
+    cached: int = 0
+    seconds: float = 0.0
+
+    @property
+    def sequences(self) -> int:
+        return sum(s["sequences"] for s in self.splits.values())
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.sequences > 0 else 1
+
+    def summary(self) -> str:
+        s = self.status
+        lines = [f"{self.files} files: {s[OK]} ok, {s[SKIPPED]} skipped, {s[ERROR]} errors"
+                 f" ({self.cached} from cache) in {self.seconds:.1f} s",
+                 "sequences " + ", ".join(f"{k} {v['sequences']} ({v['tokens']} tokens)"
+                                          for k, v in self.splits.items())]
+        if self.stats:
+            lines.append("alterations and drops: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(self.stats.items()) if v))
+        for reason, n in self.reasons.most_common(8):
+            lines.append(f"  {n:6d} x {reason}")
+        return "\n".join(lines)
+
+
+def discover(inputs: tuple[str, ...] | list[str]) -> list[str]:
+    """MIDI files under ``inputs``, sorted; files named explicitly are kept whatever their suffix.
+
+    Raises
+    ------
+    ValueError
+        For an input that does not exist at all.
+    """
+    found: set[str] = set()
+    for item in inputs:
+        if os.path.isdir(item):
+            for root, dirs, files in os.walk(item):
+                dirs.sort()
+                found.update(os.path.join(root, f) for f in files
+                             if f.lower().endswith(MIDI_SUFFIXES))
+        elif os.path.lexists(item):
+            found.add(item)
+        else:
+            raise ValueError(f"no such file or folder: {item}")
+    return sorted(found)
+
+
+def _in_shard(path: str, shard: tuple[int, int] | None) -> bool:
+    return shard is None or zlib.crc32(path.encode("utf-8", "surrogateescape")) % shard[1] == shard[0]
+
+
+@dataclass
+class _FileOutcome:
+    path: str
+    record: FileRecord
+    result: ChunkResult | None = None
+    index: int = -1
+
+
+def _collect(cfg: IngestConfig, paths: list[str], cache: ResultCache,
+             report: IngestReport) -> list[_FileOutcome]:
+    """Read, look up, and process every file; returns one outcome per path, in order."""
+    from tqdm import tqdm
+
+    outcomes: list[_FileOutcome] = []
+    pending: dict[str, list[int]] = {}  # hash -> outcome indices awaiting a result
+    bar = tqdm(total=len(paths), unit="file", disable=not cfg.progress or None, leave=False,
+               desc="ingest")
+
+    def chunks() -> Iterator[list[tuple[str, bytes]]]:
+        items: list[tuple[str, bytes]] = []
+        for path in paths:
+            digest, data = read_input(path, cfg.limits)
+            outcomes.append(_FileOutcome(path, FileRecord(digest or "", ERROR, "")))
+            if digest is None:
+                outcomes[-1].record.reason = data
+                bar.update(1)
+                continue
+            hit = cache.get(digest)
+            if hit is not None:
+                outcomes[-1].result, outcomes[-1].index = hit
+                outcomes[-1].record = hit[0].records[hit[1]]
+                report.cached += 1
+                bar.update(1)
+                continue
+            if digest in pending:
+                pending[digest].append(len(outcomes) - 1)
+                continue
+            pending[digest] = [len(outcomes) - 1]
+            items.append((digest, data))
+            if len(items) >= cfg.chunk_files:
+                yield items
+                items = []
+        if items:
+            yield items
+
+    workers = cfg.workers or os.cpu_count() or 1
+    with ChunkRunner(workers, cfg.encoding, cfg.limits) as runner:
+        for _, result in runner.run(chunks()):
+            cache.save(result)
+            for i, rec in enumerate(result.records):
+                for o in pending.pop(rec.hash, []):
+                    outcomes[o].record, outcomes[o].result, outcomes[o].index = rec, result, i
+                    bar.update(1)
+    bar.close()
+    return outcomes
+
+
+def _gather(outcomes: list[_FileOutcome], cfg: IngestConfig) -> dict[str, SplitArrays]:
+    parts: dict[str, list] = {s: [] for s in SPLITS}
+    for src, o in enumerate(outcomes):
+        if o.record.status != OK or o.result is None:
+            continue
+        b = o.result.batch
+        for s in np.flatnonzero(b.seq_tune == o.index):
+            parts[assign_split(o.record.hash, cfg.valid, cfg.test, cfg.seed)].append(
+                (b.sequence(s), b.seq_notes[s], b.seq_bar_steps[s], src))
+    out = {}
+    for split, rows in parts.items():
+        if not rows:
+            out[split] = SplitArrays.empty()
+            continue
+        seqs = [r[0] for r in rows]
+        col = (lambda k: np.array([r[k] for r in rows], np.int64))
+        out[split] = SplitArrays(np.concatenate(seqs),
+                                 np.concatenate(([0], np.cumsum([len(q) for q in seqs]))),
+                                 col(1), col(2), col(3))
+    return out
+
+
+def _report_line(o: _FileOutcome, cfg: IngestConfig, n_seq: int) -> dict:
+    r = o.record
+    split = assign_split(r.hash, cfg.valid, cfg.test, cfg.seed) if r.status == OK else None
+    return {"path": o.path, "status": r.status, "reason": r.reason, "sequences": n_seq,
+            "notes": r.notes, "split": split, "hash": r.hash, "stats": r.stats,
+            "warnings": r.warnings}
+
+
+def write_dataset(out: Path, encoding_dict: dict, splits: dict[str, SplitArrays],
+                  lines: list[dict], extra: dict) -> dict:
+    """Write arrays, report.jsonl and meta.json (last) into ``out``; returns the meta."""
+    enc = encoding_from_dict(encoding_dict)
+    dtype = token_dtype(len(enc.vocab))
+    for split, arrays in splits.items():
+        write_split(out, split, arrays, dtype)
+    atomic_write_text(out / "report.jsonl",
+                      "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    status = Counter(line["status"] for line in lines)
+    meta = {
+        "format": FORMAT_VERSION, "melodyrnn_version": __version__,
+        "encoding": enc.to_dict(), "vocab": enc.vocab.to_dict(), "token_dtype": dtype.name,
+        "splits": {k: {"sequences": v.n_sequences, "tokens": int(v.tokens.shape[0]),
+                       "notes": int(v.notes.sum())} for k, v in splits.items()},
+        "counts": {"files": len(lines), **{k: status[k] for k in (OK, SKIPPED, ERROR)}},
+        "files": [{k: line[k] for k in ("path", "hash", "status", "split", "sequences")}
+                  for line in lines],
+        **extra,
+    }
+    write_meta(out, meta)
+    return meta
+
+
+def run_ingest(cfg: IngestConfig) -> IngestReport:
+    """Ingest ``cfg.inputs`` into ``cfg.output``; see :class:`IngestConfig`.
+
+    Raises
+    ------
+    ValueError
+        For unusable arguments (missing inputs, bad encoding options).
+    OSError
+        When the output folder cannot be written.
+    """
+    t0 = time.perf_counter()
+    encoding_from_dict(cfg.encoding)  # validate early
+    paths = [p for p in discover(cfg.inputs) if _in_shard(p, cfg.shard)]
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = ResultCache(out, cfg.encoding, cfg.limits)
+    cache.load()
+    report = IngestReport(files=len(paths))
+    outcomes = _collect(cfg, paths, cache, report)
+    splits = _gather(outcomes, cfg)
+    n_seq = Counter()
+    for a in splits.values():
+        n_seq.update(a.source.tolist())
+    lines = [_report_line(o, cfg, n_seq[i]) for i, o in enumerate(outcomes)]
+    for line in lines:
+        report.status[line["status"]] += 1
+        report.stats.update(line["stats"])
+        if line["reason"]:
+            report.reasons[line["reason"].split(" (")[0]] += 1
+    extra = {"split_fractions": {"valid": cfg.valid, "test": cfg.test, "seed": cfg.seed},
+             "shard": f"{cfg.shard[0]}/{cfg.shard[1]}" if cfg.shard else None,
+             "limits": asdict(cfg.limits), "stats": dict(report.stats)}
+    meta = write_dataset(out, cfg.encoding, splits, lines, extra)
+    report.splits = meta["splits"]
+    report.seconds = time.perf_counter() - t0
+    return report

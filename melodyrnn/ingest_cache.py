@@ -1,0 +1,74 @@
+"""Per-chunk ingest results cached by file content hash, as pickle-free ``.npz`` files.
+
+Each finished chunk is saved atomically under ``DATASET/.cache/<key>/`` where ``key``
+hashes the encoding, the limits and the cache format. A re-run over the same inputs
+(or a run resumed after a kill) finds every finished file by its content hash and skips
+parsing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+from .encodings.base import EncodedBatch
+from .ingest_worker import CACHE_VERSION, ChunkResult, FileRecord, Limits
+
+__all__ = ["ResultCache"]
+
+
+def _key(encoding_dict: dict, limits: Limits) -> str:
+    blob = json.dumps({"v": CACHE_VERSION, "encoding": encoding_dict, "limits": asdict(limits)},
+                      sort_keys=True)
+    return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
+
+class ResultCache:
+    """Finished chunk results of one encoding, looked up by file content hash."""
+
+    def __init__(self, dataset_dir: str | Path, encoding_dict: dict, limits: Limits) -> None:
+        self.folder = Path(dataset_dir) / ".cache" / _key(encoding_dict, limits)
+        self.index: dict[str, tuple[ChunkResult, int]] = {}
+
+    def load(self) -> int:
+        """Read every cached chunk; returns the number of files found."""
+        if not self.folder.is_dir():
+            return 0
+        for path in sorted(self.folder.glob("chunk-*.npz")):
+            try:
+                self.add(_read(path))
+            except (OSError, ValueError, KeyError):
+                continue  # a damaged cache file only costs a re-parse
+        return len(self.index)
+
+    def add(self, result: ChunkResult) -> None:
+        for i, rec in enumerate(result.records):
+            self.index[rec.hash] = (result, i)
+
+    def get(self, digest: str) -> tuple[ChunkResult, int] | None:
+        return self.index.get(digest)
+
+    def save(self, result: ChunkResult) -> None:
+        """Write one chunk result atomically (named by the hashes it holds)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.blake2b("".join(r.hash for r in result.records).encode(),
+                               digest_size=8).hexdigest()
+        b = result.batch
+        with atomic_path(self.folder / f"chunk-{name}.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, records=np.array(json.dumps([asdict(r) for r in result.records])),
+                         tokens=b.tokens, offsets=b.offsets, seq_tune=b.seq_tune,
+                         seq_notes=b.seq_notes, seq_bar_steps=b.seq_bar_steps)
+
+
+def _read(path: Path) -> ChunkResult:
+    with np.load(path, allow_pickle=False) as z:
+        records = [FileRecord(**r) for r in json.loads(str(z["records"]))]
+        batch = EncodedBatch(z["tokens"], z["offsets"], z["seq_tune"], z["seq_notes"],
+                             z["seq_bar_steps"])
+    return ChunkResult(records, batch)

@@ -1,0 +1,193 @@
+"""Plain value classes for music read from MIDI files.
+
+Nothing here touches a file or a MIDI library: ``midi_io`` fills these classes and
+everything downstream reads them. Times carry their unit in the name: ``*_beats`` are
+quarter-note beats counted from the start of the file, ``*_seconds`` are seconds from
+the tempo map, ``*_steps`` are grid steps of a quantised score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Note", "Track", "Tune", "TempoChange", "TimeSignature", "KeySignature"]
+
+
+@dataclass(frozen=True)
+class Note:
+    """One sounding note.
+
+    Parameters
+    ----------
+    pitch : int
+        MIDI pitch, 0-127.
+    velocity : int
+        MIDI velocity, 1-127.
+    start_beats, end_beats : float
+        Onset and offset in quarter-note beats.
+    start_seconds, end_seconds : float
+        Onset and offset in seconds.
+    program : int
+        General MIDI program, 0-127.
+    is_drum : bool
+        True for notes of a percussion track (channel 10).
+    track : str
+        Name of the track the note came from ("" when unnamed).
+    """
+
+    pitch: int
+    velocity: int
+    start_beats: float
+    end_beats: float
+    start_seconds: float
+    end_seconds: float
+    program: int = 0
+    is_drum: bool = False
+    track: str = ""
+
+
+@dataclass(frozen=True)
+class TempoChange:
+    """A tempo that holds from ``beat`` (quarter notes) on, in quarter notes per minute."""
+
+    beat: float
+    qpm: float
+
+
+@dataclass(frozen=True)
+class TimeSignature:
+    """A time signature that holds from ``beat`` (quarter notes) on."""
+
+    beat: float
+    numerator: int
+    denominator: int
+
+    @property
+    def bar_beats(self) -> float:
+        """Length of one bar in quarter-note beats (6/8 -> 3.0)."""
+        return self.numerator * 4.0 / self.denominator
+
+
+@dataclass(frozen=True)
+class KeySignature:
+    """A key signature from ``beat`` on: ``tonic`` pitch class 0-11 (C=0) and ``minor``."""
+
+    beat: float
+    tonic: int
+    minor: bool
+
+
+def _empty(dtype) -> np.ndarray:
+    return np.zeros(0, dtype=dtype)
+
+
+@dataclass
+class Track:
+    """The notes of one MIDI track as parallel arrays (one entry per note, sorted by onset).
+
+    Parameters
+    ----------
+    name : str
+        Track name ("" when unnamed).
+    program : int
+        General MIDI program.
+    is_drum : bool
+        Percussion track.
+    pitch, velocity : ndarray of int16
+        MIDI pitch and velocity per note.
+    start_beats, end_beats : ndarray of float64
+        Onsets and offsets in quarter-note beats.
+    start_seconds, end_seconds : ndarray of float64
+        Onsets and offsets in seconds.
+    """
+
+    name: str = ""
+    program: int = 0
+    is_drum: bool = False
+    pitch: np.ndarray = field(default_factory=lambda: _empty(np.int16))
+    velocity: np.ndarray = field(default_factory=lambda: _empty(np.int16))
+    start_beats: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    end_beats: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    start_seconds: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    end_seconds: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+
+    def __len__(self) -> int:
+        return int(self.pitch.shape[0])
+
+    def notes(self) -> list[Note]:
+        """The track's notes as :class:`Note` objects."""
+        return [
+            Note(int(p), int(v), float(sb), float(eb), float(ss), float(es),
+                 self.program, self.is_drum, self.name)
+            for p, v, sb, eb, ss, es in zip(self.pitch, self.velocity, self.start_beats,
+                                            self.end_beats, self.start_seconds, self.end_seconds)
+        ]
+
+
+@dataclass
+class Tune:
+    """A whole MIDI file: tracks plus tempo map, time and key signatures.
+
+    Parameters
+    ----------
+    tracks : list of Track
+    tempos : list of TempoChange
+        Sorted by beat; the first starts at beat 0 (120 qpm when the file sets none).
+    time_signatures : list of TimeSignature
+        Sorted by beat; 4/4 at beat 0 when the file sets none.
+    key_signatures : list of KeySignature
+        Possibly empty.
+    ticks_per_quarter : int
+        Resolution of the source file (480 for tunes built in code).
+    """
+
+    tracks: list[Track] = field(default_factory=list)
+    tempos: list[TempoChange] = field(default_factory=lambda: [TempoChange(0.0, 120.0)])
+    time_signatures: list[TimeSignature] = field(
+        default_factory=lambda: [TimeSignature(0.0, 4, 4)])
+    key_signatures: list[KeySignature] = field(default_factory=list)
+    ticks_per_quarter: int = 480
+
+    @property
+    def n_notes(self) -> int:
+        return sum(len(t) for t in self.tracks)
+
+    @property
+    def end_beats(self) -> float:
+        """Offset of the last note, in quarter-note beats (0.0 for an empty tune)."""
+        return max((float(t.end_beats.max()) for t in self.tracks if len(t)), default=0.0)
+
+    def notes(self) -> list[Note]:
+        """All notes of all tracks, sorted by onset then pitch."""
+        out = [n for t in self.tracks for n in t.notes()]
+        out.sort(key=lambda n: (n.start_beats, n.pitch))
+        return out
+
+    def beats_to_seconds(self, beats: np.ndarray) -> np.ndarray:
+        """Map quarter-note beats to seconds through the tempo map."""
+        starts = np.array([t.beat for t in self.tempos], dtype=np.float64)
+        spb = np.array([60.0 / t.qpm for t in self.tempos], dtype=np.float64)
+        return beats_to_seconds(np.asarray(beats, dtype=np.float64), starts, spb)
+
+
+def beats_to_seconds(beats: np.ndarray, tempo_beats: np.ndarray,
+                     seconds_per_beat: np.ndarray) -> np.ndarray:
+    """Piecewise-linear map from beats to seconds.
+
+    Parameters
+    ----------
+    beats : ndarray of float64
+        Times in quarter-note beats.
+    tempo_beats : ndarray of float64
+        Beat at which each tempo starts, ascending, first 0.
+    seconds_per_beat : ndarray of float64
+        Seconds per quarter note of each tempo.
+    """
+    if tempo_beats.shape[0] == 1:
+        return beats * seconds_per_beat[0]
+    seconds_at = np.concatenate(([0.0], np.cumsum(np.diff(tempo_beats) * seconds_per_beat[:-1])))
+    idx = np.searchsorted(tempo_beats, beats, side="right") - 1
+    idx = np.clip(idx, 0, None)
+    return seconds_at[idx] + (beats - tempo_beats[idx]) * seconds_per_beat[idx]

@@ -1,0 +1,48 @@
+"""Combine the dataset folders of ``melodyrnn ingest --shard i/n`` runs into one dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .dataset import SPLITS, SplitArrays, load_dataset
+from .ingest import write_dataset
+
+__all__ = ["merge_shards"]
+
+
+def merge_shards(shard_dirs: list[str], output: str) -> dict:
+    """Concatenate shard datasets (same encoding and split fractions) into ``output``.
+
+    Sequences keep their split (it depends only on file content), so merging shards
+    gives the dataset a single run over all inputs would have given, file order aside.
+
+    Raises
+    ------
+    ValueError
+        When a folder is not a dataset or the shards disagree on encoding or fractions.
+    """
+    if not shard_dirs:
+        raise ValueError("nothing to merge")
+    shards = [load_dataset(d, mmap=True) for d in shard_dirs]
+    first = shards[0].meta
+    for ds in shards[1:]:
+        for key in ("encoding", "split_fractions"):
+            if ds.meta.get(key) != first.get(key):
+                raise ValueError(f"{ds.path}: {key} differs from {shards[0].path}")
+    lines, shifts = [], []
+    for ds in shards:
+        shifts.append(len(lines))
+        report = ds.path / "report.jsonl"
+        lines.extend(json.loads(line) for line in report.read_text(encoding="utf-8").splitlines())
+    splits = {s: SplitArrays.concat([ds.split(s) for ds in shards], shifts) for s in SPLITS}
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    stats: dict[str, int] = {}
+    for ds in shards:
+        for k, v in ds.meta.get("stats", {}).items():
+            stats[k] = stats.get(k, 0) + v
+    extra = {"split_fractions": first.get("split_fractions"), "shard": None,
+             "limits": first.get("limits"), "stats": stats,
+             "merged_from": [str(ds.path) for ds in shards]}
+    return write_dataset(out, first["encoding"], splits, lines, extra)
