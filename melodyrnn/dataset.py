@@ -109,7 +109,7 @@ def write_split(folder: str | os.PathLike, split: str, arrays: SplitArrays, dtyp
 
 
 def write_meta(folder: str | os.PathLike, meta: dict) -> None:
-    atomic_write_text(Path(folder) / "meta.json", json.dumps(meta, indent=1) + "\n")
+    atomic_write_text(Path(folder) / "meta.json", json.dumps(meta) + "\n")
 
 
 @dataclass

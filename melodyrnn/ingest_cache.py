@@ -61,7 +61,7 @@ class ResultCache:
         b = result.batch
         with atomic_path(self.folder / f"chunk-{name}.npz") as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, records=np.array(json.dumps([asdict(r) for r in result.records])),
+                np.savez(f, records=np.array(json.dumps([vars(r) for r in result.records])),
                          tokens=b.tokens, offsets=b.offsets, seq_tune=b.seq_tune,
                          seq_notes=b.seq_notes, seq_bar_steps=b.seq_bar_steps)
 

@@ -143,36 +143,43 @@ def bar_steps(numerator: int, denominator: int, steps_per_quarter: int) -> int:
 
 def _flatten(tunes: list[Tune], spq: int) -> dict[str, np.ndarray]:
     """Concatenate the non-drum tracks of all tunes, with per-note bar grid."""
-    cols: dict[str, list] = {k: [] for k in ("pitch", "velocity", "start", "end", "group",
-                                             "bar", "origin")}
-    group_tune, group_program, drum_tracks = [], [], np.zeros(len(tunes), np.int64)
+    cols: dict[str, list] = {"start": [], "end": [], "pitch": [], "velocity": []}
+    lengths, group_tune, group_program, group_bar = [], [], [], []
+    multi_sig: list[tuple[int, int]] = []  # (group, tune) of tunes with several signatures
+    drum_tracks = np.zeros(len(tunes), np.int64)
     for ti, tune in enumerate(tunes):
         sigs = tune.time_signatures
         for track in tune.tracks:
             if track.is_drum:
                 drum_tracks[ti] += 1
                 continue
-            n = len(track)
-            if n == 0:
+            if len(track) == 0:
                 continue
-            start = quantize_beats(track.start_beats, spq)
-            cols["start"].append(start)
-            cols["end"].append(quantize_beats(track.end_beats, spq))
+            cols["start"].append(track.start_beats)
+            cols["end"].append(track.end_beats)
             cols["pitch"].append(track.pitch)
             cols["velocity"].append(track.velocity)
-            cols["group"].append(np.full(n, len(group_tune), np.int64))
+            if len(sigs) > 1:
+                multi_sig.append((len(lengths), ti))
+            lengths.append(len(track))
             group_tune.append(ti)
             group_program.append(track.program)
-            if len(sigs) == 1:
-                cols["bar"].append(np.full(n, bar_steps(sigs[0].numerator, sigs[0].denominator, spq)))
-                cols["origin"].append(np.zeros(n, np.int64))
-            else:
-                sig_steps = quantize_beats([s.beat for s in sigs], spq)
-                bars = np.array([bar_steps(s.numerator, s.denominator, spq) for s in sigs])
-                idx = np.clip(np.searchsorted(sig_steps, start, side="right") - 1, 0, None)
-                cols["bar"].append(bars[idx])
-                cols["origin"].append(sig_steps[idx])
-    out = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in cols.items()}
+            group_bar.append(bar_steps(sigs[0].numerator, sigs[0].denominator, spq))
+    out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
+    out["start"] = quantize_beats(out["start"], spq)
+    out["end"] = quantize_beats(out["end"], spq)
+    lengths = np.asarray(lengths, np.int64)
+    out["group"] = np.repeat(np.arange(lengths.shape[0]), lengths)
+    out["bar"] = np.asarray(group_bar, np.int64)[out["group"]]
+    out["origin"] = np.zeros(out["start"].shape[0], np.int64)
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    for g, ti in multi_sig:  # bar length and bar-line origin from the signature in force
+        sigs = tunes[ti].time_signatures
+        sig_steps = quantize_beats([s.beat for s in sigs], spq)
+        bars = np.array([bar_steps(s.numerator, s.denominator, spq) for s in sigs])
+        sl = slice(bounds[g], bounds[g + 1])
+        idx = np.clip(np.searchsorted(sig_steps, out["start"][sl], side="right") - 1, 0, None)
+        out["bar"][sl], out["origin"][sl] = bars[idx], sig_steps[idx]
     out["group_tune"] = np.asarray(group_tune, np.int64)
     out["group_program"] = np.asarray(group_program, np.int64)
     out["drum_tracks"] = drum_tracks
