@@ -187,7 +187,7 @@ def _flatten(tunes: list[Tune], spq: int) -> dict[str, np.ndarray]:
 
 
 def _per_tune(counts_mask: np.ndarray, note_tune: np.ndarray, n_tunes: int) -> np.ndarray:
-    return np.bincount(note_tune[counts_mask], minlength=n_tunes)
+    return np.bincount(note_tune[counts_mask[:note_tune.shape[0]]], minlength=n_tunes)
 
 
 def extract_melody_batch(tunes: list[Tune], config: ExtractConfig = ExtractConfig()
@@ -206,7 +206,7 @@ def extract_melody_batch(tunes: list[Tune], config: ExtractConfig = ExtractConfi
     stats = {"drum_tracks_skipped": f["drum_tracks"]}
     on, off, pitch, vel, group = f["start"], f["end"], f["pitch"], f["velocity"], f["group"]
     bar, origin = f["bar"], f["origin"]
-    note_tune = f["group_tune"][group] if group.shape[0] else np.zeros(0, np.int64)
+    note_tune = f["group_tune"][group]
 
     short = off <= on
     stats["notes_lengthened"] = _per_tune(short, note_tune, nt)

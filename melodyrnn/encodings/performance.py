@@ -96,9 +96,11 @@ class PerformanceEncoding(Encoding):
         velocity = np.clip(np.asarray(velocity, np.int64), 1, 127)
         order = np.lexsort((off, on, pitch))
         pitch, velocity, on, off = pitch[order], velocity[order], on[order], off[order]
-        dup = np.append((pitch[1:] == pitch[:-1]) & (on[1:] == on[:-1]), False)
+        dup = np.zeros(pitch.shape[0], bool)
+        dup[:-1] = (pitch[1:] == pitch[:-1]) & (on[1:] == on[:-1])
         pitch, velocity, on, off = pitch[~dup], velocity[~dup], on[~dup], off[~dup]
-        cut = np.append((pitch[1:] == pitch[:-1]) & (off[:-1] > on[1:]), False)
+        cut = np.zeros(pitch.shape[0], bool)
+        cut[:-1] = (pitch[1:] == pitch[:-1]) & (off[:-1] > on[1:])
         off[:-1] = np.where(cut[:-1], on[1:], off[:-1])
         counts = {"notes_duplicate_dropped": int(dup.sum()), "notes_truncated": int(cut.sum())}
         return pitch, velocity, on, off, counts
