@@ -1,0 +1,38 @@
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from melodyrnn import __version__
+from melodyrnn.cli import main
+
+
+def test_importing_the_cli_loads_nothing_heavy():
+    code = ("import sys, melodyrnn.cli; "
+            "print(sorted(m for m in ('numpy', 'torch', 'symusic', 'tqdm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_python_m_and_version():
+    out = subprocess.run([sys.executable, "-m", "melodyrnn", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert __version__ in out.stdout
+
+
+def test_help_lists_commands_and_options():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0 and "ingest" in result.stdout and "info" in result.stdout
+    result = CliRunner().invoke(main, ["ingest", "--help"])
+    for option in ("--encoding", "--steps-per-quarter", "--workers", "--valid", "--test",
+                   "--shard", "--merge", "--seed"):
+        assert option in result.stdout
+
+
+def test_bad_option_value_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path), "-o", str(tmp_path / "o"),
+                                       "--encoding", "mp3"])
+    assert result.exit_code == 1 and "unknown encoding 'mp3'" in result.stderr
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path), "-o", str(tmp_path / "o"),
+                                       "--min-pitch", "70", "--max-pitch", "72"])
+    assert result.exit_code == 1 and "octave" in result.stderr

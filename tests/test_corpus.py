@@ -1,0 +1,62 @@
+"""Tests on the real corpora under $MELODYRNN_DATA (skipped without it)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from melodyrnn.cli import main
+from melodyrnn.encodings import MelodyEncoding
+from melodyrnn.ingest import discover
+from melodyrnn.midi_io import read_midi
+from melodyrnn.quantize import extract_melodies
+
+
+def test_every_monophonic_tune_round_trips_exactly(data_dir):
+    enc = MelodyEncoding()
+    files = discover([str(data_dir / "midi")])
+    assert len(files) > 9000
+    checked = 0
+    for path in files:
+        tune = read_midi(path)
+        melodic = [t for t in tune.tracks if not t.is_drum]
+        melodies, counts = extract_melodies(tune, enc.config)
+        altered = sum(counts[k] for k in ("notes_simultaneous_dropped", "notes_truncated",
+                                          "melodies_split_at_rest", "melodies_too_short",
+                                          "melodies_too_few_pitches"))
+        if len(melodic) != 1 or len(melodies) != 1 or altered:
+            continue  # polyphonic, multi-track, notes collide on the 16th grid, or long rests
+        (m,) = melodies
+        back = enc.decode(enc.encode(m))
+        assert back.same_notes(m), path
+        # and the melody is the file's melody: every note, onsets and offsets within half a step
+        track = melodic[0]
+        assert len(m) == len(track), path
+        spq = enc.config.steps_per_quarter
+        onset_beats = (m.start_steps + m.offset_steps) / spq
+        assert np.all(np.abs(onset_beats - track.start_beats) <= 0.5 / spq + 1e-9), path
+        assert np.array_equal(m.pitch, track.pitch), path
+        checked += 1
+    assert checked > 8000  # most of the folk tunes are monophonic on a 16th grid
+
+
+def test_messy_files_never_crash_ingest(data_dir, tmp_path):
+    out = tmp_path / "messy"
+    result = CliRunner().invoke(main, ["ingest", str(data_dir / "messy"), "-o", str(out), "-q",
+                                       "--workers", "2"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in (out / "report.jsonl").read_text().splitlines()]
+    assert len(lines) == len(discover([str(data_dir / "messy")]))
+    by_name = {Path(x["path"]).name: x for x in lines}
+    assert by_name["RunTimeError_unexpected_EOF.mid"]["status"] in ("error", "ok", "skipped")
+    assert all(x["status"] == "error" or x["reason"] == "" or x["status"] == "skipped"
+               for x in lines)
+    assert sum(x["status"] == "ok" for x in lines) > 50
+    errors = [x for x in lines if x["status"] == "error"]
+    assert all(x["reason"] and "\n" not in x["reason"] for x in errors)
+    # the same files as performance events, one stream per instrument
+    perf = tmp_path / "perf"
+    result = CliRunner().invoke(main, ["ingest", str(data_dir / "messy"), "-o", str(perf), "-q",
+                                       "--encoding", "performance", "--per-instrument"])
+    assert result.exit_code == 0, result.output
