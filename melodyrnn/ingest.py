@@ -14,7 +14,6 @@ import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -25,7 +24,7 @@ from .dataset import (FORMAT_VERSION, SPLITS, SplitArrays, assign_split, token_d
 from .encodings.registry import encoding_from_dict
 from .ingest_cache import ResultCache
 from .ingest_pool import ChunkRunner
-from .ingest_worker import ERROR, OK, SKIPPED, ChunkResult, FileRecord, Limits, read_input
+from .ingest_worker import CACHED, ERROR, FAILED, OK, SKIPPED, ChunkResult, FileRecord, Limits
 
 __all__ = ["IngestConfig", "IngestReport", "MIDI_SUFFIXES", "discover", "run_ingest"]
 
@@ -68,7 +67,7 @@ class IngestConfig:
     seed: int = 0
     workers: int = 0
     shard: tuple[int, int] | None = None
-    chunk_files: int = 256
+    chunk_files: int = 512
     limits: Limits = field(default_factory=Limits)
     progress: bool = True
 
@@ -149,73 +148,60 @@ class _FileOutcome:
 
 def _collect(cfg: IngestConfig, paths: list[str], cache: ResultCache,
              report: IngestReport) -> list[_FileOutcome]:
-    """Read, look up, and process every file; returns one outcome per path, in order."""
+    """Process every file on the workers; returns one outcome per path, in order."""
     from tqdm import tqdm
 
     outcomes: list[_FileOutcome] = []
-    pending: dict[str, list[int]] = {}  # hash -> outcome indices awaiting a result
     bar = tqdm(total=len(paths), unit="file", disable=not cfg.progress or None, leave=False,
                desc="ingest")
-
-    def chunks() -> Iterator[list[tuple[str, bytes]]]:
-        items: list[tuple[str, bytes]] = []
-        for path in paths:
-            digest, data = read_input(path, cfg.limits)
-            outcomes.append(_FileOutcome(path, FileRecord(digest or "", ERROR, "")))
-            if digest is None:
-                outcomes[-1].record.reason = data
-                bar.update(1)
-                continue
-            hit = cache.get(digest)
-            if hit is not None:
-                outcomes[-1].result, outcomes[-1].index = hit
-                outcomes[-1].record = hit[0].records[hit[1]]
-                report.cached += 1
-                bar.update(1)
-                continue
-            if digest in pending:
-                pending[digest].append(len(outcomes) - 1)
-                continue
-            pending[digest] = [len(outcomes) - 1]
-            items.append((digest, data))
-            if len(items) >= cfg.chunk_files:
-                yield items
-                items = []
-        if items:
-            yield items
-
+    chunks = (paths[i:i + cfg.chunk_files] for i in range(0, len(paths), cfg.chunk_files))
     workers = cfg.workers or os.cpu_count() or 1
-    with ChunkRunner(workers, cfg.encoding, cfg.limits) as runner:
-        for _, result in runner.run(chunks()):
-            cache.save(result)
-            for i, rec in enumerate(result.records):
-                for o in pending.pop(rec.hash, []):
-                    outcomes[o].record, outcomes[o].result, outcomes[o].index = rec, result, i
-                    bar.update(1)
+    with ChunkRunner(workers, cfg.encoding, cfg.limits, cache.hashes()) as runner:
+        for chunk, done in runner.run(chunks):
+            if len(done.result):
+                cache.save(done.result)
+            for path, digest, index, reason in zip(chunk, done.hashes, done.index, done.reasons):
+                if index == FAILED:
+                    outcomes.append(_FileOutcome(path, FileRecord("", ERROR, reason)))
+                    continue
+                result, row = (done.result, index) if index >= 0 else cache.get(digest)
+                report.cached += index == CACHED
+                outcomes.append(_FileOutcome(path, result.record(row), result, row))
+            bar.update(len(chunk))
     bar.close()
     return outcomes
 
 
 def _gather(outcomes: list[_FileOutcome], cfg: IngestConfig) -> dict[str, SplitArrays]:
+    """Sequences of the ok files, per split, in input order."""
     parts: dict[str, list] = {s: [] for s in SPLITS}
+    bounds: dict[int, list[int]] = {}  # per chunk result: first sequence of each record
     for src, o in enumerate(outcomes):
         if o.record.status != OK or o.result is None:
             continue
-        b = o.result.batch
-        for s in np.flatnonzero(b.seq_tune == o.index):
-            parts[assign_split(o.record.hash, cfg.valid, cfg.test, cfg.seed)].append(
-                (b.sequence(s), b.seq_notes[s], b.seq_bar_steps[s], src))
+        b = bounds.get(id(o.result))
+        if b is None:
+            b = bounds[id(o.result)] = o.result.sequence_bounds().tolist()
+        split = assign_split(o.record.hash, cfg.valid, cfg.test, cfg.seed)
+        parts[split].append((o.result.batch, b[o.index], b[o.index + 1], src))
     out = {}
     for split, rows in parts.items():
-        if not rows:
-            out[split] = SplitArrays.empty()
-            continue
-        seqs = [r[0] for r in rows]
-        col = (lambda k: np.array([r[k] for r in rows], np.int64))
-        out[split] = SplitArrays(np.concatenate(seqs),
-                                 np.concatenate(([0], np.cumsum([len(q) for q in seqs]))),
-                                 col(1), col(2), col(3))
+        out[split] = _stack(rows) if rows else SplitArrays.empty()
     return out
+
+
+def _stack(rows: list) -> SplitArrays:
+    """SplitArrays of (batch, first sequence, end sequence, source) row ranges."""
+    tokens, lengths, notes, bars, source = [], [], [], [], []
+    for batch, a, b, src in rows:
+        offs = batch.offsets
+        tokens.append(batch.tokens[offs[a]:offs[b]])
+        lengths.append(np.diff(offs[a:b + 1]))
+        notes.append(batch.seq_notes[a:b])
+        bars.append(batch.seq_bar_steps[a:b])
+        source.append(np.full(b - a, src, np.int64))
+    return SplitArrays(np.concatenate(tokens), np.concatenate(([0], np.cumsum(np.concatenate(lengths)))),
+                       np.concatenate(notes), np.concatenate(bars), np.concatenate(source))
 
 
 def _report_line(o: _FileOutcome, cfg: IngestConfig, n_seq: int) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .encodings.base import EncodedBatch
-from .ingest_worker import CACHE_VERSION, ChunkResult, FileRecord, Limits
+from .ingest_worker import CACHE_VERSION, ChunkResult, Limits
 
 __all__ = ["ResultCache"]
 
@@ -47,28 +47,40 @@ class ResultCache:
         return len(self.index)
 
     def add(self, result: ChunkResult) -> None:
-        for i, rec in enumerate(result.records):
-            self.index[rec.hash] = (result, i)
+        for i, digest in enumerate(result.hashes):
+            self.index[digest] = (result, i)
 
     def get(self, digest: str) -> tuple[ChunkResult, int] | None:
         return self.index.get(digest)
 
+    def hashes(self) -> frozenset:
+        """Content hashes of every cached file."""
+        return frozenset(self.index)
+
     def save(self, result: ChunkResult) -> None:
         """Write one chunk result atomically (named by the hashes it holds)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = hashlib.blake2b("".join(r.hash for r in result.records).encode(),
-                               digest_size=8).hexdigest()
+        name = hashlib.blake2b("".join(result.hashes).encode(), digest_size=8).hexdigest()
         b = result.batch
         with atomic_path(self.folder / f"chunk-{name}.npz") as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, records=np.array(json.dumps([vars(r) for r in result.records])),
-                         tokens=b.tokens, offsets=b.offsets, seq_tune=b.seq_tune,
-                         seq_notes=b.seq_notes, seq_bar_steps=b.seq_bar_steps)
+                np.savez(f, hashes=np.array(result.hashes, dtype=str),
+                         status=np.array(result.status, dtype=str),
+                         reason=np.array(result.reason, dtype=str),
+                         notes=np.asarray(result.notes, np.int64),
+                         warnings=np.array(json.dumps(result.warnings)),
+                         stat_names=np.array(result.stat_names, dtype=str),
+                         stat_table=result.stat_table, tokens=b.tokens, offsets=b.offsets,
+                         seq_tune=b.seq_tune, seq_notes=b.seq_notes,
+                         seq_bar_steps=b.seq_bar_steps)
 
 
 def _read(path: Path) -> ChunkResult:
     with np.load(path, allow_pickle=False) as z:
-        records = [FileRecord(**r) for r in json.loads(str(z["records"]))]
         batch = EncodedBatch(z["tokens"], z["offsets"], z["seq_tune"], z["seq_notes"],
                              z["seq_bar_steps"])
-    return ChunkResult(records, batch)
+        n = z["hashes"].shape[0]
+        table = z["stat_table"].reshape(n, -1)
+        return ChunkResult(z["hashes"].tolist(), z["status"].tolist(), z["reason"].tolist(),
+                           z["notes"].tolist(), json.loads(str(z["warnings"])),
+                           z["stat_names"].tolist(), table, batch)

@@ -15,48 +15,68 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .encodings.base import EncodedBatch, concat_ragged
-from .ingest_worker import ERROR, ChunkResult, FileRecord, Limits, process_chunk
+from .ingest_worker import FAILED, ChunkResult, Limits, PathsResult, process_paths
+from .midi_io import load_parser
 
 __all__ = ["ChunkRunner", "merge_results"]
 
-Items = list[tuple[str, bytes]]
+Paths = list[str]
 
 
 def merge_results(results: list[ChunkResult]) -> ChunkResult:
-    """Concatenate chunk results into one (records in order, sequences re-indexed)."""
-    records = [r for res in results for r in res.records]
+    """Concatenate chunk results into one (files in order, sequences re-indexed)."""
+    names = sorted({k for r in results for k in r.stat_names})
+    table = np.zeros((sum(len(r) for r in results), len(names)), np.int64)
     seqs, seq_tune, notes, bars = [], [], [], []
     shift = 0
-    for res in results:
-        b = res.batch
+    for r in results:
+        for j, k in enumerate(r.stat_names):
+            table[shift:shift + len(r), names.index(k)] = r.stat_table[:, j]
+        b = r.batch
         seqs.extend(b.sequence(i) for i in range(b.n_sequences))
         seq_tune.append(b.seq_tune + shift)
         notes.append(b.seq_notes)
         bars.append(b.seq_bar_steps)
-        shift += len(res.records)
+        shift += len(r)
     tokens, offsets = concat_ragged(seqs)
     cat = (lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64))
-    return ChunkResult(records, EncodedBatch(tokens, offsets, cat(seq_tune), cat(notes), cat(bars)))
+    col = (lambda attr: [x for r in results for x in getattr(r, attr)])
+    return ChunkResult(col("hashes"), col("status"), col("reason"), col("notes"),
+                       col("warnings"), names, table,
+                       EncodedBatch(tokens, offsets, cat(seq_tune), cat(notes), cat(bars)))
 
 
-def _failed(digest: str, reason: str) -> ChunkResult:
+def _empty_result() -> ChunkResult:
     z = np.zeros(0, np.int64)
-    return ChunkResult([FileRecord(digest, ERROR, reason)], EncodedBatch(z, np.zeros(1, np.int64),
-                                                                         z, z, z))
+    return ChunkResult([], [], [], [], [], [], np.zeros((0, 0), np.int64),
+                       EncodedBatch(z, np.zeros(1, np.int64), z, z, z))
+
+
+def merge_paths_results(parts: list[PathsResult]) -> PathsResult:
+    """Concatenate the results of consecutive path lists."""
+    hashes, index, reasons, shift = [], [], [], 0
+    for part in parts:
+        hashes += part.hashes
+        reasons += part.reasons
+        index += [i + shift if i >= 0 else i for i in part.index]
+        shift += len(part.result)
+    return PathsResult(hashes, index, reasons, merge_results([p.result for p in parts]))
 
 
 class ChunkRunner:
     """Process chunks on ``workers`` processes, yielding results in submission order."""
 
-    def __init__(self, workers: int, encoding_dict: dict, limits: Limits) -> None:
+    def __init__(self, workers: int, encoding_dict: dict, limits: Limits,
+                 cached: frozenset = frozenset()) -> None:
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         self._ctx = mp.get_context(method)
         self._workers = max(1, workers)
-        self._args = (encoding_dict, limits)
+        self._args = (encoding_dict, limits, cached)
         self._limits = limits
         self._pool = None
 
     def __enter__(self) -> "ChunkRunner":
+        load_parser()  # once here, so forked workers inherit it instead of each importing it
         self._pool = self._ctx.Pool(self._workers)
         return self
 
@@ -64,15 +84,15 @@ class ChunkRunner:
         self._pool.terminate()
         self._pool.join()
 
-    def _submit(self, items: Items):
-        return self._pool.apply_async(process_chunk, (items,) + self._args)
+    def _submit(self, paths: Paths):
+        return self._pool.apply_async(process_paths, (paths,) + self._args)
 
     def _restart(self) -> None:
         self._pool.terminate()
         self._pool.join()
         self._pool = self._ctx.Pool(self._workers)
 
-    def run(self, chunks: Iterable[Items]) -> Iterator[tuple[Items, ChunkResult]]:
+    def run(self, chunks: Iterable[Paths]) -> Iterator[tuple[Paths, PathsResult]]:
         window: deque = deque()
         for items in chunks:
             window.append([items, self._submit(items)])
@@ -81,7 +101,7 @@ class ChunkRunner:
         while window:
             yield self._finish(window)
 
-    def _finish(self, window: deque) -> tuple[Items, ChunkResult]:
+    def _finish(self, window: deque) -> tuple[Paths, PathsResult]:
         items, pending = window.popleft()
         try:
             return items, pending.get(self._limits.chunk_timeout_seconds)
@@ -93,23 +113,25 @@ class ChunkRunner:
             pass
         return items, self._isolate(items)
 
-    def _isolate(self, items: Items) -> ChunkResult:
+    def _isolate(self, paths: Paths) -> PathsResult:
         """Retry a failed chunk file by file, each under the per-file time cap."""
         cap = self._limits.file_timeout_seconds
-        results = []
+        parts = []
         pool = self._ctx.Pool(1)
         try:
-            for digest, data in items:
-                pending = pool.apply_async(process_chunk, ([(digest, data)],) + self._args)
+            for path in paths:
+                pending = pool.apply_async(process_paths, ([path],) + self._args)
                 try:
-                    results.append(pending.get(cap))
+                    parts.append(pending.get(cap))
+                    continue
                 except mp.TimeoutError:
-                    results.append(_failed(digest, f"timed out after {cap:g} s"))
+                    reason = f"timed out after {cap:g} s"
                     pool.terminate()
                     pool = self._ctx.Pool(1)
                 except Exception as e:  # noqa: BLE001
-                    results.append(_failed(digest, f"worker failed: {type(e).__name__}: {e}"))
+                    reason = f"worker failed: {type(e).__name__}: {e}"
+                parts.append(PathsResult([None], [FAILED], [reason], _empty_result()))
         finally:
             pool.terminate()
             pool.join()
-        return merge_results(results)
+        return merge_paths_results(parts)

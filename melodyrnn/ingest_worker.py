@@ -8,7 +8,8 @@ pickle cheaply between processes and cache to ``.npz`` without pickles.
 from __future__ import annotations
 
 import hashlib
-import warnings
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,13 +17,15 @@ import numpy as np
 
 from .encodings.base import EncodedBatch, concat_ragged
 from .encodings.registry import encoding_from_dict
-from .midi_io import read_midi_bytes
+from .midi_io import ReadLimits, TooLarge, read_midi_batch
 from .notes import Tune
 
-__all__ = ["Limits", "FileRecord", "ChunkResult", "process_chunk", "CACHE_VERSION"]
+__all__ = ["Limits", "FileRecord", "ChunkResult", "PathsResult", "process_chunk",
+           "process_paths", "read_input", "CACHE_VERSION", "CACHED", "FAILED"]
 
 CACHE_VERSION = 1
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
+CACHED, FAILED = -1, -2  # PathsResult.index for a cache hit and for an unreadable file
 
 
 @dataclass(frozen=True)
@@ -63,37 +66,38 @@ class FileRecord:
 
 @dataclass
 class ChunkResult:
-    """Records of a chunk's files and their sequences (``seq_file`` indexes ``records``)."""
+    """What became of a chunk's files, column by column, and their token sequences.
 
-    records: list[FileRecord]
+    Columns have one entry per file; ``stat_table[i, j]`` counts ``stat_names[j]`` in
+    file ``i``; ``batch.seq_tune`` gives each sequence's file. Columns (rather than one
+    object per file) keep the transfer between processes and the cache cheap.
+    """
+
+    hashes: list[str]
+    status: list[str]
+    reason: list[str]
+    notes: list[int]
+    warnings: list[list[str]]
+    stat_names: list[str]
+    stat_table: np.ndarray
     batch: EncodedBatch
 
-    def sequences_of(self) -> list[list[int]]:
-        """For each record, the indices of its sequences."""
-        out: list[list[int]] = [[] for _ in self.records]
-        for s, f in enumerate(self.batch.seq_tune.tolist()):
-            out[f].append(s)
-        return out
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def record(self, i: int) -> FileRecord:
+        """The record of file ``i``."""
+        stats = {k: int(v) for k, v in zip(self.stat_names, self.stat_table[i]) if v}
+        return FileRecord(self.hashes[i], self.status[i], self.reason[i], int(self.notes[i]),
+                          stats, list(self.warnings[i]))
+
+    def sequence_bounds(self) -> np.ndarray:
+        """Sequences of file ``i`` are ``range(b[i], b[i + 1])`` (they come in file order)."""
+        return np.searchsorted(self.batch.seq_tune, np.arange(len(self) + 1))
 
 
-def _load(data: bytes, limits: Limits) -> tuple[Tune | None, str, str]:
-    """(tune, status, reason) for one file's bytes."""
-    try:
-        tune = read_midi_bytes(data)
-    except ValueError as e:
-        return None, ERROR, str(e)
-    n = tune.n_notes
-    if n == 0:
-        return None, SKIPPED, "no notes"
-    if n > limits.max_notes:
-        return None, SKIPPED, f"too many notes ({n} > {limits.max_notes})"
-    if tune.end_beats > limits.max_beats:
-        return None, SKIPPED, f"absurd length ({tune.end_beats:.0f} > {limits.max_beats:.0f} beats)"
-    return tune, OK, ""
-
-
-def _no_sequence_reason(stats: dict[str, int]) -> str:
-    drops = {k: v for k, v in stats.items()
+def _no_sequence_reason(names: list[str], counts: list[int]) -> str:
+    drops = {k: v for k, v in zip(names, counts)
              if v and (k.endswith(("too_short", "too_few_pitches")) or k == "drum_tracks_skipped")}
     if not drops:
         return "no sequence"
@@ -135,47 +139,84 @@ def process_chunk(items: list[tuple[str, bytes]], encoding_dict: dict,
     limits : Limits
     """
     encoding = encoding_from_dict(encoding_dict)
-    records, tunes, tune_file = [], [], []
-    for i, (digest, data) in enumerate(items):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            tune, status, reason = _load(data, limits)
-        rec = FileRecord(digest, status, reason, tune.n_notes if tune else 0,
-                         warnings=[str(w.message) for w in caught])
-        records.append(rec)
-        if tune is not None:
-            tunes.append(tune)
-            tune_file.append(i)
+    read = read_midi_batch([data for _, data in items],
+                           ReadLimits(limits.max_notes, limits.max_beats), key_signatures=False)
+    n_notes = read.batch.notes_per_tune().tolist()
+    status, reason = [], []
+    for failure, n in zip(read.failures, n_notes):
+        if failure is not None:
+            status.append(SKIPPED if isinstance(failure, TooLarge) else ERROR)
+            reason.append(str(failure))
+        else:
+            status.append(OK if n else SKIPPED)
+            reason.append("" if n else "no notes")
     try:
-        batch, errors = encoding.encode_tunes(tunes), [""] * len(tunes)
+        batch, errors = encoding.encode_tunes(read.batch), None
     except Exception:  # noqa: BLE001 - isolate the file that broke the vectorised pass
-        batch, errors = _encode_isolated(encoding, tunes)
-    tune_file_arr = np.asarray(tune_file, np.int64)
-    batch.seq_tune = tune_file_arr[batch.seq_tune] if tune_file else batch.seq_tune
+        batch, errors = _encode_isolated(encoding, [read.batch.tune(i) for i in range(len(items))])
+    names = sorted(batch.stats)
+    table = (np.stack([batch.stats[k] for k in names], axis=1) if names
+             else np.zeros((len(items), 0), np.int64))
     n_seq = np.bincount(batch.seq_tune, minlength=len(items))
-    for t, f in enumerate(tune_file):
-        rec = records[f]
-        rec.stats = {k: int(v[t]) for k, v in batch.stats.items() if v[t]}
-        if errors[t]:
-            rec.status, rec.reason = ERROR, errors[t]
-        elif n_seq[f] == 0:
-            rec.status, rec.reason = SKIPPED, _no_sequence_reason(rec.stats)
+    for f in np.flatnonzero(n_seq == 0).tolist():
+        if status[f] == OK:
+            status[f], reason[f] = SKIPPED, _no_sequence_reason(names, table[f].tolist())
+    for f, error in enumerate(errors or ()):
+        if error and status[f] != ERROR:
+            status[f], reason[f] = ERROR, error
     batch.stats = {}
-    return ChunkResult(records, batch)
+    return ChunkResult([h for h, _ in items], status, reason, n_notes, read.notes, names,
+                       table.astype(np.int64), batch)
 
 
 def read_input(path: str, limits: Limits) -> tuple[str | None, bytes | str]:
     """(content hash, bytes) of a file, or (None, reason) when it cannot be read."""
     try:
-        p = Path(path)
-        size = p.stat().st_size
-        if size > limits.max_file_bytes:
-            return None, f"file too large ({size} bytes > {limits.max_file_bytes})"
-        if not p.is_file():
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
             return None, "not a regular file"
-        data = p.read_bytes()
+        if st.st_size > limits.max_file_bytes:
+            return None, f"file too large ({st.st_size} bytes > {limits.max_file_bytes})"
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         return None, "unreadable: no such file (dangling symlink?)"
     except OSError as e:
         return None, f"unreadable: {e.strerror or e}"
     return hashlib.blake2b(data, digest_size=16).hexdigest(), data
+
+
+@dataclass
+class PathsResult:
+    """What a worker made of a list of paths.
+
+    ``index[i]`` is the row of path ``i`` in ``result`` (files parsed now), or
+    :data:`CACHED` (its hash, ``hashes[i]``, was in the cache) or :data:`FAILED`
+    (unreadable; ``reasons[i]`` says why and ``hashes[i]`` is None).
+    """
+
+    hashes: list[str | None]
+    index: list[int]
+    reasons: list[str]
+    result: ChunkResult
+
+
+def process_paths(paths: list[str], encoding_dict: dict, limits: Limits,
+                  cached: frozenset = frozenset()) -> PathsResult:
+    """Read, hash and (unless ``cached`` holds the hash) parse and encode files."""
+    hashes, index, reasons, items = [], [], [], []
+    rows: dict[str, int] = {}
+    for path in paths:
+        digest, data = read_input(path, limits)
+        hashes.append(digest)
+        reasons.append("" if digest else data)
+        if digest is None:
+            index.append(FAILED)
+        elif digest in cached:
+            index.append(CACHED)
+        elif digest in rows:  # the same content twice in one chunk: parse once
+            index.append(rows[digest])
+        else:
+            index.append(rows.setdefault(digest, len(items)))
+            items.append((digest, data))
+    return PathsResult(hashes, index, reasons, process_chunk(items, encoding_dict, limits))

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_write_bytes
-from .notes import KeySignature, TempoChange, TimeSignature, Track, Tune, beats_to_seconds
+from .notes import (KeySignature, TempoChange, TimeSignature, Tune, TuneBatch,
+                    beats_to_seconds)
 
-__all__ = ["read_midi", "read_midi_bytes", "write_midi", "midi_bytes",
+__all__ = ["load_parser", "read_midi", "read_midi_bytes", "read_midi_batch", "ReadLimits", "TooLarge", "BatchRead",
+           "write_midi", "midi_bytes",
            "to_pretty_midi", "from_pretty_midi", "unwrap_riff"]
 
 _MAJOR_TONIC_BY_SHARPS = {s: (7 * s) % 12 for s in range(-7, 8)}
@@ -60,8 +63,14 @@ def _check_header(data: bytes) -> None:
         raise ValueError("SMPTE time division is not supported")
 
 
-def _parse_score(data: bytes):
+def load_parser():
+    """Import the MIDI parser (about 70 ms), e.g. before forking worker processes."""
     from symusic.core import ScoreTick  # the only MIDI library import in the package
+
+    return ScoreTick
+
+
+def _parse_score(data: bytes, notes: list[str], ScoreTick):  # noqa: N803 - a class
 
     try:
         return ScoreTick.from_midi(data)
@@ -71,15 +80,17 @@ def _parse_score(data: bytes):
         except Exception:
             reason = str(first).split("\n")[0].strip() or type(first).__name__
             raise ValueError(f"corrupt MIDI: {reason}") from None
-        warnings.warn("MIDI payload bytes out of range were clamped to 0-127", stacklevel=3)
+        notes.append("MIDI payload bytes out of range were clamped to 0-127")
         return score
 
 
 def _tempo_map(score, tpq: int) -> tuple[np.ndarray, np.ndarray]:
     """Tempo change beats and seconds per beat, first at beat 0."""
     tempos = score.tempos
-    if len(tempos) == 1 and tempos[0].time == 0 and tempos[0].mspq > 0:  # the common case, fast
-        return np.zeros(1), np.array([tempos[0].mspq / 1e6])
+    if len(tempos) == 1:
+        t0 = tempos[0]
+        if t0.time == 0 and t0.mspq > 0:  # the common case, fast
+            return np.zeros(1), np.array([t0.mspq / 1e6])
     arr = tempos.numpy()
     beats = arr["time"].astype(np.float64) / tpq
     spb = arr["mspq"].astype(np.float64) / 1e6
@@ -94,11 +105,16 @@ def _tempo_map(score, tpq: int) -> tuple[np.ndarray, np.ndarray]:
     return beats, spb
 
 
-def _time_signatures(score, tpq: int) -> list[TimeSignature]:
+def _time_signatures(score, tpq: int, notes: list[str]) -> list[TimeSignature]:
+    sigs = score.time_signatures
+    if len(sigs) == 1:  # the common case, fast
+        ts = sigs[0]
+        if ts.time == 0 and ts.numerator > 0 and ts.denominator > 0:
+            return [TimeSignature(0.0, ts.numerator, ts.denominator)]
     out = []
-    for ts in score.time_signatures:
+    for ts in sigs:
         if ts.numerator <= 0 or ts.denominator <= 0:
-            warnings.warn(f"ignored time signature {ts.numerator}/{ts.denominator}", stacklevel=4)
+            notes.append(f"ignored time signature {ts.numerator}/{ts.denominator}")
             continue
         beat = ts.time / tpq
         if out and out[-1].beat == beat:
@@ -111,7 +127,8 @@ def _time_signatures(score, tpq: int) -> list[TimeSignature]:
 
 def _key_signatures(score, tpq: int) -> list[KeySignature]:
     out = []
-    for ks in score.key_signatures:
+    keys = score.key_signatures
+    for ks in (keys if len(keys) else ()):
         if ks.key not in _MAJOR_TONIC_BY_SHARPS:
             continue
         minor = bool(ks.tonality)
@@ -120,60 +137,145 @@ def _key_signatures(score, tpq: int) -> list[KeySignature]:
     return out
 
 
-# symusic serialises a note list as a uint32 count then packed (time, duration: int32,
-# pitch, velocity: int8, 2 pad bytes) records; reading that buffer is ~10x faster than
-# .numpy(). _note_arrays checks the layout against .numpy() once per process and
-# falls back for good if a symusic release changes it.
+# symusic serialises a note list as a uint32 count then packed records (time, duration:
+# int32; pitch, velocity: int8; 2 pad bytes). Joining those buffers for a whole batch and
+# reading them with one np.frombuffer is far faster than .numpy() per track. The layout
+# is checked against .numpy() once per process; any mismatch falls back to .numpy().
 _NOTE_RECORD = np.dtype([("time", "<i4"), ("duration", "<i4"), ("pitch", "i1"),
                          ("velocity", "i1"), ("pad", "V2")])
-_fast_notes = {"checked": False, "ok": False}
+_packed_notes = {"checked": False, "ok": False}
 
 
-def _note_arrays_slow(notes) -> tuple[np.ndarray, ...]:
-    arr = notes.numpy()
-    return arr["time"], arr["duration"], arr["pitch"], arr["velocity"]
+def _packed_layout_ok(notes) -> bool:
+    if not _packed_notes["checked"]:
+        _packed_notes["checked"] = True
+        state = notes.__getstate__()
+        ok = isinstance(state, bytes) and len(state) == 4 + _NOTE_RECORD.itemsize * len(notes)
+        if ok:
+            rec, ref = np.frombuffer(state, _NOTE_RECORD, offset=4), notes.numpy()
+            ok = all(np.array_equal(rec[k], ref[k]) for k in ("time", "duration", "pitch", "velocity"))
+        _packed_notes["ok"] = ok
+    return _packed_notes["ok"]
 
 
-def _note_arrays_fast(notes) -> tuple[np.ndarray, ...] | None:
-    n = len(notes)
-    state = notes.__getstate__()
-    if not isinstance(state, bytes) or len(state) != 4 + _NOTE_RECORD.itemsize * n:
-        return None
-    rec = np.frombuffer(state, _NOTE_RECORD, offset=4)
-    return rec["time"], rec["duration"], rec["pitch"], rec["velocity"]
+def _note_records(note_lists: list) -> np.ndarray:
+    """One record array (time, duration, pitch, velocity) of many symusic note lists."""
+    if not note_lists:
+        return np.zeros(0, _NOTE_RECORD)
+    if _packed_layout_ok(note_lists[0]):
+        states = [n.__getstate__() for n in note_lists]
+        if all(len(s) == 4 + _NOTE_RECORD.itemsize * len(n) for s, n in zip(states, note_lists)):
+            return np.frombuffer(b"".join(memoryview(s)[4:] for s in states), _NOTE_RECORD)
+    out = np.zeros(sum(len(n) for n in note_lists), _NOTE_RECORD)
+    pos = 0
+    for n in note_lists:
+        arr = n.numpy()
+        for k in ("time", "duration", "pitch", "velocity"):
+            out[k][pos:pos + len(n)] = arr[k]
+        pos += len(n)
+    return out
 
 
-def _note_arrays(notes) -> tuple[np.ndarray, ...]:
-    """(time, duration, pitch, velocity) arrays in ticks of a symusic note list."""
-    if _fast_notes["ok"]:
-        fast = _note_arrays_fast(notes)
-        if fast is not None:
-            return fast
-    elif not _fast_notes["checked"] and len(notes):
-        _fast_notes["checked"] = True
-        fast, slow = _note_arrays_fast(notes), _note_arrays_slow(notes)
-        _fast_notes["ok"] = fast is not None and all(
-            np.array_equal(a, b) for a, b in zip(fast, slow))
-        return slow
-    return _note_arrays_slow(notes)
+@dataclass(frozen=True)
+class ReadLimits:
+    """Caps beyond which a readable file is refused with :class:`TooLarge`."""
+
+    max_notes: int | None = None
+    max_beats: float | None = None
 
 
-def _track(sym_track, tpq: int, tempo_beats: np.ndarray, spb: np.ndarray) -> Track:
-    time, duration, pitch, velocity = _note_arrays(sym_track.notes)
-    start_beats = time / tpq
-    end_beats = (time.astype(np.int64) + duration) / tpq  # int64: no overflow near 2**31
-    pitch = pitch.astype(np.int16)
-    velocity = velocity.astype(np.int16)
-    if (np.diff(time) < 0).any():
-        order = np.argsort(time, kind="stable")
-        start_beats, end_beats = start_beats[order], end_beats[order]
-        pitch, velocity = pitch[order], velocity[order]
-    return Track(
-        name=sym_track.name, program=int(sym_track.program), is_drum=bool(sym_track.is_drum),
-        pitch=pitch, velocity=velocity, start_beats=start_beats, end_beats=end_beats,
-        start_seconds=beats_to_seconds(start_beats, tempo_beats, spb),
-        end_seconds=beats_to_seconds(end_beats, tempo_beats, spb),
-    )
+class TooLarge(ValueError):
+    """A readable MIDI file beyond the caller's :class:`ReadLimits`."""
+
+
+@dataclass
+class BatchRead:
+    """Result of :func:`read_midi_batch`: the tunes, and per input a failure and notes.
+
+    A failed input is an empty tune in ``batch`` with its exception in ``failures``;
+    ``notes`` lists what was worked around in each input (e.g. clamped bytes).
+    """
+
+    batch: TuneBatch
+    failures: list[ValueError | None]
+    notes: list[list[str]]
+
+
+def _read_one(data: bytes, limits: ReadLimits, notes: list[str], parser):
+    data = unwrap_riff(data)
+    _check_header(data)
+    score = _parse_score(data, notes, parser)
+    tpq = int(score.tpq)
+    n = score.note_num()
+    if limits.max_notes is not None and n > limits.max_notes:
+        raise TooLarge(f"too many notes ({n} > {limits.max_notes})")
+    if limits.max_beats is not None and score.end() / tpq > limits.max_beats:
+        raise TooLarge(f"absurd length ({score.end() / tpq:.0f} > {limits.max_beats:.0f} beats)")
+    return score, tpq
+
+
+def read_midi_batch(datas: list[bytes], limits: ReadLimits = ReadLimits(),
+                    key_signatures: bool = True) -> BatchRead:
+    """Parse many Standard MIDI Files at once into a :class:`TuneBatch`.
+
+    Per-file failures (unusable bytes, or :class:`TooLarge`) do not stop the batch.
+    ``key_signatures=False`` skips reading them (the tunes then list none), for speed.
+    """
+    parser = load_parser()
+    failures: list[ValueError | None] = []
+    notes: list[list[str]] = []
+    tempos, sigs, keys, tpqs, tempo_maps = [], [], [], [], []
+    note_lists, t_tune, t_prog, t_drum, t_name = [], [], [], [], []
+    for i, data in enumerate(datas):
+        notes.append([])
+        try:
+            score, tpq = _read_one(data, limits, notes[-1], parser)
+        except ValueError as e:
+            failures.append(e)
+            tempos.append([TempoChange(0.0, 120.0)])
+            sigs.append([TimeSignature(0.0, 4, 4)])
+            keys.append([])
+            tpqs.append(480)
+            tempo_maps.append((np.zeros(1), np.array([0.5])))
+            continue
+        failures.append(None)
+        tempo_maps.append(_tempo_map(score, tpq))
+        tempos.append([TempoChange(b, 60.0 / s) for b, s in zip(*(a.tolist() for a in tempo_maps[-1]))])
+        sigs.append(_time_signatures(score, tpq, notes[-1]))
+        keys.append(_key_signatures(score, tpq) if key_signatures else [])
+        tpqs.append(tpq)
+        for track in score.tracks:
+            nl = track.notes
+            if len(nl):
+                note_lists.append(nl)
+                t_tune.append(i)
+                t_prog.append(track.program)
+                t_drum.append(track.is_drum)
+                t_name.append(track.name)
+    rec = _note_records(note_lists)
+    counts = np.fromiter((len(n) for n in note_lists), np.int64, len(note_lists))
+    note_track = np.repeat(np.arange(len(note_lists)), counts)
+    track_tune = np.asarray(t_tune, np.int64)
+    time = rec["time"].astype(np.int64)
+    end = time + rec["duration"]
+    pitch, velocity = rec["pitch"].astype(np.int16), rec["velocity"].astype(np.int16)
+    if ((np.diff(time) < 0) & (np.diff(note_track) == 0)).any():  # sort each track by onset
+        order = np.lexsort((time, note_track))
+        time, end, pitch, velocity = time[order], end[order], pitch[order], velocity[order]
+    tpq_note = np.asarray(tpqs, np.float64)[track_tune][note_track]
+    start_beats, end_beats = time / tpq_note, end / tpq_note
+    spb = np.array([m[1][0] for m in tempo_maps])[track_tune][note_track]
+    start_seconds, end_seconds = start_beats * spb, end_beats * spb
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    for k, ti in enumerate(t_tune):  # tunes with tempo changes: piecewise map
+        if tempo_maps[ti][0].shape[0] > 1:
+            sl = slice(bounds[k], bounds[k + 1])
+            start_seconds[sl] = beats_to_seconds(start_beats[sl], *tempo_maps[ti])
+            end_seconds[sl] = beats_to_seconds(end_beats[sl], *tempo_maps[ti])
+    batch = TuneBatch(pitch, velocity, start_beats, end_beats, start_seconds, end_seconds,
+                      note_track, track_tune, np.asarray(t_prog, np.int64),
+                      np.asarray(t_drum, bool), t_name, tempos, sigs, keys, tpqs)
+    return BatchRead(batch, failures, notes)
 
 
 def read_midi_bytes(data: bytes) -> Tune:
@@ -184,19 +286,12 @@ def read_midi_bytes(data: bytes) -> Tune:
     ValueError
         When the bytes are not a usable MIDI file.
     """
-    data = unwrap_riff(data)
-    _check_header(data)
-    score = _parse_score(data)
-    tpq = int(score.tpq)
-    tempo_beats, spb = _tempo_map(score, tpq)
-    tracks = [_track(t, tpq, tempo_beats, spb) for t in score.tracks]
-    return Tune(
-        tracks=[t for t in tracks if len(t)],
-        tempos=[TempoChange(float(b), 60.0 / float(s)) for b, s in zip(tempo_beats, spb)],
-        time_signatures=_time_signatures(score, tpq),
-        key_signatures=_key_signatures(score, tpq),
-        ticks_per_quarter=tpq,
-    )
+    result = read_midi_batch([data])
+    if result.failures[0] is not None:
+        raise result.failures[0]
+    for note in result.notes[0]:
+        warnings.warn(note, stacklevel=2)
+    return result.batch.tune(0)
 
 
 def read_midi(path: str | os.PathLike) -> Tune:

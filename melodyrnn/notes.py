@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Note", "Track", "Tune", "TempoChange", "TimeSignature", "KeySignature"]
+__all__ = ["Note", "Track", "Tune", "TuneBatch", "TempoChange", "TimeSignature", "KeySignature",
+           "beats_to_seconds"]
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,83 @@ class Tune:
         starts = np.array([t.beat for t in self.tempos], dtype=np.float64)
         spb = np.array([60.0 / t.qpm for t in self.tempos], dtype=np.float64)
         return beats_to_seconds(np.asarray(beats, dtype=np.float64), starts, spb)
+
+
+@dataclass
+class TuneBatch:
+    """Many tunes as flat arrays, for vectorised processing of whole collections.
+
+    Notes of all tracks of all tunes lie back to back, sorted by track and then onset;
+    ``note_track`` says which track each note belongs to and ``track_tune`` which tune
+    each track belongs to. Per-note arrays carry the units of :class:`Track`.
+    """
+
+    pitch: np.ndarray
+    velocity: np.ndarray
+    start_beats: np.ndarray
+    end_beats: np.ndarray
+    start_seconds: np.ndarray
+    end_seconds: np.ndarray
+    note_track: np.ndarray
+    track_tune: np.ndarray
+    track_program: np.ndarray
+    track_is_drum: np.ndarray
+    track_name: list[str]
+    tempos: list[list[TempoChange]]
+    time_signatures: list[list[TimeSignature]]
+    key_signatures: list[list[KeySignature]]
+    ticks_per_quarter: list[int]
+
+    @property
+    def n_tunes(self) -> int:
+        return len(self.tempos)
+
+    @property
+    def n_tracks(self) -> int:
+        return int(self.track_tune.shape[0])
+
+    def track_bounds(self) -> np.ndarray:
+        """Note offsets per track: notes of track ``k`` are ``[b[k], b[k + 1])``."""
+        return np.searchsorted(self.note_track, np.arange(self.n_tracks + 1))
+
+    def notes_per_tune(self) -> np.ndarray:
+        return np.bincount(self.track_tune[self.note_track], minlength=self.n_tunes)
+
+    def tune(self, i: int) -> Tune:
+        """Tune ``i`` as a :class:`Tune` whose arrays are views into the batch."""
+        bounds = self.track_bounds()
+        tracks = []
+        for k in np.flatnonzero(self.track_tune == i).tolist():
+            sl = slice(bounds[k], bounds[k + 1])
+            tracks.append(Track(self.track_name[k], int(self.track_program[k]),
+                                bool(self.track_is_drum[k]), self.pitch[sl], self.velocity[sl],
+                                self.start_beats[sl], self.end_beats[sl],
+                                self.start_seconds[sl], self.end_seconds[sl]))
+        return Tune(tracks, self.tempos[i], self.time_signatures[i], self.key_signatures[i],
+                    self.ticks_per_quarter[i])
+
+    @classmethod
+    def of(cls, tunes: "list[Tune] | TuneBatch") -> "TuneBatch":
+        """A batch of the given tunes (returned as is when already a batch)."""
+        if isinstance(tunes, TuneBatch):
+            return tunes
+        tracks = [(ti, t) for ti, tune in enumerate(tunes) for t in tune.tracks]
+        cat = (lambda attr, dtype: np.concatenate(
+            [getattr(t, attr) for _, t in tracks] or [np.zeros(0)]).astype(dtype))
+        return cls(
+            pitch=cat("pitch", np.int16), velocity=cat("velocity", np.int16),
+            start_beats=cat("start_beats", np.float64), end_beats=cat("end_beats", np.float64),
+            start_seconds=cat("start_seconds", np.float64),
+            end_seconds=cat("end_seconds", np.float64),
+            note_track=np.repeat(np.arange(len(tracks)), [len(t) for _, t in tracks]).astype(np.int64),
+            track_tune=np.array([ti for ti, _ in tracks], np.int64),
+            track_program=np.array([t.program for _, t in tracks], np.int64),
+            track_is_drum=np.array([t.is_drum for _, t in tracks], bool),
+            track_name=[t.name for _, t in tracks],
+            tempos=[t.tempos for t in tunes], time_signatures=[t.time_signatures for t in tunes],
+            key_signatures=[t.key_signatures for t in tunes],
+            ticks_per_quarter=[t.ticks_per_quarter for t in tunes],
+        )
 
 
 def beats_to_seconds(beats: np.ndarray, tempo_beats: np.ndarray,

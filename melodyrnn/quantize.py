@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .notes import Tune
+from .notes import Tune, TuneBatch
 
 __all__ = ["ExtractConfig", "Melody", "MelodyBatch", "extract_melodies", "extract_melody_batch",
            "quantize_beats", "bar_steps"]
@@ -141,48 +141,31 @@ def bar_steps(numerator: int, denominator: int, steps_per_quarter: int) -> int:
     return max(1, int(round(numerator * 4 * steps_per_quarter / denominator)))
 
 
-def _flatten(tunes: list[Tune], spq: int) -> dict[str, np.ndarray]:
-    """Concatenate the non-drum tracks of all tunes, with per-note bar grid."""
-    cols: dict[str, list] = {"start": [], "end": [], "pitch": [], "velocity": []}
-    lengths, group_tune, group_program, group_bar = [], [], [], []
-    multi_sig: list[tuple[int, int]] = []  # (group, tune) of tunes with several signatures
-    drum_tracks = np.zeros(len(tunes), np.int64)
-    for ti, tune in enumerate(tunes):
-        sigs = tune.time_signatures
-        for track in tune.tracks:
-            if track.is_drum:
-                drum_tracks[ti] += 1
-                continue
-            if len(track) == 0:
-                continue
-            cols["start"].append(track.start_beats)
-            cols["end"].append(track.end_beats)
-            cols["pitch"].append(track.pitch)
-            cols["velocity"].append(track.velocity)
-            if len(sigs) > 1:
-                multi_sig.append((len(lengths), ti))
-            lengths.append(len(track))
-            group_tune.append(ti)
-            group_program.append(track.program)
-            group_bar.append(bar_steps(sigs[0].numerator, sigs[0].denominator, spq))
-    out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
-    out["start"] = quantize_beats(out["start"], spq)
-    out["end"] = quantize_beats(out["end"], spq)
-    lengths = np.asarray(lengths, np.int64)
-    out["group"] = np.repeat(np.arange(lengths.shape[0]), lengths)
-    out["bar"] = np.asarray(group_bar, np.int64)[out["group"]]
+def _flatten(tunes: TuneBatch, spq: int) -> dict[str, np.ndarray]:
+    """Quantised notes of all non-drum tracks, with the bar grid in force at each note."""
+    nt = tunes.n_tunes
+    drum_note = tunes.track_is_drum[tunes.note_track]
+    melodic = ~drum_note
+    out = {"start": quantize_beats(tunes.start_beats[melodic], spq),
+           "end": quantize_beats(tunes.end_beats[melodic], spq),
+           "pitch": tunes.pitch[melodic], "velocity": tunes.velocity[melodic],
+           "group": tunes.note_track[melodic]}
+    first = [s[0] for s in tunes.time_signatures]
+    first_bar = np.maximum(1, np.rint(np.array([4 * spq * s.numerator / s.denominator
+                                                for s in first]))).astype(np.int64)
+    note_tune = tunes.track_tune[out["group"]]
+    out["bar"] = first_bar[note_tune] if nt else np.zeros(0, np.int64)
     out["origin"] = np.zeros(out["start"].shape[0], np.int64)
-    bounds = np.concatenate(([0], np.cumsum(lengths)))
-    for g, ti in multi_sig:  # bar length and bar-line origin from the signature in force
-        sigs = tunes[ti].time_signatures
+    for ti in [i for i, s in enumerate(tunes.time_signatures) if len(s) > 1]:
+        sigs = tunes.time_signatures[ti]  # bar length and bar-line origin of the signature in force
         sig_steps = quantize_beats([s.beat for s in sigs], spq)
         bars = np.array([bar_steps(s.numerator, s.denominator, spq) for s in sigs])
-        sl = slice(bounds[g], bounds[g + 1])
-        idx = np.clip(np.searchsorted(sig_steps, out["start"][sl], side="right") - 1, 0, None)
-        out["bar"][sl], out["origin"][sl] = bars[idx], sig_steps[idx]
-    out["group_tune"] = np.asarray(group_tune, np.int64)
-    out["group_program"] = np.asarray(group_program, np.int64)
-    out["drum_tracks"] = drum_tracks
+        mine = np.flatnonzero(note_tune == ti)
+        idx = np.clip(np.searchsorted(sig_steps, out["start"][mine], side="right") - 1, 0, None)
+        out["bar"][mine], out["origin"][mine] = bars[idx], sig_steps[idx]
+    out["group_tune"] = tunes.track_tune
+    out["group_program"] = tunes.track_program
+    out["drum_tracks"] = np.bincount(tunes.track_tune[tunes.track_is_drum], minlength=nt)
     return out
 
 
@@ -190,7 +173,7 @@ def _per_tune(counts_mask: np.ndarray, note_tune: np.ndarray, n_tunes: int) -> n
     return np.bincount(note_tune[counts_mask[:note_tune.shape[0]]], minlength=n_tunes)
 
 
-def extract_melody_batch(tunes: list[Tune], config: ExtractConfig = ExtractConfig()
+def extract_melody_batch(tunes: list[Tune] | TuneBatch, config: ExtractConfig = ExtractConfig()
                          ) -> tuple[MelodyBatch, dict[str, np.ndarray]]:
     """Extract the melodies of many tunes in one vectorised pass.
 
@@ -201,7 +184,8 @@ def extract_melody_batch(tunes: list[Tune], config: ExtractConfig = ExtractConfi
     stats : dict of str to ndarray
         Per tune (one entry per input tune), the count of every alteration and drop.
     """
-    spq, nt = config.steps_per_quarter, len(tunes)
+    tunes = TuneBatch.of(tunes)
+    spq, nt = config.steps_per_quarter, tunes.n_tunes
     f = _flatten(tunes, spq)
     stats = {"drum_tracks_skipped": f["drum_tracks"]}
     on, off, pitch, vel, group = f["start"], f["end"], f["pitch"], f["velocity"], f["group"]
@@ -213,7 +197,9 @@ def extract_melody_batch(tunes: list[Tune], config: ExtractConfig = ExtractConfi
     off = np.where(short, on + 1, off)
 
     # sort by track, onset, highest pitch first; keep the first note of each onset (skyline)
-    order = np.lexsort((-pitch.astype(np.int64), on, group))
+    # one int64 key (track, onset, -pitch); notes arrive nearly sorted, so a stable sort is fast
+    key = (group << 40) | (on.astype(np.int64) << 8) | (255 - pitch.astype(np.int64))
+    order = np.argsort(key, kind="stable")
     on, off, pitch, vel, group, bar, origin, note_tune = (
         a[order] for a in (on, off, pitch, vel, group, bar, origin, note_tune))
     keep = np.ones(on.shape[0], bool)
@@ -238,10 +224,9 @@ def extract_melody_batch(tunes: list[Tune], config: ExtractConfig = ExtractConfi
     n_seg = first.shape[0]
     last = np.append(first[1:], on.shape[0])[:n_seg] - 1
     n_notes = np.bincount(seg, minlength=n_seg)
-    order = np.lexsort((pitch, seg))
-    new_pitch = np.ones(order.shape[0], bool)
-    new_pitch[1:] = (pitch[order][1:] != pitch[order][:-1]) | (seg[order][1:] != seg[order][:-1])
-    n_unique = np.bincount(seg[order][new_pitch], minlength=n_seg)
+    seen = np.zeros((n_seg, 128), bool)  # (melody, pitch) occupancy
+    seen[seg, pitch] = True
+    n_unique = seen.sum(axis=1)
 
     seg_tune = note_tune[first]
     too_short = n_notes < config.min_notes

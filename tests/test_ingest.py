@@ -223,14 +223,14 @@ def test_slow_file_times_out_alone(corpus, tmp_path, monkeypatch):
 
     slow = melody_file(scale_notes([61, 63, 66, 68, 70] * 3))
     (corpus / "slow.mid").write_bytes(slow)
-    real_load = worker._load
+    real_read = worker.read_midi_batch
 
-    def load(data, limits):
-        if data == slow:
+    def read(datas, *args, **kwargs):
+        if slow in datas:
             time.sleep(60)
-        return real_load(data, limits)
+        return real_read(datas, *args, **kwargs)
 
-    monkeypatch.setattr(worker, "_load", load)  # inherited by the forked workers
+    monkeypatch.setattr(worker, "read_midi_batch", read)  # inherited by the forked workers
     limits = Limits(chunk_timeout_seconds=3, file_timeout_seconds=1)
     cfg = IngestConfig(inputs=(str(corpus),), output=str(tmp_path / "ds"),
                        encoding=get_encoding("melody").to_dict(), workers=2, chunk_files=4,

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..notes import Tune
+from ..notes import Tune, TuneBatch
 from ..vocab import Vocabulary
 
 __all__ = ["Encoding", "EncodedBatch", "concat_ragged"]
@@ -75,7 +75,7 @@ class Encoding(ABC):
     def _build_vocab(self) -> Vocabulary: ...
 
     @abstractmethod
-    def encode_tunes(self, tunes: list[Tune]) -> EncodedBatch:
+    def encode_tunes(self, tunes: list[Tune] | TuneBatch) -> EncodedBatch:
         """Turn a batch of tunes into token sequences, counting what was dropped."""
 
     @abstractmethod

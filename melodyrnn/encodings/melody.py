@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..notes import TempoChange, TimeSignature, Track, Tune
+from ..notes import TempoChange, TimeSignature, Track, Tune, TuneBatch
 from ..quantize import ExtractConfig, Melody, MelodyBatch, extract_melody_batch
 from ..vocab import BOS, EOS, Vocabulary
 from .base import EncodedBatch, Encoding
@@ -122,12 +122,13 @@ class MelodyEncoding(Encoding):
                             melody.steps_per_quarter)
         return self.encode_batch(batch)[0]
 
-    def encode_tunes(self, tunes: list[Tune]) -> EncodedBatch:
+    def encode_tunes(self, tunes: list[Tune] | TuneBatch) -> EncodedBatch:
+        tunes = TuneBatch.of(tunes)
         batch, stats = extract_melody_batch(tunes, self.config)
         tokens, offsets, counts = self.encode_batch(batch)
         for name, per_melody in counts.items():
             stats[name] = np.bincount(batch.melody_tune, weights=per_melody,
-                                      minlength=len(tunes)).astype(np.int64)
+                                      minlength=tunes.n_tunes).astype(np.int64)
         return EncodedBatch(tokens, offsets, batch.melody_tune,
                             np.bincount(batch.note_melody, minlength=batch.n_melodies),
                             batch.steps_per_bar.astype(np.int64), stats)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..notes import TempoChange, Track, Tune
+from ..notes import TempoChange, Track, Tune, TuneBatch
 from ..vocab import BOS, EOS, Vocabulary
 from .base import EncodedBatch, Encoding, concat_ragged
 
@@ -144,7 +144,9 @@ class PerformanceEncoding(Encoding):
             return [[t] for t in tracks]
         return [tracks] if tracks else []
 
-    def encode_tunes(self, tunes: list[Tune]) -> EncodedBatch:
+    def encode_tunes(self, tunes: list[Tune] | TuneBatch) -> EncodedBatch:
+        if isinstance(tunes, TuneBatch):
+            tunes = [tunes.tune(i) for i in range(tunes.n_tunes)]
         seqs, seq_tune, seq_notes = [], [], []
         names = ("notes_duplicate_dropped", "notes_truncated", "streams_too_short",
                  "drum_tracks_skipped")

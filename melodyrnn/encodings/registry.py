@@ -20,9 +20,12 @@ __all__ = ["available_encodings", "get_encoding", "encoding_from_dict"]
 ENTRY_POINT_GROUP = "melodyrnn.encodings"
 
 
+BUILT_IN = (MelodyEncoding, PerformanceEncoding)
+
+
 def available_encodings() -> dict[str, type[Encoding]]:
     """Name -> encoding class, built-ins first, then installed plugins."""
-    found: dict[str, type[Encoding]] = {c.name: c for c in (MelodyEncoding, PerformanceEncoding)}
+    found: dict[str, type[Encoding]] = {c.name: c for c in BUILT_IN}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep.load())
     return found
@@ -30,7 +33,8 @@ def available_encodings() -> dict[str, type[Encoding]]:
 
 def get_encoding(name: str, **config) -> Encoding:
     """An encoding by name with config overrides; ``ValueError`` for unknown names/options."""
-    classes = available_encodings()
+    built_in = {c.name: c for c in BUILT_IN}
+    classes = built_in if name in built_in else available_encodings()  # plugins only if needed
     if name not in classes:
         raise ValueError(f"unknown encoding {name!r}; choose from {', '.join(sorted(classes))}")
     cls = classes[name]
