@@ -106,7 +106,7 @@ class IngestReport:
                                           for k, v in self.splits.items())]
         if self.stats:
             lines.append("alterations and drops: " + ", ".join(
-                f"{k} {v}" for k, v in sorted(self.stats.items()) if v))
+                f"{k} {v}" for k, v in sorted(self.stats.items()) if v and k != "melodies"))
         for reason, n in self.reasons.most_common(8):
             lines.append(f"  {n:6d} x {reason}")
         return "\n".join(lines)
