@@ -10,7 +10,8 @@ warm-up pass so that all of them read from the page cache. Prints files/s and no
 - ``melodyrnn ingest`` (melody encoding) on 1 worker and on all cores, end to end:
   discovery, hashing, parsing, melody extraction, encoding, and writing the dataset;
 
-each the fastest of ``--repeat`` runs (3), then the ratios behind the goals: melodyrnn (1 worker) >= 10x miditok's files/s and
+each the fastest of ``--repeat`` runs (3), then the ratios behind the goals:
+melodyrnn (1 worker) >= 10x miditok's files/s and
 >= 20% of symusic's parse-only rate.
 """
 

@@ -24,7 +24,7 @@ def _fail_cleanly(fn):
         try:
             return fn(*args, **kwargs)
         except (ValueError, OSError) as e:
-            raise click.ClickException(str(e).splitlines()[0] if str(e) else type(e).__name__)
+            raise click.ClickException(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
     return wrapper
 
 

@@ -11,7 +11,6 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 

@@ -23,8 +23,8 @@ from .atomic import atomic_write_bytes
 from .notes import (KeySignature, TempoChange, TimeSignature, Tune, TuneBatch,
                     beats_to_seconds)
 
-__all__ = ["load_parser", "read_midi", "read_midi_bytes", "read_midi_batch", "ReadLimits", "TooLarge", "BatchRead",
-           "write_midi", "midi_bytes",
+__all__ = ["load_parser", "read_midi", "read_midi_bytes", "read_midi_batch", "ReadLimits",
+           "TooLarge", "BatchRead", "write_midi", "midi_bytes",
            "to_pretty_midi", "from_pretty_midi", "unwrap_riff"]
 
 _MAJOR_TONIC_BY_SHARPS = {s: (7 * s) % 12 for s in range(-7, 8)}

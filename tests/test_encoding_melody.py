@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from melodyrnn.encodings import MelodyConfig, MelodyEncoding, encoding_from_dict, get_encoding
 from melodyrnn.encodings.melody import fold_pitches
-from melodyrnn.quantize import ExtractConfig, Melody, extract_melodies
+from melodyrnn.quantize import Melody, extract_melodies
 
 from tunes import track, tune
 

@@ -3,11 +3,12 @@ import struct
 import numpy as np
 import pytest
 
-from melodyrnn.midi_io import midi_bytes, read_midi, read_midi_bytes, to_pretty_midi, from_pretty_midi, write_midi
+from melodyrnn.midi_io import (from_pretty_midi, midi_bytes, read_midi, read_midi_bytes,
+                               to_pretty_midi, write_midi)
 from melodyrnn.notes import TempoChange, TimeSignature, Track, Tune
 
 from midifactory import (melody_file, note_events, scale_notes, smf, tempo, time_signature,
-                         track_chunk, track_name)
+                         track_chunk)
 
 
 def test_reads_notes_in_beats_and_seconds():
@@ -20,7 +21,8 @@ def test_reads_notes_in_beats_and_seconds():
     assert track.velocity.tolist() == [100, 80, 70]
     assert track.start_beats.tolist() == [0.0, 1.0, 2.0]
     assert track.end_beats.tolist() == [1.0, 1.5, 4.0]
-    np.testing.assert_allclose(track.start_seconds, [0.0, 2 / 3, 4 / 3], atol=1e-5)  # tempo is whole microseconds
+    # the tempo is stored in whole microseconds per beat
+    np.testing.assert_allclose(track.start_seconds, [0.0, 2 / 3, 4 / 3], atol=1e-5)
     np.testing.assert_allclose(track.end_seconds, [2 / 3, 1.0, 8 / 3], atol=1e-5)
     assert tune.time_signatures[0].numerator == 3 and tune.time_signatures[0].bar_beats == 3.0
     assert tune.tempos[0].qpm == pytest.approx(90, abs=1e-3)
