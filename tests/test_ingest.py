@@ -253,3 +253,27 @@ def test_info(corpus, tmp_path):
     assert sum(s["sequences"] for s in d["splits"].values()) == 12
     bad = CliRunner().invoke(main, ["info", str(tmp_path)])
     assert bad.exit_code != 0 and "not a dataset folder" in bad.stderr
+
+
+def test_a_file_that_breaks_the_batch_encoder_fails_alone(monkeypatch):
+    from melodyrnn.encodings.melody import MelodyEncoding
+    from melodyrnn.ingest_worker import Limits, process_chunk
+
+    real = MelodyEncoding.encode_tunes
+
+    def fragile(self, tunes):
+        batch = tunes if isinstance(tunes, list) else [tunes.tune(i) for i in range(tunes.n_tunes)]
+        if any(99 in t.tracks[0].pitch for t in batch if t.tracks):
+            raise RuntimeError("boom")
+        return real(self, tunes)
+
+    monkeypatch.setattr(MelodyEncoding, "encode_tunes", fragile)
+    datas = [melody_file(tune_notes(1)), melody_file(scale_notes([99, 98, 97, 96, 95] * 2)),
+             melody_file(tune_notes(2)), b"junk"]
+    items = [(f"h{i}", d) for i, d in enumerate(datas)]
+    result = process_chunk(items, get_encoding("melody").to_dict(), Limits())
+    assert result.status == ["ok", "error", "ok", "error"]
+    assert result.reason[1] == "encoding failed: RuntimeError: boom"
+    assert result.reason[3].startswith("not a MIDI file")
+    assert result.batch.seq_tune.tolist() == [0, 2]
+    assert result.record(0).stats["melodies"] == 1
