@@ -138,20 +138,48 @@ def _in_shard(path: str, shard: tuple[int, int] | None) -> bool:
     return shard is None or zlib.crc32(path.encode("utf-8", "surrogateescape")) % shard[1] == shard[0]
 
 
-@dataclass
-class _FileOutcome:
-    path: str
-    record: FileRecord
-    result: ChunkResult | None = None
-    index: int = -1
+class _Assembler:
+    """Turns per-file outcomes into split rows and report lines as they arrive.
+
+    Runs in the main process while workers parse the next chunks, so that little is
+    left to do once the last chunk is in.
+    """
+
+    def __init__(self, cfg: IngestConfig, report: IngestReport) -> None:
+        self.cfg, self.report = cfg, report
+        self.parts: dict[str, list] = {s: [] for s in SPLITS}
+        self.lines: list[dict] = []
+        self.texts: list[str] = []
+        self._bounds: dict[int, list[int]] = {}  # per chunk result: first sequence of each file
+
+    def add(self, path: str, rec: FileRecord, result: ChunkResult | None = None,
+            row: int = -1) -> None:
+        split, n_seq = None, 0
+        if rec.status == OK and result is not None:
+            b = self._bounds.get(id(result))
+            if b is None:
+                b = self._bounds[id(result)] = result.sequence_bounds().tolist()
+            split = assign_split(rec.hash, self.cfg.valid, self.cfg.test, self.cfg.seed)
+            n_seq = b[row + 1] - b[row]
+            self.parts[split].append((result.batch, b[row], b[row + 1], len(self.lines)))
+        line = {"path": path, "status": rec.status, "reason": rec.reason, "sequences": n_seq,
+                "notes": rec.notes, "split": split, "hash": rec.hash, "stats": rec.stats,
+                "warnings": rec.warnings}
+        self.lines.append(line)
+        self.texts.append(json.dumps(line, ensure_ascii=False))
+        self.report.status[rec.status] += 1
+        self.report.stats.update(rec.stats)
+        if rec.reason:
+            self.report.reasons[rec.reason.split(" (")[0]] += 1
+
+    def splits(self) -> dict[str, SplitArrays]:
+        return {s: _stack(rows) if rows else SplitArrays.empty() for s, rows in self.parts.items()}
 
 
-def _collect(cfg: IngestConfig, paths: list[str], cache: ResultCache,
-             report: IngestReport) -> list[_FileOutcome]:
-    """Process every file on the workers; returns one outcome per path, in order."""
+def _collect(cfg: IngestConfig, paths: list[str], cache: ResultCache, out: _Assembler) -> None:
+    """Process every file on the workers, feeding outcomes to ``out`` in input order."""
     from tqdm import tqdm
 
-    outcomes: list[_FileOutcome] = []
     bar = tqdm(total=len(paths), unit="file", disable=not cfg.progress or None, leave=False,
                desc="ingest")
     chunks = (paths[i:i + cfg.chunk_files] for i in range(0, len(paths), cfg.chunk_files))
@@ -162,32 +190,13 @@ def _collect(cfg: IngestConfig, paths: list[str], cache: ResultCache,
                 cache.save(done.result)
             for path, digest, index, reason in zip(chunk, done.hashes, done.index, done.reasons):
                 if index == FAILED:
-                    outcomes.append(_FileOutcome(path, FileRecord("", ERROR, reason)))
+                    out.add(path, FileRecord("", ERROR, reason))
                     continue
                 result, row = (done.result, index) if index >= 0 else cache.get(digest)
-                report.cached += index == CACHED
-                outcomes.append(_FileOutcome(path, result.record(row), result, row))
+                out.report.cached += index == CACHED
+                out.add(path, result.record(row), result, row)
             bar.update(len(chunk))
     bar.close()
-    return outcomes
-
-
-def _gather(outcomes: list[_FileOutcome], cfg: IngestConfig) -> dict[str, SplitArrays]:
-    """Sequences of the ok files, per split, in input order."""
-    parts: dict[str, list] = {s: [] for s in SPLITS}
-    bounds: dict[int, list[int]] = {}  # per chunk result: first sequence of each record
-    for src, o in enumerate(outcomes):
-        if o.record.status != OK or o.result is None:
-            continue
-        b = bounds.get(id(o.result))
-        if b is None:
-            b = bounds[id(o.result)] = o.result.sequence_bounds().tolist()
-        split = assign_split(o.record.hash, cfg.valid, cfg.test, cfg.seed)
-        parts[split].append((o.result.batch, b[o.index], b[o.index + 1], src))
-    out = {}
-    for split, rows in parts.items():
-        out[split] = _stack(rows) if rows else SplitArrays.empty()
-    return out
 
 
 def _stack(rows: list) -> SplitArrays:
@@ -200,27 +209,24 @@ def _stack(rows: list) -> SplitArrays:
         notes.append(batch.seq_notes[a:b])
         bars.append(batch.seq_bar_steps[a:b])
         source.append(np.full(b - a, src, np.int64))
-    return SplitArrays(np.concatenate(tokens), np.concatenate(([0], np.cumsum(np.concatenate(lengths)))),
-                       np.concatenate(notes), np.concatenate(bars), np.concatenate(source))
-
-
-def _report_line(o: _FileOutcome, cfg: IngestConfig, n_seq: int) -> dict:
-    r = o.record
-    split = assign_split(r.hash, cfg.valid, cfg.test, cfg.seed) if r.status == OK else None
-    return {"path": o.path, "status": r.status, "reason": r.reason, "sequences": n_seq,
-            "notes": r.notes, "split": split, "hash": r.hash, "stats": r.stats,
-            "warnings": r.warnings}
+    offsets = np.concatenate(([0], np.cumsum(np.concatenate(lengths))))
+    return SplitArrays(np.concatenate(tokens), offsets, np.concatenate(notes),
+                       np.concatenate(bars), np.concatenate(source))
 
 
 def write_dataset(out: Path, encoding_dict: dict, splits: dict[str, SplitArrays],
-                  lines: list[dict], extra: dict) -> dict:
-    """Write arrays, report.jsonl and meta.json (last) into ``out``; returns the meta."""
+                  lines: list[dict], extra: dict, texts: list[str] | None = None) -> dict:
+    """Write arrays, report.jsonl and meta.json (last) into ``out``; returns the meta.
+
+    ``texts`` are the report lines already serialised, if the caller has them.
+    """
     enc = encoding_from_dict(encoding_dict)
     dtype = token_dtype(len(enc.vocab))
     for split, arrays in splits.items():
         write_split(out, split, arrays, dtype)
-    atomic_write_text(out / "report.jsonl",
-                      "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    if texts is None:
+        texts = [json.dumps(line, ensure_ascii=False) for line in lines]
+    atomic_write_text(out / "report.jsonl", "".join(t + "\n" for t in texts))
     status = Counter(line["status"] for line in lines)
     meta = {
         "format": FORMAT_VERSION, "melodyrnn_version": __version__,
@@ -254,21 +260,13 @@ def run_ingest(cfg: IngestConfig) -> IngestReport:
     cache = ResultCache(out, cfg.encoding, cfg.limits)
     cache.load()
     report = IngestReport(files=len(paths))
-    outcomes = _collect(cfg, paths, cache, report)
-    splits = _gather(outcomes, cfg)
-    n_seq = Counter()
-    for a in splits.values():
-        n_seq.update(a.source.tolist())
-    lines = [_report_line(o, cfg, n_seq[i]) for i, o in enumerate(outcomes)]
-    for line in lines:
-        report.status[line["status"]] += 1
-        report.stats.update(line["stats"])
-        if line["reason"]:
-            report.reasons[line["reason"].split(" (")[0]] += 1
+    assembler = _Assembler(cfg, report)
+    _collect(cfg, paths, cache, assembler)
     extra = {"split_fractions": {"valid": cfg.valid, "test": cfg.test, "seed": cfg.seed},
              "shard": f"{cfg.shard[0]}/{cfg.shard[1]}" if cfg.shard else None,
              "limits": asdict(cfg.limits), "stats": dict(report.stats)}
-    meta = write_dataset(out, cfg.encoding, splits, lines, extra)
+    meta = write_dataset(out, cfg.encoding, assembler.splits(), assembler.lines, extra,
+                         assembler.texts)
     report.splits = meta["splits"]
     report.seconds = time.perf_counter() - t0
     return report

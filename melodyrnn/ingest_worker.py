@@ -169,19 +169,38 @@ def process_chunk(items: list[tuple[str, bytes]], encoding_dict: dict,
 
 
 def read_input(path: str, limits: Limits) -> tuple[str | None, bytes | str]:
-    """(content hash, bytes) of a file, or (None, reason) when it cannot be read."""
+    """(content hash, bytes) of a file, or (None, reason) when it cannot be read.
+
+    Opens without blocking (a FIFO must not hang the worker) and checks the opened
+    file itself, so what is checked is what is read.
+    """
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
-            return None, "not a regular file"
-        if st.st_size > limits.max_file_bytes:
-            return None, f"file too large ({st.st_size} bytes > {limits.max_file_bytes})"
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None, "unreadable: no such file (dangling symlink?)"
     except OSError as e:
         return None, f"unreadable: {e.strerror or e}"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, "not a regular file"
+        if st.st_size > limits.max_file_bytes:
+            return None, f"file too large ({st.st_size} bytes > {limits.max_file_bytes})"
+        chunks, size, want = [], 0, st.st_size + 1
+        while True:  # a short read of a regular file means its end (even if it grew)
+            chunk = os.read(fd, want)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limits.max_file_bytes:
+                return None, f"file too large (over {limits.max_file_bytes} bytes)"
+            if len(chunk) < want:
+                break
+            want = 1 << 16
+    except OSError as e:
+        return None, f"unreadable: {e.strerror or e}"
+    finally:
+        os.close(fd)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     return hashlib.blake2b(data, digest_size=16).hexdigest(), data
 
 

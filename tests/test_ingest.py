@@ -277,3 +277,17 @@ def test_a_file_that_breaks_the_batch_encoder_fails_alone(monkeypatch):
     assert result.reason[3].startswith("not a MIDI file")
     assert result.batch.seq_tune.tolist() == [0, 2]
     assert result.record(0).stats["melodies"] == 1
+
+
+def test_read_input_refuses_fifos_and_oversized_files(tmp_path):
+    from melodyrnn.ingest_worker import Limits, read_input
+
+    fifo = tmp_path / "pipe.mid"
+    os.mkfifo(fifo)
+    assert read_input(str(fifo), Limits()) == (None, "not a regular file")  # and does not hang
+    big = tmp_path / "big.mid"
+    big.write_bytes(b"MThd" + b"\0" * 2000)
+    digest, reason = read_input(str(big), Limits(max_file_bytes=1000))
+    assert digest is None and reason.startswith("file too large")
+    digest, data = read_input(str(big), Limits())
+    assert len(digest) == 32 and data == big.read_bytes()
