@@ -1,0 +1,65 @@
+"""Model settings: one frozen dataclass, saved in every checkpoint as plain JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ModelConfig", "KINDS"]
+
+KINDS = ("rnn", "lstm", "gru", "attention")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Settings of a :class:`~melodyrnn.models.network.SequenceModel`.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of token ids.
+    kind : str
+        ``rnn`` (Elman), ``lstm``, ``gru``, or ``attention`` (an LSTM with additive
+        attention over its last ``attention_length`` outputs, as Magenta's attention_rnn).
+    embedding, hidden, layers : int
+        Embedding size, hidden size per layer, number of recurrent layers.
+    dropout : float
+        Dropout between layers and before the output layer.
+    tie_weights : bool
+        Share the input embedding with the output layer (a projection bridges sizes).
+    fused : bool
+        ``rnn`` only: run torch's fused kernel instead of the written-out equations.
+    attention_length, attention_dim : int
+        ``attention`` only: outputs attended over, and size of the additive scorer.
+    lookback : bool
+        Add lookback inputs: the tokens one and two bars back (relative to the token
+        being predicted), whether the input repeats them, and the position in the bar.
+        Bars come per sequence (``periods``); sequences with period 0 get zeros.
+    max_period : int
+        Longest bar, in tokens, that lookback can reach (history kept in the state).
+    num_classes : int
+        Size of the many-to-one classification head (0: none).
+    """
+
+    vocab_size: int
+    kind: str = "lstm"
+    embedding: int = 128
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.0
+    tie_weights: bool = False
+    fused: bool = True
+    attention_length: int = 40
+    attention_dim: int = 64
+    lookback: bool = False
+    max_period: int = 128
+    num_classes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown model kind {self.kind!r}; choose from {', '.join(KINDS)}")
+        if min(self.vocab_size, self.embedding, self.hidden, self.layers) < 1:
+            raise ValueError("vocab_size, embedding, hidden and layers must be positive")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in [0, 1)")
+        if self.kind == "attention" and self.attention_length < 1:
+            raise ValueError("attention_length must be positive")
