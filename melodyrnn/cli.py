@@ -153,5 +153,95 @@ def info(dataset, as_json) -> None:
         click.echo("ingest    " + ", ".join(f"{k} {n}" for k, n in sorted(d["stats"].items())))
 
 
+@main.command()
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder: best.pt, last.pt, metrics.jsonl.")
+@click.option("--model", "kind", type=click.Choice(["rnn", "lstm", "gru", "attention"]),
+              default="lstm", show_default=True, help="Recurrent core.")
+@click.option("--hidden", type=click.IntRange(1), default=256, show_default=True)
+@click.option("--layers", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--embedding", type=click.IntRange(1), default=128, show_default=True)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True)
+@click.option("--tie-weights", is_flag=True, help="Share input embedding and output layer.")
+@click.option("--lookback", is_flag=True,
+              help="Add the tokens one and two bars back and the position in the bar as inputs.")
+@click.option("--attention-length", type=click.IntRange(1), default=40, show_default=True,
+              help="attention: past outputs attended over.")
+@click.option("--unfused", is_flag=True, help="rnn: run the written-out Elman equations.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--seq-len", type=click.IntRange(1), default=128, show_default=True,
+              help="Truncated-BPTT window, in tokens.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(0), default=0.01, show_default=True)
+@click.option("--optimizer", type=click.Choice(["adamw", "adam"]), default="adamw",
+              show_default=True)
+@click.option("--schedule", type=click.Choice(["cosine", "plateau", "constant"]),
+              default="cosine", show_default=True, help="After warm-up.")
+@click.option("--warmup", type=click.IntRange(0), default=100, show_default=True,
+              help="Warm-up steps.")
+@click.option("--clip", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Global gradient-norm clip (0: off).")
+@click.option("--epochs", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--max-steps", type=click.IntRange(0), default=0, show_default=True,
+              help="Stop after this many steps (0: no limit).")
+@click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
+              help="Evaluate every N steps (0: every epoch).")
+@click.option("--patience", type=click.IntRange(0), default=3, show_default=True,
+              help="Stop after this many evaluations without improvement (0: never).")
+@click.option("--transpose", type=click.IntRange(0, 12), default=0, show_default=True,
+              help="Shift training sequences by a random -K..K semitones.")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=200, show_default=True,
+              help="Write last.pt every N steps (and at every epoch end).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
+@click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
+@click.option("--init-from", type=click.Path(dir_okay=False), default=None,
+              help="Fine-tune this checkpoint (same vocabulary).")
+@click.option("--resume", is_flag=True, help="Continue RUN/last.pt exactly where it stopped.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_fail_cleanly
+def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
+          attention_length, unfused, batch_size, seq_len, lr, weight_decay, optimizer, schedule,
+          warmup, clip, epochs, max_steps, eval_every, patience, transpose, checkpoint_every,
+          seed, device, no_amp, init_from, resume, quiet) -> None:
+    """Train a next-event model on a dataset folder; prints the best valid metrics as JSON."""
+    from .tasks import train as run_train
+    from .train import TrainConfig
+
+    model = dict(kind=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
+                 tie_weights=tie_weights, lookback=lookback, attention_length=attention_length,
+                 fused=not unfused)
+    cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
+                      optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,
+                      epochs=epochs, max_steps=max_steps, eval_every=eval_every,
+                      patience=patience, transpose=transpose, seed=seed, device=device,
+                      amp=not no_amp, checkpoint_every=checkpoint_every)
+    best = run_train(dataset, run_dir, model, cfg, init_from=init_from, resume=resume,
+                     progress=not quiet)
+    click.echo(json.dumps(best))
+
+
+@main.command()
+@click.argument("checkpoint")
+@click.argument("data", nargs=-1, required=True)
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test",
+              show_default=True, help="For a dataset folder.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Accepted for uniformity; evaluation is deterministic.")
+@_fail_cleanly
+def evaluate(checkpoint, data, split, batch_size, device, seed) -> None:
+    """Bits/note and accuracies of CHECKPOINT on a dataset folder or MIDI files/folders."""
+    from .tasks import evaluate as run_evaluate
+
+    click.echo(json.dumps(run_evaluate(checkpoint, list(data), split=split,
+                                       batch_size=batch_size, device=device)))
+
+
 if __name__ == "__main__":
     main()

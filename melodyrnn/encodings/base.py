@@ -66,6 +66,8 @@ class Encoding(ABC):
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    #: ids that fill time rather than mark an event (left out of event accuracy)
+    filler_ids: ClassVar[tuple[int, ...]] = ()
 
     def __init__(self, config=None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -81,6 +83,15 @@ class Encoding(ABC):
     @abstractmethod
     def decode_tune(self, ids, **kwargs) -> Tune:
         """Turn one token sequence back into a playable tune."""
+
+    def pitch_span(self, ids: np.ndarray) -> tuple[int, int] | None:
+        """Semitone shifts (down, up) that keep every pitch of ``ids`` encodable; None if
+        the encoding has no pitches (then it cannot be transposed)."""
+        return None
+
+    def transpose_ids(self, ids: np.ndarray, semitones: int) -> np.ndarray:
+        """``ids`` with every pitch moved by ``semitones`` (within :meth:`pitch_span`)."""
+        raise NotImplementedError(f"the {self.name} encoding cannot be transposed")
 
     def to_dict(self) -> dict:
         return {"name": self.name, "config": asdict(self.config)}

@@ -75,11 +75,23 @@ class MelodyEncoding(Encoding):
 
     name = "melody"
     config_class = MelodyConfig
+    filler_ids = (NO_EVENT,)
 
     def _build_vocab(self) -> Vocabulary:
         c = self.config
         return Vocabulary.from_names(["NO_EVENT", "NOTE_OFF"] + [
             f"NOTE_ON_{p}" for p in range(c.min_pitch, c.max_pitch + 1)])
+
+    # -- transposition (training-time augmentation) ------------------------------------
+    def pitch_span(self, ids: np.ndarray) -> tuple[int, int] | None:
+        on = ids[ids >= FIRST_NOTE_ON] - FIRST_NOTE_ON
+        if on.shape[0] == 0:
+            return 0, 0
+        top = self.config.max_pitch - self.config.min_pitch
+        return -int(on.min()), top - int(on.max())
+
+    def transpose_ids(self, ids: np.ndarray, semitones: int) -> np.ndarray:
+        return np.where(ids >= FIRST_NOTE_ON, ids + semitones, ids)
 
     # -- pitch preparation -------------------------------------------------------------
     def prepare(self, batch: MelodyBatch) -> tuple[np.ndarray, dict[str, np.ndarray]]:

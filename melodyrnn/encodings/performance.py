@@ -74,6 +74,17 @@ class PerformanceEncoding(Encoding):
             + [f"TIME_SHIFT_{k}" for k in range(1, c.max_shift_steps + 1)]
             + [f"VELOCITY_{b}" for b in range(1, c.velocity_bins + 1)])
 
+    def pitch_span(self, ids: np.ndarray) -> tuple[int, int] | None:
+        notes = ids[(ids >= NOTE_ON0) & (ids < NOTE_OFF0 + N_PITCHES)]
+        if notes.shape[0] == 0:
+            return 0, 0
+        pitch = np.where(notes >= NOTE_OFF0, notes - NOTE_OFF0, notes - NOTE_ON0)
+        return -int(pitch.min()), N_PITCHES - 1 - int(pitch.max())
+
+    def transpose_ids(self, ids: np.ndarray, semitones: int) -> np.ndarray:
+        is_note = (ids >= NOTE_ON0) & (ids < NOTE_OFF0 + N_PITCHES)
+        return np.where(is_note, ids + semitones, ids)
+
     @property
     def _shift0(self) -> int:
         return NOTE_OFF0 + N_PITCHES - 1  # TIME_SHIFT_k has id _shift0 + k

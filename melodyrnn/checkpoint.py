@@ -1,0 +1,64 @@
+"""One-file checkpoints: weights plus plain config, never arbitrary pickled objects.
+
+A checkpoint is a dict of tensors, numbers, strings, lists and dicts, written with
+``torch.save`` and read back with ``torch.load(weights_only=True)``, which refuses any
+other object, so opening a checkpoint from anywhere cannot run code. It carries
+everything needed to sample and to evaluate: model config and weights, the encoding
+with its vocabulary, the training config, the library version and final metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .atomic import atomic_path
+from .models import ModelConfig, SequenceModel
+
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
+
+FORMAT = 1
+REQUIRED = ("format", "model_config", "model_state")
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` atomically (no partial file under ``path`` after a crash)."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **payload}, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Read a checkpoint, refusing anything but weights and plain data.
+
+    Raises
+    ------
+    ValueError
+        For a file that is not a melodyrnn checkpoint, or that holds other objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: refused to load: it holds objects other than weights and "
+                         f"plain data, which could run code ({first[:160]})") from None
+    except (EOFError, RuntimeError, zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED):
+        raise ValueError(f"{path}: not a melodyrnn checkpoint")
+    if ckpt["format"] != FORMAT:
+        raise ValueError(f"{path}: checkpoint format {ckpt['format']} is not supported")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict) -> SequenceModel:
+    """The model of a loaded checkpoint, weights in place, in eval mode."""
+    model = SequenceModel(ModelConfig(**ckpt["model_config"]))
+    model.load_state_dict(ckpt["model_state"])
+    return model.eval()

@@ -1,0 +1,85 @@
+"""Held-out metrics of next-token models, defined once for the whole library.
+
+- ``nats_per_event``: mean of ``-ln p(target)`` over every predicted token;
+- ``bits_per_note``: for each sequence, the sum over every predicted token (the end token
+  included, the first token predicted from the start token) of ``-log2 p``, summed over
+  sequences and divided by the number of notes they encode. It compares models and
+  encodings of the same melodies;
+- ``perplexity``: ``exp(nats_per_event)``;
+- ``accuracy``: argmax equals target, over every predicted token;
+- ``event_accuracy``: the same over targets that are not filler tokens (for melodies the
+  NO_EVENT hold/rest token, as Magenta's event accuracy: plain accuracy is inflated by it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["MetricSums", "LN2"]
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class MetricSums:
+    """Running sums over predicted tokens; :meth:`result` turns them into metrics."""
+
+    filler_ids: tuple[int, ...] = ()
+    nats: float = 0.0
+    tokens: int = 0
+    correct: int = 0
+    events: int = 0
+    events_correct: int = 0
+    notes: int = 0
+    sequences: int = 0
+    _filler: torch.Tensor | None = field(default=None, repr=False)
+
+    def add(self, logits: torch.Tensor, targets: torch.Tensor, ignore: int = -100) -> torch.Tensor:
+        """Add a batch: logits (B, T, V), targets (B, T). Returns per-token nats (B, T)."""
+        mask = targets != ignore
+        safe = targets.clamp(min=0)
+        nll = torch.nn.functional.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), safe.reshape(-1),
+            reduction="none").view_as(targets) * mask  # (B, T)
+        hit = (logits.argmax(dim=-1) == targets) & mask
+        if self._filler is None:
+            self._filler = torch.tensor(self.filler_ids, dtype=targets.dtype)
+        event = mask & ~torch.isin(targets, self._filler.to(targets.device))
+        self.nats += float(nll.sum())
+        self.tokens += int(mask.sum())
+        self.correct += int(hit.sum())
+        self.events += int(event.sum())
+        self.events_correct += int((hit & event).sum())
+        return nll
+
+    def merge(self, other: "MetricSums") -> None:
+        for name in ("nats", "tokens", "correct", "events", "events_correct", "notes",
+                     "sequences"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_list(self) -> list[float]:
+        return [self.nats, self.tokens, self.correct, self.events, self.events_correct,
+                self.notes, self.sequences]
+
+    @classmethod
+    def from_list(cls, values, filler_ids=()) -> "MetricSums":
+        s = cls(filler_ids)
+        (s.nats, s.tokens, s.correct, s.events, s.events_correct, s.notes,
+         s.sequences) = values[0], *(int(v) for v in values[1:])
+        return s
+
+    def result(self) -> dict[str, float]:
+        nats = self.nats / max(self.tokens, 1)
+        return {
+            "nats_per_event": nats,
+            "bits_per_note": self.nats / LN2 / self.notes if self.notes else float("nan"),
+            "perplexity": math.exp(min(nats, 700.0)),
+            "accuracy": self.correct / max(self.tokens, 1),
+            "event_accuracy": self.events_correct / max(self.events, 1),
+            "tokens": self.tokens,
+            "notes": self.notes,
+            "sequences": self.sequences,
+        }

@@ -1,0 +1,119 @@
+"""Training and evaluation runs: the thin layer that joins encodings to the sequence core.
+
+The core (:mod:`melodyrnn.train`, :mod:`melodyrnn.scoring`) knows only ids; here the
+dataset's or checkpoint's encoding supplies what is specific to it: transposition for
+augmentation, filler ids for event accuracy, and the way to turn MIDI files into ids.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import load_checkpoint, model_from_checkpoint
+from .dataset import SplitArrays, load_dataset
+from .encodings.base import Encoding
+from .encodings.registry import encoding_from_dict
+from .ingest import discover
+from .midi_io import read_midi_batch
+from .scoring import score_split
+from .train import TrainConfig, fit, pick_device
+
+__all__ = ["TransposeAugmenter", "train", "evaluate", "encode_files"]
+
+
+class TransposeAugmenter:
+    """Shift each training sequence by a random number of semitones in ``-K..K``.
+
+    The shift is drawn among those that keep every pitch of the sequence encodable.
+    """
+
+    def __init__(self, encoding: Encoding, max_shift: int) -> None:
+        if encoding.pitch_span(np.zeros(0, np.int64)) is None:
+            raise ValueError(f"--transpose: the {encoding.name} encoding has no pitches")
+        self.encoding, self.max_shift = encoding, max_shift
+
+    def choose(self, sequence: np.ndarray, rng: np.random.Generator) -> int:
+        down, up = self.encoding.pitch_span(np.asarray(sequence, np.int64))
+        low, high = max(-self.max_shift, down), min(self.max_shift, up)
+        return int(rng.integers(low, high + 1)) if low <= high else 0
+
+    def apply(self, ids: np.ndarray, variant: int) -> np.ndarray:
+        return self.encoding.transpose_ids(ids, variant)
+
+
+def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, model: dict,
+          cfg: TrainConfig, *, init_from: str | None = None, resume: bool = False,
+          progress: bool = True) -> dict:
+    """Train on a dataset folder made by ``melodyrnn ingest``; returns the best valid metrics."""
+    meta = load_dataset(dataset).meta
+    enc = encoding_from_dict(meta["encoding"])
+    augmenter = TransposeAugmenter(enc, cfg.transpose) if cfg.transpose else None
+    return fit(dataset, run_dir, model, cfg, augmenter=augmenter, filler_ids=enc.filler_ids,
+               init_from=init_from, resume=resume, progress=progress)
+
+
+def encode_files(paths: list[str], encoding: Encoding, chunk: int = 512
+                 ) -> tuple[SplitArrays, list[str], dict[str, str]]:
+    """Encode MIDI files in memory: (sequences, the files used, failures by path)."""
+    files = discover(paths)
+    tokens, lengths, notes, bars, source, failures = [], [], [], [], [], {}
+    for a in range(0, len(files), chunk):
+        part = files[a:a + chunk]
+        datas = []
+        for path in part:
+            try:
+                datas.append(Path(path).read_bytes())
+            except OSError as e:
+                failures[path] = f"unreadable: {e.strerror or e}"
+                datas.append(b"")
+        read = read_midi_batch(datas)
+        for path, failure in zip(part, read.failures):
+            if failure is not None and path not in failures:
+                failures[path] = str(failure)
+        batch = encoding.encode_tunes(read.batch)
+        tokens.append(batch.tokens)
+        lengths.append(np.diff(batch.offsets))
+        notes.append(batch.seq_notes)
+        bars.append(batch.seq_bar_steps)
+        source.append(batch.seq_tune + a)
+    cat = (lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64))
+    arrays = SplitArrays(cat(tokens), np.concatenate(([0], np.cumsum(cat(lengths)))),
+                         cat(notes), cat(bars), cat(source))
+    return arrays, files, failures
+
+
+def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_size: int = 64,
+             device: str = "auto") -> dict:
+    """Held-out metrics of a checkpoint on a dataset split or on MIDI files/folders.
+
+    Returns a dict with ``bits_per_note``, ``nats_per_event``, ``perplexity``,
+    ``accuracy``, ``event_accuracy``, ``notes``, ``sequences`` and ``tokens``.
+    """
+    ckpt = load_checkpoint(checkpoint)
+    model = model_from_checkpoint(ckpt)
+    dev = pick_device(device)
+    model.to(dev)
+    enc = encoding_from_dict(ckpt["encoding"])
+    extra: dict = {}
+    if len(data) == 1 and (Path(data[0]) / "meta.json").is_file():
+        ds = load_dataset(data[0])
+        if ckpt.get("vocab") and ds.meta["vocab"] != ckpt["vocab"]:
+            raise ValueError(f"{data[0]}: its vocabulary differs from the checkpoint's; "
+                             "pass MIDI files to encode them with the checkpoint's encoding")
+        arrays = ds.split(split)
+        extra["split"] = split
+    else:
+        arrays, files, failures = encode_files(data, enc)
+        for path, reason in failures.items():
+            print(f"skipped {path}: {reason}", file=sys.stderr)
+        extra["files"] = len(files)
+        extra["skipped_files"] = len(failures)
+    if arrays.n_sequences == 0:
+        raise ValueError("nothing to evaluate: no sequences")
+    sums, _ = score_split(model, arrays, batch_size=batch_size, filler_ids=enc.filler_ids,
+                          device=dev)
+    return {**sums.result(), **extra}
