@@ -45,9 +45,12 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        lines = [ln.strip() for ln in str(e).splitlines()]
+        offending = next((ln for ln in lines if "GLOBAL" in ln or "global" in ln), None)
+        if offending is None:
+            raise ValueError(f"{path}: not a readable checkpoint") from None
         raise ValueError(f"{path}: refused to load: it holds objects other than weights and "
-                         f"plain data, which could run code ({first[:160]})") from None
+                         f"plain data, which could run code ({offending[:160]})") from None
     except (EOFError, RuntimeError, zipfile.BadZipFile, OSError) as e:
         raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED):

@@ -173,6 +173,7 @@ class _Trainer:
             if base.get("vocab") and base["vocab"] != self.data.meta["vocab"]:
                 raise ValueError("the checkpoint's vocabulary differs from the dataset's")
         else:
+            torch.manual_seed(cfg.seed)  # the initial weights follow the seed
             self.model = SequenceModel(ModelConfig(vocab_size=self.data.vocab_size,
                                                    **model_config))
         if self.model.config.vocab_size != self.data.vocab_size:

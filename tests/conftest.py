@@ -11,3 +11,36 @@ def data_dir() -> Path:
     if not root or not Path(root).is_dir():
         pytest.skip("MELODYRNN_DATA is not set to the shared data folder")
     return Path(root)
+
+
+def _motif_tune(seed: int):
+    """Eight bars of 4/4: a two-bar motif, repeated with small random changes."""
+    import numpy as np
+
+    from melodyrnn.notes import TempoChange, TimeSignature, Track, Tune
+
+    rng = np.random.default_rng(seed)
+    motif = 60 + rng.choice([0, 2, 4, 5, 7, 9], size=8)
+    pitches = np.concatenate([motif + (12 if i == 2 else 0) for i in range(4)])
+    pitches[rng.integers(0, 32)] += 2
+    start = np.arange(32) * 1.0
+    track = Track("lead", 0, False, pitches.astype(np.int16), np.full(32, 90, np.int16),
+                  start, start + 0.75, start / 2, (start + 0.75) / 2)
+    return Tune([track], [TempoChange(0.0, 120.0)], [TimeSignature(0.0, 4, 4)])
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A small melody dataset made from tunes composed in code (60 files)."""
+    from melodyrnn.encodings import get_encoding
+    from melodyrnn.ingest import IngestConfig, run_ingest
+    from melodyrnn.midi_io import write_midi
+
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "midi").mkdir()
+    for i in range(60):
+        write_midi(_motif_tune(i), root / "midi" / f"t{i:02d}.mid")
+    run_ingest(IngestConfig(inputs=(str(root / "midi"),), output=str(root / "ds"),
+                            encoding=get_encoding("melody").to_dict(), valid=0.15, test=0.15,
+                            workers=1, progress=False))
+    return root / "ds"
