@@ -30,7 +30,7 @@ from .metrics import MetricSums
 from .models import ModelConfig, SequenceModel
 from .scoring import score_split
 
-__all__ = ["TrainConfig", "fit", "pick_device"]
+__all__ = ["TrainConfig", "Trainer", "fit", "pick_device"]
 
 
 @dataclass(frozen=True)
@@ -146,11 +146,14 @@ def fit(dataset_dir: str | os.PathLike, run_dir: str | os.PathLike, model_config
     dict
         The best validation metrics.
     """
-    return _Trainer(dataset_dir, run_dir, model_config, cfg, augmenter, filler_ids,
+    return Trainer(dataset_dir, run_dir, model_config, cfg, augmenter, filler_ids,
                     init_from, resume, progress).run()
 
 
-class _Trainer:
+class Trainer:
+    """One training run; :func:`fit` is the usual entry. ``train_step`` is public so that
+    benchmarks can time exactly the step that training runs."""
+
     def __init__(self, dataset_dir, run_dir, model_config, cfg, augmenter, filler_ids,
                  init_from, resume, progress) -> None:
         self.cfg, self.augmenter, self.filler = cfg, augmenter, tuple(filler_ids)
@@ -202,7 +205,7 @@ class _Trainer:
             self._restore(self.resumed["training"])
 
     # -- plan ----------------------------------------------------------------------
-    def _epoch_plan(self, epoch: int):
+    def epoch_plan(self, epoch: int):
         n = self.train.n_sequences
         rng = np.random.default_rng([self.cfg.seed, epoch])
         order = rng.permutation(n)
@@ -221,7 +224,7 @@ class _Trainer:
         return plan
 
     def _total_steps(self) -> int:
-        per_epoch = self._epoch_plan(0).steps
+        per_epoch = self.epoch_plan(0).steps
         total = per_epoch * self.cfg.epochs
         return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
 
@@ -290,7 +293,8 @@ class _Trainer:
         return self.cfg.patience > 0 and self.bad_evals >= self.cfg.patience
 
     # -- the loop --------------------------------------------------------------------
-    def _step(self, plan, total: int) -> tuple[float, int]:
+    def train_step(self, plan, total: int) -> tuple[float, int]:
+        """Run step ``self.step_in_epoch`` of ``plan``; returns (summed nats, tokens)."""
         cfg, dev = self.cfg, self.device
         torch.manual_seed(cfg.seed * 1_000_003 + self.global_step)  # dropout, resumable
         b = make_batch(self.train, plan, self.step_in_epoch, cfg.seq_len, self.augmenter)
@@ -328,13 +332,13 @@ class _Trainer:
         stop = False
         try:
             while self.epoch < cfg.epochs and not stop:
-                plan = self._epoch_plan(self.epoch)
+                plan = self.epoch_plan(self.epoch)
                 bar = tqdm(total=plan.steps, initial=self.step_in_epoch, unit="step",
                            desc=f"epoch {self.epoch}", leave=False,
                            disable=not self.progress or None)
                 nats, count = 0.0, 0
                 while self.step_in_epoch < plan.steps and not stop:
-                    n, c = self._step(plan, total)
+                    n, c = self.train_step(plan, total)
                     nats, count = nats + n, count + c
                     self.step_in_epoch += 1
                     self.global_step += 1
