@@ -243,5 +243,65 @@ def evaluate(checkpoint, data, split, batch_size, device, seed) -> None:
                                        batch_size=batch_size, device=device)))
 
 
+@main.command()
+@click.argument("seed_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", "checkpoint", required=True, help="Checkpoint to generate with.")
+@click.option("--primer", default=None, help='Pitches to start from instead of a seed file, e.g. "60 62 64 65".')
+@click.option("--track", default=None, help="The seed's melody track, by index or name.")
+@click.option("--num-outputs", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--bars", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--steps", type=click.IntRange(0), default=0, help="Length in steps (overrides --bars).")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
+              show_default=True)
+@click.option("--top-k", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
+@click.option("--greedy", is_flag=True)
+@click.option("--beam-size", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--branch-factor", type=click.IntRange(1), default=1, show_default=True,
+              help="> 1: Magenta's stochastic beam search.")
+@click.option("--steps-per-iteration", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--key", default=None, help="Keep to this key's scale, e.g. D, Bb, F#m.")
+@click.option("--pitch-range", type=(click.IntRange(0, 127), click.IntRange(0, 127)), default=None,
+              help="LOW HIGH pitches.")
+@click.option("--continuation-only", is_flag=True, help="Write only the new part.")
+@click.option("--output-dir", type=click.Path(file_okay=False), default="generated",
+              show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_fail_cleanly
+def generate(seed_file, checkpoint, primer, track, num_outputs, bars, steps, temperature, top_k,
+             top_p, greedy, beam_size, branch_factor, steps_per_iteration, key, pitch_range,
+             continuation_only, output_dir, force, seed) -> None:
+    """Write new tunes continuing SEED_FILE (or --primer, or nothing); paths go to stdout."""
+    from pathlib import Path
+
+    from .compose import GenerateConfig
+    from .compose import generate as run_generate
+    from .generate import DecodeConfig
+    from .midi_io import read_midi, write_midi
+    from .sampling import SamplingConfig
+
+    if seed_file and primer:
+        raise click.UsageError("give a seed file or --primer, not both")
+    pitches = [int(p) for p in primer.replace(",", " ").split()] if primer else None
+    decode = DecodeConfig(SamplingConfig(temperature, top_k, top_p, greedy), beam_size,
+                          branch_factor, steps_per_iteration)
+    cfg = GenerateConfig(num_outputs, bars, steps, decode, seed, continuation_only, key,
+                         pitch_range, track)
+    stem = Path(seed_file).stem if seed_file else ("primer" if pitches else "sample")
+    out_dir = Path(output_dir)
+    targets = [out_dir / f"{stem}-{k}.mid" for k in range(num_outputs)]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not force:
+        raise click.ClickException(f"{existing[0]} exists; pass --force to overwrite")
+    results = run_generate(checkpoint, read_midi(seed_file) if seed_file else None, pitches, cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for target, result in zip(targets, results):
+        write_midi(result.tune, target)
+        click.echo(str(target))
+        click.echo(f"{target.name}: {result.notes} new notes, {result.bits_per_note:.3f} bits/note",
+                   err=True)
+
+
 if __name__ == "__main__":
     main()

@@ -44,3 +44,16 @@ def tiny_dataset(tmp_path_factory) -> Path:
                             encoding=get_encoding("melody").to_dict(), valid=0.15, test=0.15,
                             workers=1, progress=False))
     return root / "ds"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset, tmp_path_factory) -> Path:
+    """A small LSTM trained for a few dozen steps on ``tiny_dataset`` (its best.pt)."""
+    from melodyrnn.tasks import train
+    from melodyrnn.train import TrainConfig
+
+    run = tmp_path_factory.mktemp("run")
+    train(tiny_dataset, run, dict(kind="lstm", hidden=32, layers=1, embedding=16, lookback=True),
+          TrainConfig(batch_size=8, seq_len=32, lr=1e-2, epochs=3, warmup_steps=5),
+          progress=False)
+    return run / "best.pt"

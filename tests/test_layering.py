@@ -17,13 +17,13 @@ ORDER = [
     "ingest_worker", "ingest_cache", "ingest_pool", "ingest", "shards",
     "models.config", "models.elman", "models.attention", "models.network", "models",
     "checkpoint", "batching", "metrics", "scoring", "train", "sampling", "beam",
-    "tasks",
+    "generate", "tasks", "compose",
     "cli", "__main__",
 ]
 # the sequence core works on ints and must not know about music
 CORE = {"atomic", "vocab", "dataset", "models.config", "models.elman", "models.attention",
         "models.network", "models", "checkpoint", "batching", "metrics", "scoring", "train",
-        "sampling", "beam"}
+        "sampling", "beam", "generate"}
 MUSIC = {"notes", "midi_io", "quantize", "encodings", "encodings.base", "encodings.melody",
          "encodings.performance", "encodings.registry", "ingest", "ingest_worker",
          "ingest_cache", "ingest_pool", "shards"}

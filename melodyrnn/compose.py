@@ -1,0 +1,170 @@
+"""Generation seeded with a tune: the music layer over :mod:`melodyrnn.generate`.
+
+A seed's melody track is encoded as the primer; the model continues it; the output keeps
+the seed's tempo, time signature, program and typical velocity, with the primer notes
+unchanged (or only the continuation).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, model_from_checkpoint
+from .encodings.melody import FIRST_NOTE_ON, MelodyEncoding
+from .encodings.registry import encoding_from_dict
+from .generate import DecodeConfig, continue_ids
+from .notes import TempoChange, TimeSignature, Track, Tune
+from .quantize import ExtractConfig, Melody, bar_steps, extract_melodies
+from .vocab import BOS, EOS, PAD
+
+__all__ = ["GenerateConfig", "Generated", "generate", "pick_melody_track", "parse_key"]
+
+_TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_MAJOR = (0, 2, 4, 5, 7, 9, 11)
+_MINOR = (0, 2, 3, 5, 7, 8, 10)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Settings of :func:`generate` (the ``melodyrnn generate`` options)."""
+
+    num_outputs: int = 4
+    bars: int = 16
+    steps: int = 0
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    seed: int = 0
+    continuation_only: bool = False
+    key: str | None = None
+    pitch_range: tuple[int, int] | None = None
+    track: str | None = None
+
+
+@dataclass
+class Generated:
+    """One output: the tune, and the continuation's bits/note under the model."""
+
+    tune: Tune
+    bits_per_note: float
+    notes: int
+
+
+def parse_key(text: str) -> tuple[int, bool]:
+    """'D' -> (2, False), 'F#m' / 'f# minor' -> (6, True), 'Bb' -> (10, False)."""
+    m = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*(m|min|minor|maj|major)?\s*", text)
+    if not m:
+        raise ValueError(f"--key {text!r}: expected a key such as D, Bb, F#m or A minor")
+    tonic = (_TONICS[m.group(1).upper()] + {"#": 1, "b": -1, "": 0}[m.group(2)]) % 12
+    return tonic, (m.group(3) or "").startswith("m") and not (m.group(3) or "").startswith("maj")
+
+
+def pick_melody_track(tune: Tune, track: str | None = None) -> Track:
+    """The seed's melody track: by index or name, else the non-drum track with most notes
+    (ties: higher mean pitch)."""
+    tracks = [t for t in tune.tracks if not t.is_drum and len(t)]
+    if not tracks:
+        raise ValueError("the seed has no notes outside drum tracks")
+    if track is None:
+        return max(tracks, key=lambda t: (len(t), float(t.pitch.mean())))
+    if track.isdigit():
+        if int(track) >= len(tune.tracks):
+            raise ValueError(f"--track {track}: the seed has {len(tune.tracks)} tracks")
+        return tune.tracks[int(track)]
+    named = [t for t in tune.tracks if t.name == track]
+    if not named:
+        raise ValueError(f"--track {track!r}: no such track; tracks are "
+                         + ", ".join(repr(t.name) for t in tune.tracks))
+    return named[0]
+
+
+def _allowed(enc: MelodyEncoding, cfg: GenerateConfig) -> torch.Tensor:
+    """Ids the melody may use: events and the notes that fit key and range."""
+    allowed = torch.ones(len(enc.vocab), dtype=torch.bool)
+    allowed[[PAD, BOS, EOS]] = False
+    pitches = np.arange(enc.config.min_pitch, enc.config.max_pitch + 1)
+    ok = np.ones(pitches.shape[0], bool)
+    if cfg.key:
+        tonic, minor = parse_key(cfg.key)
+        ok &= np.isin((pitches - tonic) % 12, _MINOR if minor else _MAJOR)
+    if cfg.pitch_range:
+        ok &= (pitches >= cfg.pitch_range[0]) & (pitches <= cfg.pitch_range[1])
+    if not ok.any():
+        raise ValueError("no pitch satisfies --key and --pitch-range together")
+    allowed[FIRST_NOTE_ON:FIRST_NOTE_ON + pitches.shape[0]] = torch.from_numpy(ok)
+    return allowed
+
+
+def _seed_melody(enc: MelodyEncoding, seed: Tune | None, primer: list[int] | None,
+                 track: str | None) -> tuple[Melody, Tune, Track | None]:
+    spq = enc.config.steps_per_quarter
+    if seed is not None:
+        chosen = pick_melody_track(seed, track)
+        one = Tune([chosen], seed.tempos, seed.time_signatures)
+        whole = ExtractConfig(spq, gap_bars=1e9, min_notes=1, min_unique_pitches=1)
+        (melody,), _ = extract_melodies(one, whole)
+        return melody, seed, chosen
+    context = Tune()
+    bar = bar_steps(4, 4, spq)
+    if not primer:
+        return Melody(np.zeros(0), np.zeros(0), np.zeros(0), steps_per_quarter=spq,
+                      steps_per_bar=bar), context, None
+    start = np.arange(len(primer)) * spq  # one quarter note per primer pitch
+    melody = Melody(np.asarray(primer), start, start + spq, steps_per_quarter=spq,
+                    steps_per_bar=bar)
+    beats = start / spq
+    notes = Track("melody", 0, False, melody.pitch, np.full(len(primer), 90, np.int16), beats,
+                  beats + 1.0, context.beats_to_seconds(beats), context.beats_to_seconds(beats + 1))
+    return melody, context, notes
+
+
+def _output_tune(context: Tune, source: Track | None, melody: Melody, events: np.ndarray,
+                 enc: MelodyEncoding, continuation_only: bool) -> tuple[Tune, int]:
+    spq = enc.config.steps_per_quarter
+    cont = enc.decode(np.concatenate(([BOS], events)))
+    begin = melody.offset_steps + melody.length_steps  # first step of the continuation
+    velocity = int(np.median(source.velocity)) if source is not None and len(source) else 90
+    program = source.program if source is not None else 0
+    start_beats = (cont.start_steps + begin) / spq
+    end_beats = (cont.end_steps + begin) / spq
+    cols = {"pitch": cont.pitch.astype(np.int16), "velocity": np.full(len(cont), velocity, np.int16),
+            "start_beats": start_beats, "end_beats": end_beats}
+    if source is not None and not continuation_only:  # the seed's own notes, unchanged
+        cols = {k: np.concatenate([getattr(source, k), v]) for k, v in cols.items()}
+    if continuation_only:
+        shift = begin / spq
+        cols["start_beats"], cols["end_beats"] = cols["start_beats"] - shift, cols["end_beats"] - shift
+    track = Track(source.name if source is not None else "melody", program, False, **cols,
+                  start_seconds=np.zeros(0), end_seconds=np.zeros(0))
+    track.start_seconds = context.beats_to_seconds(track.start_beats)
+    track.end_seconds = context.beats_to_seconds(track.end_beats)
+    return Tune([track], context.tempos, context.time_signatures, context.key_signatures,
+                context.ticks_per_quarter), len(cont)
+
+
+def load_model(checkpoint: str | dict):
+    """(model, encoding) of a checkpoint path or a loaded checkpoint."""
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    return model_from_checkpoint(ckpt), encoding_from_dict(ckpt["encoding"])
+
+
+def generate(checkpoint: str | dict, seed: Tune | None = None, primer: list[int] | None = None,
+             cfg: GenerateConfig = GenerateConfig()) -> list[Generated]:
+    """New tunes continuing ``seed`` (a tune), or ``primer`` pitches, or nothing."""
+    model, enc = load_model(checkpoint)
+    if not isinstance(enc, MelodyEncoding):
+        raise ValueError(f"generation needs a melody model; this one uses {enc.name!r}")
+    melody, context, source = _seed_melody(enc, seed, primer, cfg.track)
+    primer_ids = enc.encode(melody)[:-1].tolist()  # <s> + events, no end token
+    steps = cfg.steps or cfg.bars * melody.steps_per_bar
+    out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed,
+                       _allowed(enc, cfg), melody.steps_per_bar)
+    results = []
+    for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
+        tune, notes = _output_tune(context, source, melody, row, enc, cfg.continuation_only)
+        results.append(Generated(tune, nats / math.log(2) / notes if notes else math.inf, notes))
+    return results
+

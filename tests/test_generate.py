@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from melodyrnn.cli import main
+from melodyrnn.compose import GenerateConfig, generate, parse_key, pick_melody_track
+from melodyrnn.generate import DecodeConfig
+from melodyrnn.midi_io import read_midi, write_midi
+from melodyrnn.models.network import SequenceModel
+
+from tunes import track, tune
+
+SEED_NOTES = [(67, 0, 1), (69, 1, 2), (71, 2, 2.5), (72, 2.5, 3), (74, 3, 4), (71, 4, 6)]
+
+
+@pytest.fixture
+def seed_file(tmp_path):
+    t = tune(track(SEED_NOTES, name="fiddle", program=40),
+             track([(43, 0, 4), (50, 4, 8)], name="bass", program=32), ts=((0.0, 3, 4),), qpm=96)
+    path = tmp_path / "seed.mid"
+    write_midi(t, path)
+    return path
+
+
+def test_generation_keeps_the_seed_and_its_settings(tiny_run, seed_file):
+    seed = read_midi(seed_file)
+    outs = generate(str(tiny_run), seed, None, GenerateConfig(num_outputs=3, bars=4, seed=7))
+    assert len(outs) == 3
+    for out in outs:
+        (t,) = out.tune.tracks
+        assert t.program == 40 and t.name == "fiddle"
+        assert t.pitch[:6].tolist() == [n[0] for n in SEED_NOTES]  # primer unchanged
+        assert t.start_beats[:6].tolist() == [n[1] for n in SEED_NOTES]
+        assert (t.start_beats[6:] >= 6.0).all() and (t.end_beats <= 6.0 + 4 * 3 + 1e-9).all()
+        assert out.tune.time_signatures[0].numerator == 3
+        assert out.tune.tempos[0].qpm == pytest.approx(96, abs=0.01)
+        assert out.notes == len(t) - 6 and np.isfinite(out.bits_per_note)
+    again = generate(str(tiny_run), seed, None, GenerateConfig(num_outputs=3, bars=4, seed=7))
+    other = generate(str(tiny_run), seed, None, GenerateConfig(num_outputs=3, bars=4, seed=8))
+    same = [np.array_equal(a.tune.tracks[0].pitch, b.tune.tracks[0].pitch) for a, b in zip(outs, again)]
+    assert all(same)
+    assert not all(np.array_equal(a.tune.tracks[0].pitch, b.tune.tracks[0].pitch)
+                   for a, b in zip(outs, other))
+
+
+def test_the_primer_runs_once_then_one_step_at_a_time(tiny_run, seed_file, monkeypatch):
+    lengths = []
+    real = SequenceModel.forward
+
+    def counting(self, ids, state=None, valid=None):
+        lengths.append(ids.shape[1])
+        return real(self, ids, state, valid)
+
+    monkeypatch.setattr(SequenceModel, "forward", counting)
+    generate(str(tiny_run), read_midi(seed_file), None, GenerateConfig(num_outputs=2, bars=1))
+    assert lengths[0] > 1 and set(lengths[1:]) == {1} and len(lengths) == 1 + 12
+
+
+def test_key_and_range_constraints(tiny_run):
+    cfg = GenerateConfig(num_outputs=4, bars=4, key="D", pitch_range=(60, 72),
+                         continuation_only=True)
+    for out in generate(str(tiny_run), None, [62, 64, 66], cfg):
+        p = out.tune.tracks[0].pitch
+        assert set((p % 12).tolist()) <= {2, 4, 6, 7, 9, 11, 1}
+        assert p.min() >= 60 and p.max() <= 72
+        assert out.tune.tracks[0].start_beats.min() >= 0
+
+
+def test_beam_searches_run(tiny_run):
+    for decode in (DecodeConfig(beam_size=3), DecodeConfig(beam_size=2, branch_factor=3,
+                                                            steps_per_iteration=4)):
+        outs = generate(str(tiny_run), None, [60, 62], GenerateConfig(num_outputs=1, bars=1,
+                                                                      decode=decode))
+        assert len(outs) == 1
+
+
+def test_seed_track_choice():
+    t = tune(track([(40, 0, 1)] * 1, name="low"), track([(70, i, i + 1) for i in range(3)], name="hi"),
+             track([(30, i, i + 1) for i in range(3)], name="bass"))
+    assert pick_melody_track(t).name == "hi"  # most notes, ties to the higher
+    assert pick_melody_track(t, "bass").name == "bass"
+    assert pick_melody_track(t, "0").name == "low"
+    with pytest.raises(ValueError, match="no such track"):
+        pick_melody_track(t, "drums")
+    assert parse_key("F#m") == (6, True) and parse_key("Bb") == (10, False)
+    with pytest.raises(ValueError):
+        parse_key("H")
+
+
+def test_cli_writes_files_and_refuses_to_overwrite(tiny_run, seed_file, tmp_path):
+    out = tmp_path / "gen"
+    args = ["generate", str(seed_file), "--model", str(tiny_run), "--num-outputs", "2",
+            "--bars", "2", "--output-dir", str(out), "--seed", "3"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    paths = result.stdout.split()
+    assert paths == [str(out / "seed-0.mid"), str(out / "seed-1.mid")]
+    assert "bits/note" in result.stderr
+    first = (out / "seed-0.mid").read_bytes()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and "--force" in again.stderr
+    assert CliRunner().invoke(main, args + ["--force"]).exit_code == 0
+    assert (out / "seed-0.mid").read_bytes() == first  # byte-identical for the same seed
