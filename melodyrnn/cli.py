@@ -246,7 +246,8 @@ def evaluate(checkpoint, data, split, batch_size, device, seed) -> None:
 @main.command()
 @click.argument("seed_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--model", "checkpoint", required=True, help="Checkpoint to generate with.")
-@click.option("--primer", default=None, help='Pitches to start from instead of a seed file, e.g. "60 62 64 65".')
+@click.option("--primer", default=None,
+              help='Pitches to start from instead of a seed file, e.g. "60 62 64 65".')
 @click.option("--track", default=None, help="The seed's melody track, by index or name.")
 @click.option("--num-outputs", type=click.IntRange(1), default=4, show_default=True)
 @click.option("--bars", type=click.IntRange(1), default=16, show_default=True)

@@ -18,7 +18,7 @@ from .checkpoint import load_checkpoint, model_from_checkpoint
 from .encodings.melody import FIRST_NOTE_ON, MelodyEncoding
 from .encodings.registry import encoding_from_dict
 from .generate import DecodeConfig, continue_ids
-from .notes import TempoChange, TimeSignature, Track, Tune
+from .notes import Track, Tune
 from .quantize import ExtractConfig, Melody, bar_steps, extract_melodies
 from .vocab import BOS, EOS, PAD
 
