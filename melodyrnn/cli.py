@@ -244,6 +244,29 @@ def evaluate(checkpoint, data, split, batch_size, device, seed) -> None:
 
 
 @main.command()
+@click.argument("checkpoint")
+@click.argument("tunes", nargs=-1, required=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Accepted for uniformity; scoring is deterministic.")
+@_fail_cleanly
+def score(checkpoint, tunes, device, seed) -> None:
+    """Bits/note of each tune under CHECKPOINT: one tab-separated line per file."""
+    from .tasks import score_files
+
+    failed = 0
+    for path, bits, reason in score_files(checkpoint, list(tunes), device=device):
+        if bits is None:
+            failed += 1
+            click.echo(f"skipped {path}: {reason}", err=True)
+        else:
+            click.echo(f"{path}\t{bits:.4f}")
+    if failed == len(tunes) and failed:
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("seed_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--model", "checkpoint", required=True, help="Checkpoint to generate with.")
 @click.option("--primer", default=None,

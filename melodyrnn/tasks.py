@@ -22,7 +22,7 @@ from .midi_io import read_midi_batch
 from .scoring import score_split
 from .train import TrainConfig, fit, pick_device
 
-__all__ = ["TransposeAugmenter", "train", "evaluate", "encode_files"]
+__all__ = ["TransposeAugmenter", "train", "evaluate", "encode_files", "score_files"]
 
 
 class TransposeAugmenter:
@@ -117,3 +117,27 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
     sums, _ = score_split(model, arrays, batch_size=batch_size, filler_ids=enc.filler_ids,
                           device=dev)
     return {**sums.result(), **extra}
+
+
+def score_files(checkpoint: str, paths: list[str], *, device: str = "auto"
+                ) -> list[tuple[str, float | None, str]]:
+    """(path, bits/note or None, reason) of each MIDI file under the checkpoint's model."""
+    ckpt = load_checkpoint(checkpoint)
+    model = model_from_checkpoint(ckpt).to(pick_device(device))
+    enc = encoding_from_dict(ckpt["encoding"])
+    arrays, files, failures = encode_files(paths, enc)
+    nats = np.zeros(0)
+    if arrays.n_sequences:
+        _, nats = score_split(model, arrays, filler_ids=enc.filler_ids,
+                              device=next(model.parameters()).device)
+    per_file_nats = np.bincount(arrays.source, weights=nats, minlength=len(files))
+    per_file_notes = np.bincount(arrays.source, weights=arrays.notes, minlength=len(files))
+    out = []
+    for i, path in enumerate(files):
+        if path in failures:
+            out.append((path, None, failures[path]))
+        elif per_file_notes[i] == 0:
+            out.append((path, None, "no melody to score"))
+        else:
+            out.append((path, float(per_file_nats[i] / np.log(2) / per_file_notes[i]), ""))
+    return out

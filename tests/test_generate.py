@@ -101,3 +101,15 @@ def test_cli_writes_files_and_refuses_to_overwrite(tiny_run, seed_file, tmp_path
     assert again.exit_code == 1 and "--force" in again.stderr
     assert CliRunner().invoke(main, args + ["--force"]).exit_code == 0
     assert (out / "seed-0.mid").read_bytes() == first  # byte-identical for the same seed
+
+
+def test_score_prints_bits_per_note_per_file(tiny_run, tiny_dataset, tmp_path):
+    midi = sorted((tiny_dataset.parent / "midi").glob("*.mid"))[:3]
+    (tmp_path / "bad.mid").write_bytes(b"nope")
+    result = CliRunner().invoke(main, ["score", str(tiny_run), *map(str, midi),
+                                       str(tmp_path / "bad.mid")])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert [r[0] for r in rows] == [str(p) for p in midi]
+    assert all(0 < float(r[1]) < 20 for r in rows)
+    assert "skipped" in result.stderr and "bad.mid" in result.stderr
