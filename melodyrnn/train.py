@@ -3,7 +3,7 @@
 Music-agnostic: it sees a dataset folder of ids, a model config and a train config, plus
 optional hooks from the layer above (an augmenter, filler ids for event accuracy).
 
-Reproducible to the bit on one device: the epoch's order, the batch plan, augmentation
+Reproducible to the bit in one process: the epoch's order, the batch plan, augmentation
 choices and dropout masks are pure functions of the seed and the step, and ``last.pt``
 holds weights, optimizer, schedule, the carried hidden state and the position, so a run
 killed at any point and resumed ends with the weights of an uninterrupted one.
@@ -244,7 +244,10 @@ class Trainer:
                     "global_step": self.global_step, "optimizer": self.opt.state_dict(),
                     "plateau": self.plateau.state_dict() if self.plateau else {},
                     "lr_scale": self.lr_scale, "best": self.best, "bad_evals": self.bad_evals,
-                    "lanes": {k: v.detach().cpu() for k, v in (self.lanes or {}).items()}}
+                    # the carried hidden state of rank 0's lanes; under DDP the other ranks'
+                    # lanes restart fresh at the same step on resume (not bit-exact there)
+                    "lanes": {k: v.detach().cpu() for k, v in (self.lanes or {}).items()}
+                    if self.dist.world == 1 else {}}
         save_checkpoint(self.run_dir / "last.pt", {**self._payload(metrics), "training": training})
 
     def _restore(self, t: dict) -> None:
