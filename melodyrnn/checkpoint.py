@@ -19,10 +19,36 @@ import torch
 from .atomic import atomic_path
 from .models import ModelConfig, SequenceModel
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
+           "resolve_checkpoint", "DEFAULT_NAME"]
 
 FORMAT = 1
 REQUIRED = ("format", "model_config", "model_state")
+DEFAULT_NAME = "default"
+
+
+def assets_dir() -> Path:
+    """The package folder that holds shipped model files."""
+    from importlib.resources import files
+
+    return Path(str(files("melodyrnn") / "assets"))
+
+
+def resolve_checkpoint(name: str | os.PathLike) -> Path:
+    """A checkpoint path; the name ``default`` stands for the model shipped in the package.
+
+    Raises
+    ------
+    ValueError
+        For ``default`` when this build ships no default model.
+    """
+    if str(name) != DEFAULT_NAME:
+        return Path(name)
+    path = assets_dir() / "default.pt"
+    if not path.is_file():
+        raise ValueError("no default model ships with this build of melodyrnn; "
+                         "pass a checkpoint (--model RUN/best.pt)")
+    return path
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
@@ -39,7 +65,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     ValueError
         For a file that is not a melodyrnn checkpoint, or that holds other objects.
     """
-    path = Path(path)
+    path = resolve_checkpoint(path)
     if not path.is_file():
         raise ValueError(f"no checkpoint at {path}")
     try:

@@ -268,7 +268,8 @@ def score(checkpoint, tunes, device, seed) -> None:
 
 @main.command()
 @click.argument("seed_file", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", "checkpoint", required=True, help="Checkpoint to generate with.")
+@click.option("--model", "checkpoint", default="default", show_default=True,
+              help="Checkpoint to generate with ('default': the model shipped in the package).")
 @click.option("--primer", default=None,
               help='Pitches to start from instead of a seed file, e.g. "60 62 64 65".')
 @click.option("--track", default=None, help="The seed's melody track, by index or name.")
@@ -291,11 +292,13 @@ def score(checkpoint, tunes, device, seed) -> None:
 @click.option("--output-dir", type=click.Path(file_okay=False), default="generated",
               show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--render", type=click.Choice(["wav", "png"]), multiple=True,
+              help="Also write audio (FluidSynth) or a piano roll (matplotlib) of each output.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_fail_cleanly
 def generate(seed_file, checkpoint, primer, track, num_outputs, bars, steps, temperature, top_k,
              top_p, greedy, beam_size, branch_factor, steps_per_iteration, key, pitch_range,
-             continuation_only, output_dir, force, seed) -> None:
+             continuation_only, output_dir, force, render, seed) -> None:
     """Write new tunes continuing SEED_FILE (or --primer, or nothing); paths go to stdout."""
     from pathlib import Path
 
@@ -318,11 +321,24 @@ def generate(seed_file, checkpoint, primer, track, num_outputs, bars, steps, tem
     existing = [str(t) for t in targets if t.exists()]
     if existing and not force:
         raise click.ClickException(f"{existing[0]} exists; pass --force to overwrite")
+    if "wav" in render:
+        from .render import check_wav_renderer
+
+        check_wav_renderer()  # before generating, not after
     results = run_generate(checkpoint, read_midi(seed_file) if seed_file else None, pitches, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     for target, result in zip(targets, results):
         write_midi(result.tune, target)
         click.echo(str(target))
+        if "png" in render:
+            from .render import piano_roll_png
+
+            piano_roll_png(result.tune, target.with_suffix(".png"), result.continuation_beats,
+                           target.stem)
+        if "wav" in render:
+            from .render import render_wav
+
+            render_wav(target, target.with_suffix(".wav"))
         click.echo(f"{target.name}: {result.notes} new notes, {result.bits_per_note:.3f} bits/note",
                    err=True)
 

@@ -51,6 +51,7 @@ class Generated:
     tune: Tune
     bits_per_note: float
     notes: int
+    continuation_beats: float = 0.0  # where the new part starts in ``tune``
 
 
 def parse_key(text: str) -> tuple[int, bool]:
@@ -165,6 +166,9 @@ def generate(checkpoint: str | dict, seed: Tune | None = None, primer: list[int]
     results = []
     for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
         tune, notes = _output_tune(context, source, melody, row, enc, cfg.continuation_only)
-        results.append(Generated(tune, nats / math.log(2) / notes if notes else math.inf, notes))
+        begin = 0.0 if cfg.continuation_only else (melody.offset_steps + melody.length_steps) / (
+            enc.config.steps_per_quarter)
+        results.append(Generated(tune, nats / math.log(2) / notes if notes else math.inf, notes,
+                                 begin))
     return results
 

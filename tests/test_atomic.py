@@ -49,3 +49,12 @@ def test_sample_script_runs(tmp_path, monkeypatch, capsys):
     runpy.run_path(str(script), run_name="__main__")
     assert (tmp_path / "decoded.mid").is_file()
     assert "8 files: 8 ok" in capsys.readouterr().out
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "x", b"1")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x").stat().st_mode & 0o777 == 0o644

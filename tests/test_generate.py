@@ -113,3 +113,50 @@ def test_score_prints_bits_per_note_per_file(tiny_run, tiny_dataset, tmp_path):
     assert [r[0] for r in rows] == [str(p) for p in midi]
     assert all(0 < float(r[1]) < 20 for r in rows)
     assert "skipped" in result.stderr and "bad.mid" in result.stderr
+
+
+def test_render_png_and_wav(tiny_run, seed_file, tmp_path):
+    import shutil as sh
+
+    pytest.importorskip("matplotlib")
+    args = ["generate", str(seed_file), "--model", str(tiny_run), "--num-outputs", "1",
+            "--bars", "2", "--output-dir", str(tmp_path), "--render", "png"]
+    have_wav = sh.which("fluidsynth") is not None
+    if have_wav:
+        try:
+            from melodyrnn.render import find_soundfont
+
+            find_soundfont()
+        except ValueError:
+            have_wav = False
+    result = CliRunner().invoke(main, args + (["--render", "wav"] if have_wav else []))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "seed-0.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if have_wav:
+        assert (tmp_path / "seed-0.wav").read_bytes()[:4] == b"RIFF"
+
+
+def test_missing_renderer_fails_before_generating(tiny_run, seed_file, tmp_path, monkeypatch):
+    import melodyrnn.render as render
+
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run),
+                                       "--output-dir", str(tmp_path / "o"), "--render", "wav"])
+    assert result.exit_code == 1 and "FluidSynth" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_name_default_stands_for_the_shipped_model(monkeypatch, tmp_path, tiny_run,
+                                                       tiny_dataset):
+    from melodyrnn import checkpoint
+
+    monkeypatch.setattr(checkpoint, "assets_dir", lambda: tmp_path)
+    result = CliRunner().invoke(main, ["generate", "--primer", "60 62", "--output-dir",
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 1 and "no default model" in result.stderr
+    (tmp_path / "default.pt").write_bytes(tiny_run.read_bytes())
+    result = CliRunner().invoke(main, ["generate", "--primer", "60 62", "--output-dir",
+                                       str(tmp_path / "out"), "--num-outputs", "1"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["evaluate", "default", str(tiny_dataset)])
+    assert result.exit_code == 0 and "bits_per_note" in result.stdout
