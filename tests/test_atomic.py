@@ -58,3 +58,11 @@ def test_atomic_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "x").stat().st_mode & 0o777 == 0o644
+
+
+def test_committed_seed_tunes_are_what_the_script_composes(tmp_path, monkeypatch, capsys):
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    monkeypatch.setattr(sys, "argv", ["compose_seeds.py", str(tmp_path)])
+    runpy.run_path(str(samples / "compose_seeds.py"), run_name="__main__")
+    for name in ("jig", "reel", "waltz"):
+        assert (tmp_path / f"{name}.mid").read_bytes() == (samples / f"{name}.mid").read_bytes()
