@@ -124,7 +124,7 @@ class SequenceModel(nn.Module):
         """Core outputs (B, T, hidden) for ids (B, T) and the state after them."""
         if state is None:
             state = self.initial_state(ids.shape[0], device=ids.device)
-        if valid is None:
+        if valid is None and (self.attention is not None or self.config.lookback):
             valid = ids != PAD
         x = [self.embed(ids)]
         new: State = {}

@@ -1,0 +1,77 @@
+"""Generation speed: melodyrnn against a bare single-step nn.LSTM loop, in one run.
+
+    python benchmarks/generate.py [--model CKPT] [--steps 512]
+
+Events/s of :func:`melodyrnn.generate.continue_ids` (sampling, state carried step to step)
+at batch 1 and batch 64, against a bare loop of single ``nn.LSTM`` steps of the same size
+with an embedding, output layer and multinomial sampling; then the wall time of a cold
+``melodyrnn generate samples/jig.mid`` process (4 outputs of 16 bars). Goal: ratio >= 0.8
+at batch 1; a cold process under 3 s on 2 cores. ``--model`` defaults to the shipped one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from melodyrnn.checkpoint import load_checkpoint, model_from_checkpoint
+from melodyrnn.generate import continue_ids
+
+
+def bare_rate(cfg, batch: int, steps: int) -> float:
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(cfg.vocab_size, cfg.embedding)
+    lstm = torch.nn.LSTM(cfg.embedding, cfg.hidden, cfg.layers, batch_first=True)
+    out = torch.nn.Linear(cfg.hidden, cfg.vocab_size)
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.ones(batch, dtype=torch.long)
+    state = None
+    with torch.no_grad():
+        t = time.perf_counter()
+        for _ in range(steps):
+            h, state = lstm(emb(ids[:, None]), state)
+            probs = torch.softmax(out(h[:, -1]), dim=-1)
+            ids = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+        return batch * steps / (time.perf_counter() - t)
+
+
+def our_rate(model, batch: int, steps: int) -> float:
+    t = time.perf_counter()
+    continue_ids(model, [1], batch, steps, seed=0)
+    return batch * steps / (time.perf_counter() - t)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--steps", type=int, default=512)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    ckpt = load_checkpoint(args.model)
+    model = model_from_checkpoint(ckpt)
+    cfg = model.config
+    print(f"model {cfg.kind} {cfg.layers}x{cfg.hidden} (lookback {cfg.lookback}), "
+          f"{args.steps} steps, best of {args.rounds}, threads {torch.get_num_threads()}")
+    for batch in (1, 64):
+        ours = max(our_rate(model, batch, args.steps) for _ in range(args.rounds))
+        bare = max(bare_rate(cfg, batch, args.steps) for _ in range(args.rounds))
+        print(f"batch {batch:3d}: melodyrnn {ours:10.0f} events/s, bare nn.LSTM steps "
+              f"{bare:10.0f} events/s, ratio {ours / bare:.2f}")
+    seed = Path(__file__).resolve().parent.parent / "samples" / "jig.mid"
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "melodyrnn", "generate", str(seed), "--model",
+                        args.model, "--output-dir", tmp, "--bars", "16", "--num-outputs", "4"],
+                       check=True, capture_output=True)
+        print(f"cold `melodyrnn generate` (4 outputs x 16 bars): {time.perf_counter() - t:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
