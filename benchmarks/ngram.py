@@ -1,6 +1,6 @@
 """Witten-Bell interpolated n-gram baseline over any token dataset, in bits/note.
 
-    python benchmarks/ngram.py DATASET [--max-order 12] [--split test]
+    python benchmarks/ngram.py DATASET [--max-order 12] [--split test] [--models CKPT...]
 
 Counts n-grams of every order up to ``--max-order`` on the train split, then scores the
 chosen split with the library's bits/note definition (every predicted token of every
@@ -61,6 +61,8 @@ def main() -> int:
     ap.add_argument("dataset")
     ap.add_argument("--max-order", type=int, default=12)
     ap.add_argument("--split", default="test")
+    ap.add_argument("--models", nargs="*", default=[],
+                    help="checkpoints to score on the same split in the same run")
     args = ap.parse_args()
     from melodyrnn.dataset import load_dataset
 
@@ -76,6 +78,14 @@ def main() -> int:
         best = min(best, (bpn, order))
         print(f"order {order:2d}: {bpn:.4f} bits/note")
     print(f"best: order {best[1]}, {best[0]:.4f} bits/note")
+    if args.models:
+        from melodyrnn.tasks import evaluate
+
+        for ckpt in args.models:
+            r = evaluate(ckpt, [args.dataset], split=args.split, device="cpu")
+            print(f"{ckpt}: {r['bits_per_note']:.4f} bits/note "
+                  f"({1 - r['bits_per_note'] / best[0]:.1%} below the n-gram), "
+                  f"event accuracy {r['event_accuracy']:.3f}")
     return 0
 
 
