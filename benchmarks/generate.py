@@ -2,7 +2,7 @@
 
     python benchmarks/generate.py [--model CKPT] [--steps 512]
 
-Events/s of :func:`melodyrnn.generate.continue_ids` (sampling, state carried step to step)
+Events/s of :func:`melodyrnn.continuation.continue_ids` (sampling, state carried step to step)
 at batch 1 and batch 64, against a bare loop of single ``nn.LSTM`` steps of the same size
 with an embedding, output layer and multinomial sampling; then the wall time of a cold
 ``melodyrnn generate samples/jig.mid`` process (4 outputs of 16 bars). Goal: ratio >= 0.8
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from melodyrnn.checkpoint import load_checkpoint, model_from_checkpoint
-from melodyrnn.generate import continue_ids
+from melodyrnn.continuation import continue_ids
 
 
 def bare_rate(cfg, batch: int, steps: int) -> float:

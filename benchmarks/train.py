@@ -35,7 +35,7 @@ def ingest(data: Path, out: Path) -> None:
 
 
 def trainer(dataset: Path, run: Path, **model):
-    from melodyrnn.train import TrainConfig, Trainer
+    from melodyrnn.trainer import TrainConfig, Trainer
 
     cfg = TrainConfig(batch_size=64, seq_len=128, device="cpu", warmup_steps=0)
     return Trainer(dataset, run, model, cfg, None, (3,), None, False, False)

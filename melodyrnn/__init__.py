@@ -22,6 +22,10 @@ _API = {
     "PerformanceEncoding": "encodings", "PerformanceConfig": "encodings",
     "load_dataset": "dataset", "Dataset": "dataset",
     "IngestConfig": "ingest", "run_ingest": "ingest", "merge_shards": "shards",
+    "ModelConfig": "models", "TrainConfig": "trainer", "train": "tasks", "evaluate": "tasks",
+    "score_files": "tasks", "load_checkpoint": "checkpoint",
+    "GenerateConfig": "compose", "generate": "compose", "DecodeConfig": "continuation",
+    "SamplingConfig": "sampling",
 }
 
 __all__ = ["__version__", *_API]

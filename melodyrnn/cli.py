@@ -209,7 +209,7 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
           seed, device, no_amp, init_from, resume, quiet) -> None:
     """Train a next-event model on a dataset folder; prints the best valid metrics as JSON."""
     from .tasks import train as run_train
-    from .train import TrainConfig
+    from .trainer import TrainConfig
 
     model = dict(kind=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
                  tie_weights=tie_weights, lookback=lookback, attention_length=attention_length,
@@ -304,7 +304,7 @@ def generate(seed_file, checkpoint, primer, track, num_outputs, bars, steps, tem
 
     from .compose import GenerateConfig
     from .compose import generate as run_generate
-    from .generate import DecodeConfig
+    from .continuation import DecodeConfig
     from .midi_io import read_midi, write_midi
     from .sampling import SamplingConfig
 

@@ -1,4 +1,4 @@
-"""Generation seeded with a tune: the music layer over :mod:`melodyrnn.generate`.
+"""Generation seeded with a tune: the music layer over :mod:`melodyrnn.continuation`.
 
 A seed's melody track is encoded as the primer; the model continues it; the output keeps
 the seed's tempo, time signature, program and typical velocity, with the primer notes
@@ -17,7 +17,7 @@ import torch
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .encodings.melody import FIRST_NOTE_ON, MelodyEncoding
 from .encodings.registry import encoding_from_dict
-from .generate import DecodeConfig, continue_ids
+from .continuation import DecodeConfig, continue_ids
 from .notes import Track, Tune
 from .quantize import ExtractConfig, Melody, bar_steps, extract_melodies
 from .vocab import BOS, EOS, PAD

@@ -1,6 +1,6 @@
 """Training and evaluation runs: the thin layer that joins encodings to the sequence core.
 
-The core (:mod:`melodyrnn.train`, :mod:`melodyrnn.scoring`) knows only ids; here the
+The core (:mod:`melodyrnn.trainer`, :mod:`melodyrnn.scoring`) knows only ids; here the
 dataset's or checkpoint's encoding supplies what is specific to it: transposition for
 augmentation, filler ids for event accuracy, and the way to turn MIDI files into ids.
 """
@@ -20,7 +20,7 @@ from .encodings.registry import encoding_from_dict
 from .ingest import discover
 from .midi_io import read_midi_batch
 from .scoring import score_split
-from .train import TrainConfig, fit, pick_device
+from .trainer import TrainConfig, fit, pick_device
 
 __all__ = ["TransposeAugmenter", "train", "evaluate", "encode_files", "score_files"]
 

@@ -24,7 +24,7 @@ from melodyrnn.checkpoint import assets_dir
 from melodyrnn.encodings import get_encoding
 from melodyrnn.ingest import IngestConfig, run_ingest
 from melodyrnn.tasks import evaluate, train
-from melodyrnn.train import TrainConfig
+from melodyrnn.trainer import TrainConfig
 
 FOLK = ("essen", "oneills1850", "ryans-mammoth", "nottingham")
 SIZE = dict(kind="lstm", hidden=256, layers=2, embedding=128, dropout=0.1)

@@ -20,7 +20,7 @@ from pathlib import Path
 from melodyrnn.encodings import get_encoding
 from melodyrnn.ingest import IngestConfig, run_ingest
 from melodyrnn.tasks import evaluate, train
-from melodyrnn.train import TrainConfig
+from melodyrnn.trainer import TrainConfig
 
 FOLK = ("essen", "oneills1850", "ryans-mammoth", "nottingham")
 SIZE = dict(hidden=128, layers=2, embedding=64)

@@ -50,7 +50,7 @@ def tiny_dataset(tmp_path_factory) -> Path:
 def tiny_run(tiny_dataset, tmp_path_factory) -> Path:
     """A small LSTM trained for a few dozen steps on ``tiny_dataset`` (its best.pt)."""
     from melodyrnn.tasks import train
-    from melodyrnn.train import TrainConfig
+    from melodyrnn.trainer import TrainConfig
 
     run = tmp_path_factory.mktemp("run")
     train(tiny_dataset, run, dict(kind="lstm", hidden=32, layers=1, embedding=16, lookback=True),

@@ -36,3 +36,18 @@ def test_bad_option_value_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["ingest", str(tmp_path), "-o", str(tmp_path / "o"),
                                        "--min-pitch", "70", "--max-pitch", "72"])
     assert result.exit_code == 1 and "octave" in result.stderr
+
+
+def test_public_api_names_are_not_shadowed_by_modules():
+    import importlib
+    import pkgutil
+
+    import melodyrnn as mr
+
+    for info in pkgutil.walk_packages(mr.__path__, "melodyrnn."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    for name in mr.__all__:
+        obj = getattr(mr, name)
+        assert not type(obj).__name__ == "module", name
+    assert callable(mr.train) and callable(mr.generate) and callable(mr.read_midi)

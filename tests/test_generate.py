@@ -4,7 +4,7 @@ from click.testing import CliRunner
 
 from melodyrnn.cli import main
 from melodyrnn.compose import GenerateConfig, generate, parse_key, pick_melody_track
-from melodyrnn.generate import DecodeConfig
+from melodyrnn.continuation import DecodeConfig
 from melodyrnn.midi_io import read_midi, write_midi
 from melodyrnn.models.network import SequenceModel
 

@@ -16,14 +16,14 @@ ORDER = [
     "dataset",
     "ingest_worker", "ingest_cache", "ingest_pool", "ingest", "shards",
     "models.config", "models.elman", "models.attention", "models.network", "models",
-    "checkpoint", "batching", "metrics", "scoring", "train", "sampling", "beam",
-    "generate", "tasks", "render", "compose",
+    "checkpoint", "batching", "metrics", "scoring", "trainer", "sampling", "beam",
+    "continuation", "tasks", "render", "compose",
     "cli", "__main__",
 ]
 # the sequence core works on ints and must not know about music
 CORE = {"atomic", "vocab", "dataset", "models.config", "models.elman", "models.attention",
-        "models.network", "models", "checkpoint", "batching", "metrics", "scoring", "train",
-        "sampling", "beam", "generate"}
+        "models.network", "models", "checkpoint", "batching", "metrics", "scoring", "trainer",
+        "sampling", "beam", "continuation"}
 MUSIC = {"render", "notes", "midi_io", "quantize", "encodings", "encodings.base", "encodings.melody",
          "encodings.performance", "encodings.registry", "ingest", "ingest_worker",
          "ingest_cache", "ingest_pool", "shards"}
