@@ -1,6 +1,6 @@
 """``melodyrnn ingest``: MIDI collections -> token dataset folder + per-file report.
 
-Files are found recursively, read and hashed here, parsed and encoded on worker processes
+Files are found recursively here; worker processes read, hash, parse and encode them
 in chunks, cached by content hash (so re-runs and resumed runs skip finished files),
 split deterministically by content hash, and written with :mod:`melodyrnn.dataset`.
 """
