@@ -160,3 +160,27 @@ def test_the_name_default_stands_for_the_shipped_model(monkeypatch, tmp_path, ti
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(main, ["evaluate", "default", str(tiny_dataset)])
     assert result.exit_code == 0 and "bits_per_note" in result.stdout
+
+
+def test_the_shipped_default_model_is_a_lossless_melody_model():
+    from melodyrnn.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint("default")
+    enc = ckpt["encoding"]
+    assert enc["name"] == "melody"
+    assert enc["config"]["min_pitch"] == 0 and enc["config"]["max_pitch"] == 127
+    assert enc["config"]["transpose_to_key"] is None
+    assert enc["config"]["steps_per_quarter"] >= 4
+    assert ckpt["model_config"]["lookback"]
+
+
+def test_generate_seed_file_with_the_default_model(tmp_path):
+    from pathlib import Path
+
+    jig = Path(__file__).resolve().parent.parent / "samples" / "jig.mid"
+    result = CliRunner().invoke(main, ["generate", str(jig), "--output-dir", str(tmp_path),
+                                       "--bars", "4"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.split()) == 4
+    out = read_midi(tmp_path / "jig-0.mid")
+    assert out.time_signatures[0].numerator == 6 and out.tracks[0].program == 40
