@@ -4,7 +4,9 @@
 
 Events/s of :func:`melodyrnn.continuation.continue_ids` (sampling, state carried step to step)
 at batch 1 and batch 64, against a bare loop of single ``nn.LSTM`` steps of the same size
-with an embedding, output layer and multinomial sampling; then the wall time of a cold
+(the same input width: with lookback inputs the LSTM reads more than the embedding)
+with an embedding, output layer and multinomial sampling (both single-threaded below batch
+16, as melodyrnn runs there); then the wall time of a cold
 ``melodyrnn generate samples/jig.mid`` process (4 outputs of 16 bars). Goal: ratio >= 0.8
 at batch 1; a cold process under 3 s on 2 cores. ``--model`` defaults to the shipped one.
 """
@@ -24,10 +26,21 @@ from melodyrnn.checkpoint import load_checkpoint, model_from_checkpoint
 from melodyrnn.continuation import continue_ids
 
 
-def bare_rate(cfg, batch: int, steps: int) -> float:
+def bare_rate(cfg, batch: int, steps: int, input_size: int) -> float:
+    """The bare loop, on the thread count melodyrnn uses for this batch size."""
+    threads = torch.get_num_threads()
+    if batch < 16:
+        torch.set_num_threads(1)
+    try:
+        return _bare(cfg, batch, steps, input_size)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _bare(cfg, batch: int, steps: int, input_size: int) -> float:
     torch.manual_seed(0)
-    emb = torch.nn.Embedding(cfg.vocab_size, cfg.embedding)
-    lstm = torch.nn.LSTM(cfg.embedding, cfg.hidden, cfg.layers, batch_first=True)
+    emb = torch.nn.Embedding(cfg.vocab_size, input_size)
+    lstm = torch.nn.LSTM(input_size, cfg.hidden, cfg.layers, batch_first=True)
     out = torch.nn.Linear(cfg.hidden, cfg.vocab_size)
     gen = torch.Generator().manual_seed(0)
     ids = torch.ones(batch, dtype=torch.long)
@@ -60,7 +73,8 @@ def main() -> int:
           f"{args.steps} steps, best of {args.rounds}, threads {torch.get_num_threads()}")
     for batch in (1, 64):
         ours = max(our_rate(model, batch, args.steps) for _ in range(args.rounds))
-        bare = max(bare_rate(cfg, batch, args.steps) for _ in range(args.rounds))
+        bare = max(bare_rate(cfg, batch, args.steps, model.core.input_size if hasattr(
+            model.core, "input_size") else model.core.rnn.input_size) for _ in range(args.rounds))
         print(f"batch {batch:3d}: melodyrnn {ours:10.0f} events/s, bare nn.LSTM steps "
               f"{bare:10.0f} events/s, ratio {ours / bare:.2f}")
     seed = Path(__file__).resolve().parent.parent / "samples" / "jig.mid"

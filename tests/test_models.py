@@ -84,7 +84,9 @@ def test_lookback_inputs_by_hand():
     # period 2: sequence <s>=1, then 5 6 5 7; input at index s predicts s + 1
     ids = torch.tensor([[1, 5, 6, 5, 7]])
     state = m.initial_state(1, torch.tensor([2]))
-    back1, back2, extra = m._lookback_inputs(ids, state)
+    embedded, extra = m._lookback_inputs(ids, state)
+    e = m.config.embedding
+    back1, back2 = embedded[..., :e], embedded[..., e:]
     emb = m.embed.weight
     # target of input 2 is token 3 (5); one bar back is token 1 (5), two bars back none
     torch.testing.assert_close(back1[0, 2], emb[5])

@@ -50,6 +50,11 @@ class SequenceModel(nn.Module):
         else:
             self.out = nn.Linear(c.hidden, c.vocab_size)
         self.classifier = nn.Linear(c.hidden, c.num_classes) if c.num_classes else None
+        if c.lookback:  # constant tables, not saved in checkpoints
+            phases = torch.arange(max(c.max_period, 1))
+            bits = ((phases[:, None] >> torch.arange(POSITION_BITS)) & 1).float()
+            self.register_buffer("_bit_table", bits, persistent=False)  # (P, BITS)
+            self.register_buffer("_bars", torch.tensor([[[1, 2]]]), persistent=False)
 
     # -- state ---------------------------------------------------------------------
     def initial_state(self, batch: int, periods: torch.Tensor | None = None,
@@ -94,30 +99,28 @@ class SequenceModel(nn.Module):
     # -- forward -------------------------------------------------------------------
     def _lookback_inputs(self, ids: torch.Tensor, state: State) -> list[torch.Tensor]:
         """Embeddings of the tokens one and two bars before each target, repeat flags, bar position."""
-        steps = ids.shape[1]
+        batch, steps = ids.shape
         hist, pos, period = state["hist"], state["pos"], state["period"]
         ext = torch.cat([hist, ids], dim=1)  # (B, 2P + T)
         j = torch.arange(steps, device=ids.device)
-        at = hist.shape[1] + j  # index in ext of each input token
-        seq_index = pos[:, None] + j  # (B, T) index of each input in its sequence (<s> is 0)
-        per = period[:, None]
-        feats = []
-        for k in (1, 2):
-            ok = (per > 0) & (seq_index + 1 - k * per >= 0)
-            back = torch.gather(ext, 1, (at + 1 - k * per).clamp(min=0, max=ext.shape[1] - 1))
-            feats.append(self.embed(torch.where(ok, back, torch.zeros_like(back))))
-        flags = []
-        for k in (1, 2):
-            ok = (per > 0) & (seq_index - k * per >= 0)
-            prev = torch.gather(ext, 1, (at - k * per).clamp(min=0))
-            flags.append((ok & (prev == ids)).float())
-        phase = torch.where(per > 0, seq_index % per.clamp(min=1), torch.zeros_like(seq_index))
-        angle = 2 * math.pi * phase / per.clamp(min=1)
-        on = (per > 0).float().expand_as(angle)
-        bits = [((phase >> b) & 1).float() * on for b in range(POSITION_BITS)]
-        extra = torch.stack(flags + [torch.sin(angle) * on, torch.cos(angle) * on] + bits,
-                            dim=-1)  # (B, T, 2 + 2 + POSITION_BITS)
-        return feats + [extra]
+        seq_index = (pos[:, None] + j)[..., None]  # (B, T, 1): index in its sequence (<s> is 0)
+        per = period[:, None, None]  # (B, 1, 1)
+        bars = self._bars.to(ids.device) * per  # (B, 1, 2): one and two bars, in tokens
+        on = per > 0
+        back_at = (hist.shape[1] + j)[None, :, None] + 1 - bars  # (B, T, 2) index in ext
+        back_ok = on & (seq_index + 1 - bars >= 0)
+        back = torch.gather(ext, 1, back_at.clamp(0, ext.shape[1] - 1).reshape(batch, -1))
+        back = back.view(batch, steps, 2) * back_ok  # padding id 0 where there is none
+        embedded = self.embed(back).reshape(batch, steps, -1)  # (B, T, 2E): back1 then back2
+        prev = torch.gather(ext, 1, (back_at - 1).clamp(min=0).reshape(batch, -1))
+        flags = ((prev.view(batch, steps, 2) == ids[..., None])
+                 & on & (seq_index - bars >= 0)).float()  # (B, T, 2)
+        phase = torch.where(on, seq_index % per.clamp(min=1), 0)[..., 0]  # (B, T)
+        angle = (2 * math.pi) * phase / per[..., 0].clamp(min=1)
+        onf = on[..., 0].float()
+        position = torch.cat([torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1),
+                              self._bit_table[phase]], dim=-1) * onf[..., None]
+        return [embedded, torch.cat([flags, position], dim=-1)]  # (B,T,2E), (B,T,2+2+BITS)
 
     def features(self, ids: torch.Tensor, state: State | None = None,
                  valid: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
