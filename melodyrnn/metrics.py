@@ -55,11 +55,6 @@ class MetricSums:
         self.events_correct += int((hit & event).sum())
         return nll
 
-    def merge(self, other: "MetricSums") -> None:
-        for name in ("nats", "tokens", "correct", "events", "events_correct", "notes",
-                     "sequences"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
     def as_list(self) -> list[float]:
         return [self.nats, self.tokens, self.correct, self.events, self.events_correct,
                 self.notes, self.sequences]
