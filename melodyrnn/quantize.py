@@ -136,9 +136,14 @@ def quantize_beats(beats: np.ndarray, steps_per_quarter: int) -> np.ndarray:
     return np.floor(np.asarray(beats) * steps_per_quarter + 0.5).astype(np.int64)
 
 
-def bar_steps(numerator: int, denominator: int, steps_per_quarter: int) -> int:
-    """Bar length in steps, at least 1 (6/8 at 4 steps per quarter -> 12)."""
-    return max(1, int(round(numerator * 4 * steps_per_quarter / denominator)))
+def bar_steps(numerator, denominator, steps_per_quarter: int):
+    """Bar length in steps, at least 1 (6/8 at 4 steps per quarter -> 12).
+
+    Takes ints (returns an int) or arrays of numerators and denominators (returns an array).
+    """
+    steps = np.maximum(1, np.rint(np.asarray(numerator) * 4 * steps_per_quarter
+                                  / np.asarray(denominator))).astype(np.int64)
+    return int(steps) if steps.ndim == 0 else steps
 
 
 def _flatten(tunes: TuneBatch, spq: int) -> dict[str, np.ndarray]:
@@ -151,15 +156,16 @@ def _flatten(tunes: TuneBatch, spq: int) -> dict[str, np.ndarray]:
            "pitch": tunes.pitch[melodic], "velocity": tunes.velocity[melodic],
            "group": tunes.note_track[melodic]}
     first = [s[0] for s in tunes.time_signatures]
-    first_bar = np.maximum(1, np.rint(np.array([4 * spq * s.numerator / s.denominator
-                                                for s in first]))).astype(np.int64)
+    first_bar = bar_steps(np.array([s.numerator for s in first], np.int64),
+                          np.array([s.denominator for s in first], np.int64), spq)
     note_tune = tunes.track_tune[out["group"]]
-    out["bar"] = first_bar[note_tune] if nt else np.zeros(0, np.int64)
+    out["bar"] = first_bar[note_tune]
     out["origin"] = np.zeros(out["start"].shape[0], np.int64)
     for ti in [i for i, s in enumerate(tunes.time_signatures) if len(s) > 1]:
         sigs = tunes.time_signatures[ti]  # bar length and bar-line origin of the signature in force
         sig_steps = quantize_beats([s.beat for s in sigs], spq)
-        bars = np.array([bar_steps(s.numerator, s.denominator, spq) for s in sigs])
+        bars = bar_steps(np.array([s.numerator for s in sigs]),
+                         np.array([s.denominator for s in sigs]), spq)
         mine = np.flatnonzero(note_tune == ti)
         idx = np.clip(np.searchsorted(sig_steps, out["start"][mine], side="right") - 1, 0, None)
         out["bar"][mine], out["origin"][mine] = bars[idx], sig_steps[idx]
