@@ -122,28 +122,22 @@ def _seed_melody(enc: MelodyEncoding, seed: Tune | None, primer: list[int] | Non
     return melody, context, notes
 
 
-def _output_tune(context: Tune, source: Track | None, melody: Melody, events: np.ndarray,
-                 enc: MelodyEncoding, continuation_only: bool) -> tuple[Tune, int]:
-    spq = enc.config.steps_per_quarter
-    cont = enc.decode(np.concatenate(([BOS], events)))
-    begin = melody.offset_steps + melody.length_steps  # first step of the continuation
+def _output_tune(context: Tune, source: Track | None, cont: Melody, begin_beats: float,
+                 spq: int) -> Tune:
+    """A one-track tune: the seed's notes (``source``, unchanged) then the continuation
+    ``cont`` from ``begin_beats`` on; ``begin_beats`` 0 means the continuation alone."""
     velocity = int(np.median(source.velocity)) if source is not None and len(source) else 90
-    program = source.program if source is not None else 0
-    start_beats = (cont.start_steps + begin) / spq
-    end_beats = (cont.end_steps + begin) / spq
     cols = {"pitch": cont.pitch.astype(np.int16), "velocity": np.full(len(cont), velocity, np.int16),
-            "start_beats": start_beats, "end_beats": end_beats}
-    if source is not None and not continuation_only:  # the seed's own notes, unchanged
+            "start_beats": cont.start_steps / spq + begin_beats,
+            "end_beats": cont.end_steps / spq + begin_beats}
+    if source is not None and begin_beats > 0:  # the seed's own notes, unchanged
         cols = {k: np.concatenate([getattr(source, k), v]) for k, v in cols.items()}
-    if continuation_only:
-        shift = begin / spq
-        cols["start_beats"], cols["end_beats"] = cols["start_beats"] - shift, cols["end_beats"] - shift
-    track = Track(source.name if source is not None else "melody", program, False, **cols,
-                  start_seconds=np.zeros(0), end_seconds=np.zeros(0))
-    track.start_seconds = context.beats_to_seconds(track.start_beats)
-    track.end_seconds = context.beats_to_seconds(track.end_beats)
+    track = Track(source.name if source is not None else "melody",
+                  source.program if source is not None else 0, False, **cols,
+                  start_seconds=context.beats_to_seconds(cols["start_beats"]),
+                  end_seconds=context.beats_to_seconds(cols["end_beats"]))
     return Tune([track], context.tempos, context.time_signatures, context.key_signatures,
-                context.ticks_per_quarter), len(cont)
+                context.ticks_per_quarter)
 
 
 def load_model(checkpoint: str | dict):
@@ -163,12 +157,14 @@ def generate(checkpoint: str | dict, seed: Tune | None = None, primer: list[int]
     steps = cfg.steps or cfg.bars * melody.steps_per_bar
     out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed,
                        _allowed(enc, cfg), melody.steps_per_bar)
+    spq = enc.config.steps_per_quarter
+    # the continuation starts where the primer's events end
+    begin = 0.0 if cfg.continuation_only else (melody.offset_steps + melody.length_steps) / spq
     results = []
     for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
-        tune, notes = _output_tune(context, source, melody, row, enc, cfg.continuation_only)
-        begin = 0.0 if cfg.continuation_only else (melody.offset_steps + melody.length_steps) / (
-            enc.config.steps_per_quarter)
-        results.append(Generated(tune, nats / math.log(2) / notes if notes else math.inf, notes,
-                                 begin))
+        cont = enc.decode(np.concatenate(([BOS], row)))
+        notes = len(cont)
+        results.append(Generated(_output_tune(context, source, cont, begin, spq),
+                                 nats / math.log(2) / notes if notes else math.inf, notes, begin))
     return results
 
