@@ -104,13 +104,9 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period) -> Continu
     state = _select(state, torch.zeros(n, dtype=torch.long, device=device))
     ids = last.expand(n)
     out, nats = [], torch.zeros(n, dtype=torch.float64, device=device)
-    plain = decode.sampling == SamplingConfig()  # sample the model's own distribution
     for _ in range(steps):
         logp, state = step(ids, state)  # (n, V)
-        if plain:
-            ids = torch.multinomial(logp.exp().cpu(), 1, generator=gen).squeeze(1).to(device)
-        else:
-            ids = sample_next(logp.cpu(), decode.sampling, gen).to(device)
+        ids = sample_next(logp.cpu(), decode.sampling, gen).to(device)
         nats -= logp.gather(1, ids[:, None]).squeeze(1)
         out.append(ids)
     return Continuation(torch.stack(out, dim=1).cpu(), nats.cpu())

@@ -34,7 +34,9 @@ class SamplingConfig:
 def filter_logits(logits: torch.Tensor, cfg: SamplingConfig,
                   allowed: torch.Tensor | None = None) -> torch.Tensor:
     """Logits (B, V) after temperature, masking, top-k and top-p (removed ids at -inf)."""
-    logits = logits.float() / cfg.temperature
+    logits = logits.float()
+    if cfg.temperature != 1.0:
+        logits = logits / cfg.temperature
     if allowed is not None:
         logits = logits.masked_fill(~allowed, float("-inf"))
     if cfg.top_k and cfg.top_k < logits.shape[-1]:
@@ -42,8 +44,8 @@ def filter_logits(logits: torch.Tensor, cfg: SamplingConfig,
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if cfg.top_p < 1.0:
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cum = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-        drop = cum - torch.softmax(sorted_logits, dim=-1) >= cfg.top_p  # mass before >= p
+        probs = torch.softmax(sorted_logits, dim=-1)
+        drop = probs.cumsum(dim=-1) - probs >= cfg.top_p  # mass before >= p
         drop[..., 0] = False
         logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
     return logits
