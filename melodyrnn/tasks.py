@@ -18,6 +18,7 @@ from .dataset import SplitArrays, load_dataset
 from .encodings.base import Encoding
 from .encodings.registry import encoding_from_dict
 from .ingest import discover
+from .ingest_worker import Limits, read_input
 from .midi_io import read_midi_batch
 from .scoring import score_split
 from .trainer import TrainConfig, fit, pick_device
@@ -65,11 +66,10 @@ def encode_files(paths: list[str], encoding: Encoding, chunk: int = 512
         part = files[a:a + chunk]
         datas = []
         for path in part:
-            try:
-                datas.append(Path(path).read_bytes())
-            except OSError as e:
-                failures[path] = f"unreadable: {e.strerror or e}"
-                datas.append(b"")
+            digest, data = read_input(path, Limits())  # ingest's reader: caps, no FIFO hangs
+            if digest is None:
+                failures[path] = data
+            datas.append(data if digest is not None else b"")
         read = read_midi_batch(datas)
         for path, failure in zip(part, read.failures):
             if failure is not None and path not in failures:
