@@ -205,12 +205,14 @@ class Trainer:
             self._restore(self.resumed["training"])
 
     # -- plan ----------------------------------------------------------------------
-    def epoch_plan(self, epoch: int):
+    def epoch_plan(self, epoch: int, augment: bool = True):
+        """The batch plan of ``epoch`` for this rank (``augment=False``: no augmentation
+        choices, which do not change the plan's shape)."""
         n = self.train.n_sequences
         rng = np.random.default_rng([self.cfg.seed, epoch])
         order = rng.permutation(n)
         variants = np.zeros(n, np.int64)
-        if self.augmenter is not None:
+        if self.augmenter is not None and augment:
             for s in range(n):  # one choice per sequence and epoch, same on every rank
                 variants[s] = self.augmenter.choose(self.train.sequence(s),
                                                     np.random.default_rng([self.cfg.seed, epoch, s]))
@@ -224,7 +226,7 @@ class Trainer:
         return plan
 
     def _total_steps(self) -> int:
-        per_epoch = self.epoch_plan(0).steps
+        per_epoch = self.epoch_plan(0, augment=False).steps  # steps only: skip augmentation
         total = per_epoch * self.cfg.epochs
         return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
 
