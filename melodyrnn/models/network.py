@@ -83,6 +83,8 @@ class SequenceModel(nn.Module):
     def reset(self, state: State, lanes: torch.Tensor, periods: torch.Tensor | None = None
               ) -> State:
         """State with the lanes in bool mask ``lanes`` (batch,) started afresh."""
+        if not bool(lanes.any()):  # most steps: every lane goes on with its sequence
+            return state
         fresh = self.initial_state(lanes.shape[0], periods, lanes.device)
         out = {}
         for key, value in state.items():
