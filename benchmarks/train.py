@@ -50,8 +50,8 @@ def time_steps(fn, steps: int, warmup: int = 2) -> float:
     return time.perf_counter() - t
 
 
-def bench_ours(t, plan, steps: int) -> tuple[float, list]:
-    batches, tokens = [], 0
+def bench_ours(t, plan, steps: int) -> float:
+    tokens = 0
 
     def step(i):
         nonlocal tokens
@@ -61,7 +61,7 @@ def bench_ours(t, plan, steps: int) -> tuple[float, list]:
             tokens += count
 
     seconds = time_steps(step, steps)
-    return tokens / seconds, batches
+    return tokens / seconds
 
 
 def bench_bare(dataset: Path, plan, steps: int, vocab: int) -> float:
@@ -121,7 +121,7 @@ def main() -> int:
         bare_rate = our_rate = 0.0
         for _ in range(args.rounds):  # interleaved rounds; the best of each counts
             bare_rate = max(bare_rate, bench_bare(tmp / "ds", plan, args.steps, vocab))
-            our_rate = max(our_rate, bench_ours(ours, plan, args.steps)[0])
+            our_rate = max(our_rate, bench_ours(ours, plan, args.steps))
         print(f"threads {torch.get_num_threads()}, batch 64 x 128, LSTM 2x256, "
               f"best of {args.rounds} rounds of {args.steps} steps")
         print(f"bare PyTorch loop           {bare_rate:10.0f} tokens/s")
@@ -131,7 +131,7 @@ def main() -> int:
         for name, fused in (("fused RNN kernel", True), ("written-out Elman", False)):
             t = trainer(tmp / "ds", tmp / f"rnn{fused}", kind="rnn", hidden=256, layers=2,
                         embedding=128, fused=fused)
-            rates[name], _ = bench_ours(t, t.epoch_plan(0), args.steps)
+            rates[name] = bench_ours(t, t.epoch_plan(0), args.steps)
             print(f"Elman 2x256, {name:18} {rates[name]:10.0f} tokens/s")
         print(f"written-out / fused         {rates['written-out Elman'] / rates['fused RNN kernel']:10.2f}")
         rss, seconds = peak_rss(tmp / "ds", tmp / "rss", 30)
