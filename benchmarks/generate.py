@@ -6,7 +6,8 @@ Events/s of :func:`melodyrnn.continuation.continue_ids` (sampling, state carried
 at batch 1 and batch 64, against a bare loop of single ``nn.LSTM`` steps of the same size
 (the same input width: with lookback inputs the LSTM reads more than the embedding)
 with an embedding, output layer and multinomial sampling (both single-threaded below batch
-16, as melodyrnn runs there); then the wall time of a cold
+16, as melodyrnn runs there), and the same bare loop on ``torch.lstm_cell``, the per-step
+kernel melodyrnn decodes with (``nn.LSTM`` re-packs its weights on every call); then the wall time of a cold
 ``melodyrnn generate samples/jig.mid`` process (4 outputs of 16 bars). Goal: ratio >= 0.8
 at batch 1; a cold process under 3 s on 2 cores. ``--model`` defaults to the shipped one.
 """
@@ -14,6 +15,7 @@ at batch 1; a cold process under 3 s on 2 cores. ``--model`` defaults to the shi
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,18 +28,19 @@ from melodyrnn.checkpoint import load_checkpoint, model_from_checkpoint
 from melodyrnn.continuation import continue_ids
 
 
-def bare_rate(cfg, batch: int, steps: int, input_size: int) -> float:
+def bare_rate(cfg, batch: int, steps: int, input_size: int, cells: bool = False) -> float:
     """The bare loop, on the thread count melodyrnn uses for this batch size."""
     threads = torch.get_num_threads()
     if batch < 16:
         torch.set_num_threads(1)
     try:
-        return _bare(cfg, batch, steps, input_size)
+        return _bare(cfg, batch, steps, input_size, cells)
     finally:
         torch.set_num_threads(threads)
 
 
-def _bare(cfg, batch: int, steps: int, input_size: int) -> float:
+def _bare(cfg, batch: int, steps: int, input_size: int, cells: bool) -> float:
+    """nn.LSTM called one step at a time, or (``cells``) its weights through torch.lstm_cell."""
     torch.manual_seed(0)
     emb = torch.nn.Embedding(cfg.vocab_size, input_size)
     lstm = torch.nn.LSTM(input_size, cfg.hidden, cfg.layers, batch_first=True)
@@ -45,10 +48,20 @@ def _bare(cfg, batch: int, steps: int, input_size: int) -> float:
     gen = torch.Generator().manual_seed(0)
     ids = torch.ones(batch, dtype=torch.long)
     state = None
+    weights = [[getattr(lstm, f"{n}_l{i}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+               for i in range(cfg.layers)]
+    hc = [(torch.zeros(batch, cfg.hidden), torch.zeros(batch, cfg.hidden)) for _ in weights]
     with torch.no_grad():
         t = time.perf_counter()
         for _ in range(steps):
-            h, state = lstm(emb(ids[:, None]), state)
+            if cells:
+                x = emb(ids)
+                for i, w in enumerate(weights):
+                    hc[i] = torch.lstm_cell(x, hc[i], *w)
+                    x = hc[i][0]
+                h = x[:, None]
+            else:
+                h, state = lstm(emb(ids[:, None]), state)
             probs = torch.softmax(out(h[:, -1]), dim=-1)
             ids = torch.multinomial(probs, 1, generator=gen).squeeze(1)
         return batch * steps / (time.perf_counter() - t)
@@ -64,19 +77,25 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="default")
     ap.add_argument("--steps", type=int, default=512)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
     ckpt = load_checkpoint(args.model)
     model = model_from_checkpoint(ckpt)
     cfg = model.config
     print(f"model {cfg.kind} {cfg.layers}x{cfg.hidden} (lookback {cfg.lookback}), "
-          f"{args.steps} steps, best of {args.rounds}, threads {torch.get_num_threads()}")
+          f"{args.steps} steps, {args.rounds} interleaved rounds, threads {torch.get_num_threads()}")
+    width = model.core.input_size if hasattr(model.core, "input_size") else model.core.rnn.input_size
     for batch in (1, 64):
-        ours = max(our_rate(model, batch, args.steps) for _ in range(args.rounds))
-        bare = max(bare_rate(cfg, batch, args.steps, model.core.input_size if hasattr(
-            model.core, "input_size") else model.core.rnn.input_size) for _ in range(args.rounds))
-        print(f"batch {batch:3d}: melodyrnn {ours:10.0f} events/s, bare nn.LSTM steps "
-              f"{bare:10.0f} events/s, ratio {ours / bare:.2f}")
+        rounds = []  # interleaved, so that a noisy neighbour slows all sides alike
+        for _ in range(args.rounds):
+            rounds.append((our_rate(model, batch, args.steps), bare_rate(cfg, batch, args.steps, width),
+                           bare_rate(cfg, batch, args.steps, width, cells=True)))
+        ours, bare, cells = (max(r[i] for r in rounds) for i in range(3))
+        paired = statistics.median(r[0] / r[1] for r in rounds)
+        print(f"batch {batch:3d}: melodyrnn {ours:8.0f} events/s, bare nn.LSTM steps "
+              f"{bare:8.0f} events/s, ratio {ours / bare:.2f} (best of each; median of "
+              f"paired rounds {paired:.2f}); bare torch.lstm_cell loop {cells:8.0f} events/s, "
+              f"ratio {ours / cells:.2f}")
     seed = Path(__file__).resolve().parent.parent / "samples" / "jig.mid"
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()

@@ -40,6 +40,16 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return i, n
 
 
+def _int_list(ctx, param, value: str) -> tuple[int, ...]:
+    try:
+        bars = tuple(int(x) for x in value.split(","))
+    except ValueError:
+        raise click.BadParameter("expected positive integers separated by commas, e.g. 1,2,4,8") from None
+    if min(bars) < 1:
+        raise click.BadParameter("bar counts must be positive")
+    return bars
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="melodyrnn")
 def main() -> None:
@@ -166,7 +176,9 @@ def info(dataset, as_json) -> None:
               show_default=True)
 @click.option("--tie-weights", is_flag=True, help="Share input embedding and output layer.")
 @click.option("--lookback", is_flag=True,
-              help="Add the tokens one and two bars back and the position in the bar as inputs.")
+              help="Add the tokens some bars back, repeat flags and the position in the bar as inputs.")
+@click.option("--lookback-bars", default="1,2", show_default=True, callback=_int_list,
+              help="--lookback: how many bars back, comma-separated (folk phrases: 1,2,4,8).")
 @click.option("--attention-length", type=click.IntRange(1), default=40, show_default=True,
               help="attention: past outputs attended over.")
 @click.option("--unfused", is_flag=True, help="rnn: run the written-out Elman equations.")
@@ -204,7 +216,7 @@ def info(dataset, as_json) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
-          attention_length, unfused, batch_size, seq_len, lr, weight_decay, optimizer, schedule,
+          lookback_bars, attention_length, unfused, batch_size, seq_len, lr, weight_decay, optimizer, schedule,
           warmup, clip, epochs, max_steps, eval_every, patience, transpose, checkpoint_every,
           seed, device, no_amp, init_from, resume, quiet) -> None:
     """Train a next-event model on a dataset folder; prints the best valid metrics as JSON."""
@@ -212,7 +224,8 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
     from .trainer import TrainConfig
 
     model = dict(kind=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
-                 tie_weights=tie_weights, lookback=lookback, attention_length=attention_length,
+                 tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
+                 attention_length=attention_length,
                  fused=not unfused)
     cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
                       optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,

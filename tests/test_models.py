@@ -50,14 +50,15 @@ def model(kind, **kw):
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("lookback", [False, True])
-def test_windows_with_carried_state_equal_one_pass(kind, lookback):
-    m = model(kind, lookback=lookback, fused=False)
+@pytest.mark.parametrize("window", [5, 1])  # 1: the single-step cell path of generation
+def test_windows_with_carried_state_equal_one_pass(kind, lookback, window):
+    m = model(kind, lookback=lookback, fused=False, lookback_bars=(1, 2, 4))
     ids = torch.randint(1, 30, (3, 24))
     periods = torch.tensor([4, 3, 0])
     whole, _ = m(ids, m.initial_state(3, periods))
     state, parts = m.initial_state(3, periods), []
-    for a in range(0, 24, 5):
-        logits, state = m(ids[:, a:a + 5], state)
+    for a in range(0, 24, window):
+        logits, state = m(ids[:, a:a + window], state)
         parts.append(logits)
     torch.testing.assert_close(torch.cat(parts, dim=1), whole, atol=1e-5, rtol=1e-5)
 
@@ -84,17 +85,31 @@ def test_lookback_inputs_by_hand():
     # period 2: sequence <s>=1, then 5 6 5 7; input at index s predicts s + 1
     ids = torch.tensor([[1, 5, 6, 5, 7]])
     state = m.initial_state(1, torch.tensor([2]))
-    embedded, extra = m._lookback_inputs(ids, state)
-    e = m.config.embedding
-    back1, back2 = embedded[..., :e], embedded[..., e:]
-    emb = m.embed.weight
-    # target of input 2 is token 3 (5); one bar back is token 1 (5), two bars back none
-    torch.testing.assert_close(back1[0, 2], emb[5])
-    torch.testing.assert_close(back2[0, 2], emb[0])
+    back, extra = m._lookback_inputs(ids, state)
+    # target of input s is token s+1; one bar back is token s-1, two bars back token s-3
+    assert back[0, :, 0].tolist() == [0, 1, 5, 6, 5]
+    assert back[0, :, 1].tolist() == [0, 0, 0, 1, 5]
     # input 3 (5) repeats token 1 (5): flag set; input 4 (7) does not repeat token 2 (6)
     assert extra[0, :, 0].tolist() == [0, 0, 0, 1, 0]
-    # position in bar of each target step: 0 1 0 1 0
+    assert extra[0, :, 1].tolist() == [0, 0, 0, 0, 0]
+    # position in bar of each target step: 0 1 0 1 0 (sine, cosine, then bit 0)
+    assert extra[0, :, 3].tolist() == pytest.approx([1, -1, 1, -1, 1])
     assert extra[0, :, 4].tolist() == [0, 1, 0, 1, 0]
+
+
+def test_lookback_reaches_phrases_bars_back():
+    m = model("lstm", lookback=True, lookback_bars=(1, 4))
+    # period 3: sequence <s>=1 then tokens 10, 11, ...; four bars back is 12 tokens back
+    ids = torch.tensor([[1] + list(range(10, 26))])
+    back, extra = m._lookback_inputs(ids, m.initial_state(1, torch.tensor([3])))
+    # input s predicts token s+1: one bar back is token s-2, four bars back token s-11
+    assert back[0, 11, 0] == ids[0, 9] and back[0, 11, 1] == ids[0, 0]
+    assert back[0, 10, 1] == 0 and back[0, 16, 1] == ids[0, 5]
+    # the same ids fed in two windows give the same lookback tokens
+    state = m.initial_state(1, torch.tensor([3]))
+    _, state = m(ids[:, :7], state)
+    later, _ = m._lookback_inputs(ids[:, 7:], state)
+    torch.testing.assert_close(later, back[:, 7:])
 
 
 def test_tied_weights_share_the_embedding():

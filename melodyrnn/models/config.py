@@ -31,9 +31,12 @@ class ModelConfig:
     attention_length, attention_dim : int
         ``attention`` only: outputs attended over, and size of the additive scorer.
     lookback : bool
-        Add lookback inputs: the tokens one and two bars back (relative to the token
+        Add lookback inputs: the tokens ``lookback_bars`` bars back (relative to the token
         being predicted), whether the input repeats them, and the position in the bar.
         Bars come per sequence (``periods``); sequences with period 0 get zeros.
+    lookback_bars : tuple of int
+        How far back, in bars: Magenta's lookback_rnn uses (1, 2); folk tunes also repeat
+        whole 4- and 8-bar phrases, which (1, 2, 4, 8) reaches.
     max_period : int
         Longest bar, in tokens, that lookback can reach (history kept in the state).
     num_classes : int
@@ -51,6 +54,7 @@ class ModelConfig:
     attention_length: int = 40
     attention_dim: int = 64
     lookback: bool = False
+    lookback_bars: tuple[int, ...] = (1, 2)
     max_period: int = 128
     num_classes: int = 0
 
@@ -61,5 +65,8 @@ class ModelConfig:
             raise ValueError("vocab_size, embedding, hidden and layers must be positive")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
+        object.__setattr__(self, "lookback_bars", tuple(int(b) for b in self.lookback_bars))
+        if not self.lookback_bars or min(self.lookback_bars) < 1:
+            raise ValueError("lookback_bars must be one or more positive bar counts")
         if self.kind == "attention" and self.attention_length < 1:
             raise ValueError("attention_length must be positive")

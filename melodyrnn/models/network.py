@@ -26,6 +26,18 @@ POSITION_BITS = 7
 State = dict[str, torch.Tensor]
 
 
+def _position_table(max_period: int) -> torch.Tensor:
+    """Position-in-bar features (P + 1, P, 2 + BITS) by [bar length, phase]: sine and cosine
+    of the bar's angle, then the phase's bits; bar length 0 (unknown) gives zeros."""
+    per = torch.arange(max_period + 1)[:, None]  # (P + 1, 1)
+    phase = torch.arange(max(max_period, 1))[None, :]  # (1, P)
+    angle = (2 * math.pi) * phase / per.clamp(min=1)
+    bits = (phase[..., None] >> torch.arange(POSITION_BITS)) & 1  # (1, P, BITS)
+    table = torch.cat([torch.sin(angle)[..., None], torch.cos(angle)[..., None],
+                       bits.expand(max_period + 1, -1, -1).float()], dim=-1)
+    return table * ((per > 0) & (phase < per))[..., None]
+
+
 class SequenceModel(nn.Module):
     """Many-to-many next-token model with an optional many-to-one classification head."""
 
@@ -33,7 +45,8 @@ class SequenceModel(nn.Module):
         super().__init__()
         c = self.config = config
         self.embed = nn.Embedding(c.vocab_size, c.embedding, padding_idx=PAD)
-        in_size = c.embedding * (3 if c.lookback else 1) + (2 + 2 + POSITION_BITS) * c.lookback
+        k = len(c.lookback_bars) * c.lookback
+        in_size = c.embedding * (1 + k) + (k + 2 + POSITION_BITS) * c.lookback
         drop = c.dropout if c.layers > 1 else 0.0
         if c.kind == "rnn":
             self.core = ElmanRNN(in_size, c.hidden, c.layers, drop, fused=c.fused)
@@ -51,10 +64,8 @@ class SequenceModel(nn.Module):
             self.out = nn.Linear(c.hidden, c.vocab_size)
         self.classifier = nn.Linear(c.hidden, c.num_classes) if c.num_classes else None
         if c.lookback:  # constant tables, not saved in checkpoints
-            phases = torch.arange(max(c.max_period, 1))
-            bits = ((phases[:, None] >> torch.arange(POSITION_BITS)) & 1).float()
-            self.register_buffer("_bit_table", bits, persistent=False)  # (P, BITS)
-            self.register_buffer("_bars", torch.tensor([[[1, 2]]]), persistent=False)
+            self.register_buffer("_position_table", _position_table(c.max_period), persistent=False)
+            self.register_buffer("_bars", torch.tensor([[list(c.lookback_bars)]]), persistent=False)
 
     # -- state ---------------------------------------------------------------------
     def initial_state(self, batch: int, periods: torch.Tensor | None = None,
@@ -69,7 +80,8 @@ class SequenceModel(nn.Module):
         if self.attention is not None:
             state["past"], state["past_valid"] = self.attention.initial(batch, c.hidden, device)
         if c.lookback:
-            state["hist"] = torch.full((batch, 2 * c.max_period), PAD, dtype=torch.long,
+            reach = max(c.lookback_bars) * c.max_period
+            state["hist"] = torch.full((batch, reach), PAD, dtype=torch.long,
                                        device=device)
             state["pos"] = torch.zeros(batch, dtype=torch.long, device=device)
             p = periods if periods is not None else torch.zeros(batch, dtype=torch.long)
@@ -99,30 +111,26 @@ class SequenceModel(nn.Module):
         return {k: v.detach() for k, v in state.items()}
 
     # -- forward -------------------------------------------------------------------
-    def _lookback_inputs(self, ids: torch.Tensor, state: State) -> list[torch.Tensor]:
-        """Embeddings of the tokens one and two bars before each target, repeat flags, bar position."""
+    def _lookback_inputs(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens K bars before each target (B, T, K; 0 where there is none), and the
+        repeat flags and position in the bar (B, T, K + 2 + BITS)."""
         batch, steps = ids.shape
         hist, pos, period = state["hist"], state["pos"], state["period"]
-        ext = torch.cat([hist, ids], dim=1)  # (B, 2P + T)
+        k = self._bars.shape[-1]
+        ext = torch.cat([hist, ids], dim=1)  # (B, reach + T)
         j = torch.arange(steps, device=ids.device)
         seq_index = (pos[:, None] + j)[..., None]  # (B, T, 1): index in its sequence (<s> is 0)
         per = period[:, None, None]  # (B, 1, 1)
-        bars = self._bars.to(ids.device) * per  # (B, 1, 2): one and two bars, in tokens
+        bars = self._bars * per  # (B, 1, K): lookback distances, in tokens (<= reach)
         on = per > 0
-        back_at = (hist.shape[1] + j)[None, :, None] + 1 - bars  # (B, T, 2) index in ext
-        back_ok = on & (seq_index + 1 - bars >= 0)
-        back = torch.gather(ext, 1, back_at.clamp(0, ext.shape[1] - 1).reshape(batch, -1))
-        back = back.view(batch, steps, 2) * back_ok  # padding id 0 where there is none
-        embedded = self.embed(back).reshape(batch, steps, -1)  # (B, T, 2E): back1 then back2
-        prev = torch.gather(ext, 1, (back_at - 1).clamp(min=0).reshape(batch, -1))
-        flags = ((prev.view(batch, steps, 2) == ids[..., None])
-                 & on & (seq_index - bars >= 0)).float()  # (B, T, 2)
-        phase = torch.where(on, seq_index % per.clamp(min=1), 0)[..., 0]  # (B, T)
-        angle = (2 * math.pi) * phase / per[..., 0].clamp(min=1)
-        onf = on[..., 0].float()
-        position = torch.cat([torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1),
-                              self._bit_table[phase]], dim=-1) * onf[..., None]
-        return [embedded, torch.cat([flags, position], dim=-1)]  # (B,T,2E), (B,T,2+2+BITS)
+        back_at = (hist.shape[1] + 1 + j)[None, :, None] - bars  # (B, T, K) index in ext, >= 1
+        back = torch.gather(ext, 1, back_at.clamp(max=ext.shape[1] - 1).view(batch, -1))
+        back = back.view(batch, steps, k) * (on & (seq_index + 1 >= bars))  # padding where none
+        prev = torch.gather(ext, 1, (back_at - 1).view(batch, -1)).view(batch, steps, k)
+        flags = (prev == ids[..., None]) & on & (seq_index >= bars)  # (B, T, K)
+        phase = seq_index[..., 0] % per[..., 0].clamp(min=1)  # (B, T)
+        position = self._position_table[period[:, None], phase]  # (B, T, 2 + BITS)
+        return back, torch.cat([flags.to(position.dtype), position], dim=-1)
 
     def features(self, ids: torch.Tensor, state: State | None = None,
                  valid: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
@@ -131,15 +139,22 @@ class SequenceModel(nn.Module):
             state = self.initial_state(ids.shape[0], device=ids.device)
         if valid is None and (self.attention is not None or self.config.lookback):
             valid = ids != PAD
-        x = [self.embed(ids)]
         new: State = {}
         if self.config.lookback:
-            x += self._lookback_inputs(ids, state)
+            back, extra = self._lookback_inputs(ids, state)
+            both = torch.cat([ids[..., None], back], dim=-1)  # (B, T, 1 + K)
+            x = [self.embed(both).flatten(2), extra]  # (B, T, (1 + K) * E), (B, T, K + 2 + BITS)
             new["hist"] = torch.cat([state["hist"], ids], dim=1)[:, -state["hist"].shape[1]:]
             new["pos"] = state["pos"] + valid.sum(dim=1)
             new["period"] = state["period"]
-        x = torch.cat(x, dim=-1) if len(x) > 1 else x[0]
-        if isinstance(self.core, nn.LSTM):
+            x = torch.cat(x, dim=-1)
+        else:
+            x = self.embed(ids)
+        if x.shape[1] == 1 and not self.training and isinstance(self.core, (nn.LSTM, nn.GRU)):
+            h, new["h"], c = self._one_step(x, state["h"], state.get("c"))
+            if c is not None:
+                new["c"] = c
+        elif isinstance(self.core, nn.LSTM):
             h, (new["h"], new["c"]) = self.core(x, (state["h"], state["c"]))
         else:
             h, new["h"] = self.core(x, state["h"])
@@ -147,6 +162,22 @@ class SequenceModel(nn.Module):
             h, new["past"], new["past_valid"] = self.attention(
                 h, state["past"], state["past_valid"], valid)
         return h, new
+
+    def _one_step(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None):
+        """One step (B, 1, in) through the layers with torch's cell kernels, the same
+        weights as the fused core: at T=1 on CPU these skip the weight re-packing that
+        ``nn.LSTM`` pays on every call (about 3x faster for a 2x256 LSTM)."""
+        core, out, hs, cs = self.core, x[:, 0], [], []
+        for layer in range(core.num_layers):
+            w = [getattr(core, f"{name}_l{layer}")
+                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            if c is None:
+                out = torch.gru_cell(out, h[layer], *w)
+            else:
+                out, c_layer = torch.lstm_cell(out, (h[layer], c[layer]), *w)
+                cs.append(c_layer)
+            hs.append(out)
+        return out[:, None], torch.stack(hs), (torch.stack(cs) if cs else None)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """Output layer: (B, T, hidden) -> (B, T, vocab)."""
