@@ -216,8 +216,8 @@ def info(dataset, as_json) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
-          lookback_bars, attention_length, unfused, batch_size, seq_len, lr, weight_decay, optimizer, schedule,
-          warmup, clip, epochs, max_steps, eval_every, patience, transpose, checkpoint_every,
+          lookback_bars, attention_length, unfused, batch_size, seq_len, lr, weight_decay, optimizer,
+          schedule, warmup, clip, epochs, max_steps, eval_every, patience, transpose, checkpoint_every,
           seed, device, no_amp, init_from, resume, quiet) -> None:
     """Train a next-event model on a dataset folder; prints the best valid metrics as JSON."""
     from .tasks import train as run_train
