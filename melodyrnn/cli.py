@@ -13,19 +13,8 @@ import sys
 import click
 
 from . import __version__
-
-
-def _fail_cleanly(fn):
-    """Turn ValueError/OSError from the library into a one-line error and exit 1."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (ValueError, OSError) as e:
-            raise click.ClickException(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
-    return wrapper
+from .cli_batch import evaluate_samples, pipeline
+from .cli_common import fail_cleanly as _fail_cleanly
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
@@ -106,25 +95,16 @@ def ingest(paths, output, encoding, steps_per_quarter, min_pitch, max_pitch, tra
         meta = merge_shards(list(paths), output)
         click.echo(json.dumps(meta["splits"]))
         return
-    from .encodings.registry import get_encoding
-    from .ingest import IngestConfig, run_ingest
-    from .ingest_worker import Limits
+    from .ingest import run_ingest
+    from .settings import ingest_config
 
-    if encoding == "melody":
-        options = dict(steps_per_quarter=steps_per_quarter, min_pitch=min_pitch,
-                       max_pitch=max_pitch, transpose_to_key=transpose_to_key, gap_bars=gap_bars,
-                       min_notes=min_notes or 8, min_unique_pitches=min_unique_pitches)
-    elif encoding == "performance":
-        options = dict(per_instrument=per_instrument, min_notes=min_notes or 1)
-    else:
-        options = {}
-    enc = get_encoding(encoding, **options)
-    limits = Limits(max_file_bytes=int(max_file_mb * 2 ** 20), max_notes=max_notes,
-                    file_timeout_seconds=file_timeout,
-                    chunk_timeout_seconds=max(file_timeout * 6, 60.0))
-    cfg = IngestConfig(inputs=tuple(paths), output=output, encoding=enc.to_dict(), valid=valid,
-                       test=test, seed=seed, workers=workers, shard=_shard(shard), limits=limits,
-                       progress=not quiet)
+    cfg = ingest_config(paths, output, encoding=encoding, steps_per_quarter=steps_per_quarter,
+                        min_pitch=min_pitch, max_pitch=max_pitch,
+                        transpose_to_key=transpose_to_key, gap_bars=gap_bars,
+                        min_notes=min_notes, min_unique_pitches=min_unique_pitches,
+                        per_instrument=per_instrument, valid=valid, test=test, workers=workers,
+                        shard=_shard(shard), max_notes=max_notes, max_file_mb=max_file_mb,
+                        file_timeout=file_timeout, seed=seed, quiet=quiet)
     report = run_ingest(cfg)
     if not quiet:
         click.echo(report.summary(), err=True)
@@ -220,18 +200,17 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
           schedule, warmup, clip, epochs, max_steps, eval_every, patience, transpose, checkpoint_every,
           seed, device, no_amp, init_from, resume, quiet) -> None:
     """Train a next-event model on a dataset folder; prints the best valid metrics as JSON."""
+    from .settings import train_configs
     from .tasks import train as run_train
-    from .trainer import TrainConfig
 
-    model = dict(kind=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
-                 tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
-                 attention_length=attention_length,
-                 fused=not unfused)
-    cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
-                      optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,
-                      epochs=epochs, max_steps=max_steps, eval_every=eval_every,
-                      patience=patience, transpose=transpose, seed=seed, device=device,
-                      amp=not no_amp, checkpoint_every=checkpoint_every)
+    model, cfg = train_configs(
+        model=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
+        tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
+        attention_length=attention_length, unfused=unfused, batch_size=batch_size,
+        seq_len=seq_len, lr=lr, weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
+        warmup=warmup, clip=clip, epochs=epochs, max_steps=max_steps, eval_every=eval_every,
+        patience=patience, transpose=transpose, checkpoint_every=checkpoint_every, seed=seed,
+        device=device, no_amp=no_amp)
     best = run_train(dataset, run_dir, model, cfg, init_from=init_from, resume=resume,
                      progress=not quiet)
     click.echo(json.dumps(best))
@@ -315,19 +294,18 @@ def generate(seed_file, checkpoint, primer, track, num_outputs, bars, steps, tem
     """Write new tunes continuing SEED_FILE (or --primer, or nothing); paths go to stdout."""
     from pathlib import Path
 
-    from .compose import GenerateConfig
     from .compose import generate as run_generate
-    from .continuation import DecodeConfig
     from .midi_io import read_midi, write_midi
-    from .sampling import SamplingConfig
+    from .settings import generate_config
 
     if seed_file and primer:
         raise click.UsageError("give a seed file or --primer, not both")
     pitches = [int(p) for p in primer.replace(",", " ").split()] if primer else None
-    decode = DecodeConfig(SamplingConfig(temperature, top_k, top_p, greedy), beam_size,
-                          branch_factor, steps_per_iteration)
-    cfg = GenerateConfig(num_outputs, bars, steps, decode, seed, continuation_only, key,
-                         pitch_range, track)
+    cfg = generate_config(num_outputs=num_outputs, bars=bars, steps=steps, temperature=temperature,
+                          top_k=top_k, top_p=top_p, greedy=greedy, beam_size=beam_size,
+                          branch_factor=branch_factor, steps_per_iteration=steps_per_iteration,
+                          key=key, pitch_range=pitch_range, continuation_only=continuation_only,
+                          track=track, seed=seed)
     stem = Path(seed_file).stem if seed_file else ("primer" if pitches else "sample")
     out_dir = Path(output_dir)
     targets = [out_dir / f"{stem}-{k}.mid" for k in range(num_outputs)]
@@ -355,6 +333,9 @@ def generate(seed_file, checkpoint, primer, track, num_outputs, bars, steps, tem
         click.echo(f"{target.name}: {result.notes} new notes, {result.bits_per_note:.3f} bits/note",
                    err=True)
 
+
+main.add_command(pipeline)
+main.add_command(evaluate_samples)
 
 if __name__ == "__main__":
     main()

@@ -140,6 +140,33 @@ def _output_tune(context: Tune, source: Track | None, cont: Melody, begin_beats:
                 context.ticks_per_quarter)
 
 
+EVENTS_PER_BAR = 48  # event encodings (performance): events per bar when ``steps`` is not set
+
+
+def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig) -> list[Generated]:
+    """Generation for event encodings without a step grid: ``cfg.steps`` events (default
+    ``cfg.bars * EVENTS_PER_BAR``) after the seed's events, decoded at the seed's tempo."""
+    if primer or cfg.key or cfg.pitch_range:
+        raise ValueError(f"--primer, --key and --pitch-range need a melody model, not {enc.name!r}")
+    primer_ids = [BOS]
+    if seed is not None:
+        encoded = enc.encode_tunes([seed])
+        if not encoded.n_sequences:
+            raise ValueError(f"the seed has no notes the {enc.name!r} encoding can use")
+        primer_ids = [int(i) for i in encoded.sequence(0)[:-1]]  # no end token
+    steps = cfg.steps or cfg.bars * EVENTS_PER_BAR
+    out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed)
+    qpm = seed.tempos[0].qpm if seed is not None else 120.0
+    begin = 0.0 if cfg.continuation_only else enc.decode_tune(primer_ids, qpm=qpm).end_beats
+    results = []
+    for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
+        new = len(enc.decode_tune(np.concatenate(([BOS], row)), qpm=qpm).tracks[0])
+        ids = row if cfg.continuation_only else np.concatenate((primer_ids[1:], row))
+        tune = enc.decode_tune(np.concatenate(([BOS], ids)), qpm=qpm)
+        results.append(Generated(tune, nats / math.log(2) / new if new else math.inf, new, begin))
+    return results
+
+
 def load_model(checkpoint: str | dict):
     """(model, encoding) of a checkpoint path or a loaded checkpoint."""
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
@@ -151,7 +178,7 @@ def generate(checkpoint: str | dict, seed: Tune | None = None, primer: list[int]
     """New tunes continuing ``seed`` (a tune), or ``primer`` pitches, or nothing."""
     model, enc = load_model(checkpoint)
     if not isinstance(enc, MelodyEncoding):
-        raise ValueError(f"generation needs a melody model; this one uses {enc.name!r}")
+        return _generate_events(model, enc, seed, primer, cfg)
     melody, context, source = _seed_melody(enc, seed, primer, cfg.track)
     primer_ids = enc.encode(melody)[:-1].tolist()  # <s> + events, no end token
     steps = cfg.steps or cfg.bars * melody.steps_per_bar

@@ -17,8 +17,9 @@ ORDER = [
     "ingest_worker", "ingest_cache", "ingest_pool", "ingest", "shards",
     "models.config", "models.elman", "models.attention", "models.network", "models",
     "checkpoint", "batching", "metrics", "scoring", "trainer", "sampling", "beam",
-    "continuation", "tasks", "render", "compose",
-    "cli", "__main__",
+    "continuation", "tasks", "render", "compose", "settings",
+    "features", "sample_eval", "report", "stages", "pipeline",
+    "cli_common", "cli_batch", "cli", "__main__",
 ]
 # the sequence core works on ints and must not know about music
 CORE = {"atomic", "vocab", "dataset", "models.config", "models.elman", "models.attention",
@@ -26,7 +27,7 @@ CORE = {"atomic", "vocab", "dataset", "models.config", "models.elman", "models.a
         "sampling", "beam", "continuation"}
 MUSIC = {"render", "notes", "midi_io", "quantize", "encodings", "encodings.base", "encodings.melody",
          "encodings.performance", "encodings.registry", "ingest", "ingest_worker",
-         "ingest_cache", "ingest_pool", "shards"}
+         "ingest_cache", "ingest_pool", "shards", "features", "sample_eval"}
 
 
 def test_models_know_only_ids():

@@ -1,0 +1,66 @@
+"""Commands over collections: ``melodyrnn pipeline run`` and ``melodyrnn evaluate-samples``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .cli_common import fail_cleanly
+
+__all__ = ["pipeline", "evaluate_samples"]
+
+STAGES = ("ingest", "train", "generate", "evaluate", "report")  # as melodyrnn.pipeline.STAGES
+
+
+@click.group()
+def pipeline() -> None:
+    """Run a pipeline file: ingest -> train -> generate -> evaluate -> report."""
+
+
+@pipeline.command("run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--run-dir", default=None, help="Run folder [the file's run_dir, or runs/NAME].")
+@click.option("--dry-run", is_flag=True, help="Print the plan and what is cached; run nothing.")
+@click.option("--force", type=click.Choice(STAGES), default=None,
+              help="Re-run this stage and every stage after it.")
+@click.option("--seed", type=int, default=None, help="Override the file's seed.")
+@fail_cleanly
+def run(file, run_dir, dry_run, force, seed) -> None:
+    """Run FILE's stages that are not finished yet; a summary goes to stdout as JSON."""
+    from .pipeline import load_pipeline, run_pipeline
+
+    p = load_pipeline(file, run_dir, seed)
+    summaries = run_pipeline(p, dry_run=dry_run, force=force)
+    if not dry_run:
+        click.echo(json.dumps({"run_dir": str(p.run_dir), "stages": summaries}, default=str))
+
+
+@click.command("evaluate-samples")
+@click.argument("generated", type=click.Path(exists=True))
+@click.argument("reference", type=click.Path(exists=True))
+@click.option("--train", "train_set", type=click.Path(exists=True), default=None,
+              help="Training tunes (dataset folder or MIDI) to look for copies in.")
+@click.option("--split", default="test", show_default=True,
+              help="Split of a dataset folder given as REFERENCE.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the full result as JSON here.")
+@click.option("--max-pieces", type=click.IntRange(2), default=400, show_default=True,
+              help="Subsample larger sets to this many tunes.")
+@click.option("--copy-threshold", type=click.IntRange(1), default=16, show_default=True,
+              help="Shared runs of this many notes count as copies.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@fail_cleanly
+def evaluate_samples(generated, reference, train_set, split, json_path, max_pieces,
+                     copy_threshold, seed) -> None:
+    """Compare GENERATED tunes with REFERENCE tunes (Yang & Lerch); a Markdown table on stdout."""
+    from .atomic import atomic_write_text
+    from .sample_eval import evaluate_samples as run, markdown_table
+
+    result = run(generated, reference, train=train_set, split=split, max_pieces=max_pieces,
+                 copy_threshold=copy_threshold, seed=seed)
+    for s in result["skipped"]:
+        click.echo(f"skipped {s['path']}: {s['reason']}", err=True)
+    click.echo(markdown_table(result))
+    if json_path:
+        atomic_write_text(json_path, json.dumps(result, indent=1))

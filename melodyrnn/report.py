@@ -1,0 +1,174 @@
+"""One self-contained HTML page per pipeline run: settings, data, training, evaluation, samples.
+
+Images (matplotlib) and audio are embedded as data URIs, so ``report.html`` opens in any
+browser from anywhere, with no server and no files beside it. The page holds no timestamps:
+a resumed run writes the same page as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import html
+import io
+import json
+from pathlib import Path
+
+from .atomic import atomic_write_text
+
+__all__ = ["write_report", "training_curves_png"]
+
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222}h1{margin-bottom:0}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid
+#ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:
+left}pre{background:#f7f7f7;padding:.8em;overflow:auto}.sample{margin:1em 0}img{max-width:100%}
+.muted{color:#777}"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def training_curves_png(metrics: list[dict]) -> bytes:
+    """Loss, valid bits/note and event accuracy per evaluation, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [m["epoch"] + 1 for m in metrics]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), dpi=90)
+    axes[0].plot(x, [m["train_nats_per_event"] for m in metrics], "o-", label="train")
+    axes[0].plot(x, [m["valid"]["nats_per_event"] for m in metrics], "o-", label="valid")
+    axes[0].set_title("loss (nats/event)")
+    axes[0].legend()
+    axes[1].plot(x, [m["valid"].get("bits_per_note") for m in metrics], "o-", color="C1")
+    axes[1].set_title("valid bits/note")
+    axes[2].plot(x, [m["valid"].get("event_accuracy") for m in metrics], "o-", color="C2")
+    axes[2].set_title("valid event accuracy")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _dataset_section(folder: Path | None) -> str:
+    if folder is None or not (folder / "data" / "meta.json").is_file():
+        return "<p class=muted>no ingest stage</p>"
+    meta = json.loads((folder / "data" / "meta.json").read_text())
+    rows = [[s, v["sequences"], v["tokens"], v["notes"]] for s, v in meta["splits"].items()]
+    out = _table(["split", "sequences", "tokens", "notes"], rows)
+    out += "<p>Encoding: <code>" + html.escape(json.dumps(meta["encoding"])) + "</code></p>"
+    if meta.get("stats"):
+        out += _table(["ingest count", "n"], sorted(meta["stats"].items()))
+    records = _read_jsonl(folder / "data" / "report.jsonl")
+    bad = [r for r in records if r["status"] != "ok"]
+    reasons = collections.Counter(r["reason"].split(":")[0] for r in bad)
+    out += (f"<p>{len(records)} files read, {len(records) - len(bad)} ingested, {len(bad)} "
+            f"skipped or failed.</p>")
+    if bad:
+        out += _table(["reason", "files"], reasons.most_common())
+        out += ("<details><summary>every skipped file</summary>"
+                + _table(["file", "status", "reason"], [[r["path"], r["status"], r["reason"]]
+                                                        for r in bad]) + "</details>")
+    return out
+
+
+def _training_section(folder: Path | None) -> str:
+    metrics = _read_jsonl(folder / "metrics.jsonl") if folder else []
+    if not metrics:
+        return "<p class=muted>no training metrics</p>"
+    best = min(metrics, key=lambda m: m["valid"]["nats_per_event"])
+    return (_img(training_curves_png(metrics), "training curves")
+            + f"<p>Best valid: {best['valid']['bits_per_note']:.3f} bits/note, event accuracy "
+              f"{best['valid']['event_accuracy']:.3f} (epoch {best['epoch'] + 1} of {len(metrics)}).</p>")
+
+
+def _evaluation_section(folder: Path | None) -> str:
+    if folder is None or not (folder / "evaluate.json").is_file():
+        return "<p class=muted>no evaluate stage</p>"
+    ev = json.loads((folder / "evaluate.json").read_text())
+    m = ev["model"]
+    keys = [k for k in ("bits_per_note", "nats_per_event", "perplexity", "accuracy",
+                        "event_accuracy", "sequences", "split") if k in m]
+    out = "<h3>The model on the held-out split</h3>" + _table(keys, [[
+        f"{m[k]:.4f}" if isinstance(m[k], float) else m[k] for k in keys]])
+    s = ev.get("samples")
+    if s:
+        rows = [[name, *(f"{r[k]['mean']:.3f} ± {r[k]['std']:.3f}"
+                         for k in ("reference_intra", "generated_intra", "inter")),
+                 f"{r['overlap_area']:.3f}", f"{r['kl_divergence']:.3f}"]
+                for name, r in s["features"].items()]
+        out += (f"<h3>Generated tunes against the held-out tunes</h3><p>{s['generated']} "
+                f"generated, {s['reference']} reference tunes; distances between pieces' features "
+                "(Yang &amp; Lerch 2020). Overlap area near 1 and KL near 0: alike.</p>"
+                + _table(["feature", "reference intra-set", "generated intra-set", "inter-set",
+                          "overlap area", "KL"], rows))
+        c = s.get("copies")
+        if c:
+            out += (f"<p>Longest run of notes shared with a training tune: median {c['median']:.0f}, "
+                    f"max {c['max']}; {c['at_least']} of {c['tunes']} generated tunes share "
+                    f"{c['threshold']} or more notes.</p>")
+    return out
+
+
+def _samples_section(folder: Path | None, audio: bool) -> str:
+    records = _read_jsonl(folder / "generate.jsonl") if folder else []
+    if not records:
+        return "<p class=muted>no generate stage</p>"
+    out = []
+    for r in records:
+        name = html.escape(Path(r["seed"]).name if r["seed"] != "(none)" else "unprimed")
+        if r["status"] != "ok":
+            out.append(f"<p>{name}: skipped ({html.escape(r['reason'])})</p>")
+            continue
+        for o in r["outputs"]:
+            mid = folder / o["file"]
+            bits = f"{o['bits_per_note']:.3f} bits/note" if o["bits_per_note"] is not None else ""
+            part = (f"<div class=sample><b>{html.escape(o['file'])}</b> (seed {name}, "
+                    f"{o['notes']} new notes, {bits})<br>")
+            if mid.with_suffix(".png").is_file():
+                part += _img(mid.with_suffix(".png").read_bytes(), o["file"])
+            wav = mid.with_suffix(".wav")
+            if audio and wav.is_file():
+                part += ('<br><audio controls src="data:audio/wav;base64,'
+                         + base64.b64encode(wav.read_bytes()).decode() + '"></audio>')
+            out.append(part + "</div>")
+    return "\n".join(out)
+
+
+def write_report(path: Path, pipeline, folders: dict, audio: bool = True) -> Path:
+    """Write the run's page to ``path`` (atomically); returns ``path``."""
+    sections = [
+        ("Settings", f"<p>Pipeline file <code>{html.escape(str(pipeline.path))}</code>, run folder "
+                     f"<code>{html.escape(str(pipeline.run_dir))}</code>, seed {pipeline.seed}.</p>"
+                     f"<pre>{html.escape(pipeline.text)}</pre>"),
+        ("Dataset", _dataset_section(folders.get("ingest"))),
+        ("Training", _training_section(folders.get("train"))),
+        ("Evaluation", _evaluation_section(folders.get("evaluate"))),
+        ("Samples", "<p>Primer in green, continuation in orange.</p>"
+                    + _samples_section(folders.get("generate"), audio)),
+    ]
+    body = "\n".join(f"<h2>{title}</h2>\n{content}" for title, content in sections)
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>melodyrnn: "
+            f"{html.escape(pipeline.name)}</title><style>{_STYLE}</style></head><body>"
+            f"<h1>melodyrnn run: {html.escape(pipeline.name)}</h1>{body}</body></html>\n")
+    atomic_write_text(path, page)
+    return Path(path)

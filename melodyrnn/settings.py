@@ -1,0 +1,93 @@
+"""Option names -> config dataclasses, shared by the CLI and pipeline files.
+
+Each function takes the options of one command by their CLI names (``--steps-per-quarter``
+is ``steps_per_quarter``) with the CLI's defaults, so that a pipeline's ``[train]`` table and
+``melodyrnn train`` mean the same thing. :func:`check_options` turns a misspelt name into a
+``ValueError`` listing the valid ones.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from .compose import GenerateConfig
+from .continuation import DecodeConfig
+from .encodings.registry import get_encoding
+from .ingest import IngestConfig
+from .ingest_worker import Limits
+from .sampling import SamplingConfig
+from .trainer import TrainConfig
+
+__all__ = ["ingest_config", "train_configs", "generate_config", "check_options"]
+
+
+def check_options(fn, options: dict, what: str) -> None:
+    """``ValueError`` naming the first option ``fn`` does not take."""
+    known = [p.name for p in inspect.signature(fn).parameters.values()
+             if p.kind == inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"{what}: unknown option {unknown[0]!r}; valid: {', '.join(known)}")
+
+
+def ingest_config(inputs, output: str, *, encoding: str = "melody", steps_per_quarter: int = 4,
+                  min_pitch: int = 0, max_pitch: int = 127, transpose_to_key: int | None = None,
+                  gap_bars: float = 1.0, min_notes: int | None = None,
+                  min_unique_pitches: int = 5, per_instrument: bool = False,
+                  valid: float = 0.05, test: float = 0.05, workers: int = 0,
+                  shard: tuple[int, int] | None = None, max_notes: int = 100_000,
+                  max_file_mb: float = 32.0, file_timeout: float = 20.0, seed: int = 0,
+                  quiet: bool = False) -> IngestConfig:
+    """The :class:`IngestConfig` of ``melodyrnn ingest INPUTS -o OUTPUT [options]``."""
+    if encoding == "melody":
+        options = dict(steps_per_quarter=steps_per_quarter, min_pitch=min_pitch,
+                       max_pitch=max_pitch, transpose_to_key=transpose_to_key, gap_bars=gap_bars,
+                       min_notes=min_notes or 8, min_unique_pitches=min_unique_pitches)
+    elif encoding == "performance":
+        options = dict(per_instrument=per_instrument, min_notes=min_notes or 1)
+    else:
+        options = {}
+    enc = get_encoding(encoding, **options)
+    limits = Limits(max_file_bytes=int(max_file_mb * 2 ** 20), max_notes=max_notes,
+                    file_timeout_seconds=file_timeout,
+                    chunk_timeout_seconds=max(file_timeout * 6, 60.0))
+    return IngestConfig(inputs=tuple(str(i) for i in inputs), output=str(output),
+                        encoding=enc.to_dict(), valid=valid, test=test, seed=seed,
+                        workers=workers, shard=tuple(shard) if shard else None, limits=limits,
+                        progress=not quiet)
+
+
+def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
+                  embedding: int = 128, dropout: float = 0.0, tie_weights: bool = False,
+                  lookback: bool = False, lookback_bars=(1, 2), attention_length: int = 40,
+                  unfused: bool = False, batch_size: int = 64, seq_len: int = 128,
+                  lr: float = 2e-3, weight_decay: float = 0.01, optimizer: str = "adamw",
+                  schedule: str = "cosine", warmup: int = 100, clip: float = 1.0,
+                  epochs: int = 10, max_steps: int = 0, eval_every: int = 0, patience: int = 3,
+                  transpose: int = 0, checkpoint_every: int = 200, seed: int = 0,
+                  device: str = "auto", no_amp: bool = False) -> tuple[dict, TrainConfig]:
+    """Model settings (a ``ModelConfig`` dict without the vocabulary) and the
+    :class:`TrainConfig` of ``melodyrnn train [options]``."""
+    model_dict = dict(kind=model, hidden=hidden, layers=layers, embedding=embedding,
+                      dropout=dropout, tie_weights=tie_weights, lookback=lookback,
+                      lookback_bars=tuple(lookback_bars), attention_length=attention_length,
+                      fused=not unfused)
+    cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
+                      optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,
+                      epochs=epochs, max_steps=max_steps, eval_every=eval_every,
+                      patience=patience, transpose=transpose, seed=seed, device=device,
+                      amp=not no_amp, checkpoint_every=checkpoint_every)
+    return model_dict, cfg
+
+
+def generate_config(*, num_outputs: int = 4, bars: int = 16, steps: int = 0,
+                    temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                    greedy: bool = False, beam_size: int = 1, branch_factor: int = 1,
+                    steps_per_iteration: int = 1, key: str | None = None,
+                    pitch_range: tuple[int, int] | None = None, continuation_only: bool = False,
+                    track: str | None = None, seed: int = 0) -> GenerateConfig:
+    """The :class:`GenerateConfig` of ``melodyrnn generate [options]``."""
+    decode = DecodeConfig(SamplingConfig(temperature, top_k, top_p, greedy), beam_size,
+                          branch_factor, steps_per_iteration)
+    return GenerateConfig(num_outputs, bars, steps, decode, seed, continuation_only, key,
+                          tuple(pitch_range) if pitch_range else None, track)

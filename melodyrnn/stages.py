@@ -1,0 +1,174 @@
+"""The stages of a pipeline, each ``(folder, settings, pipeline, folders) -> summary dict``.
+
+Every stage calls the public library functions with the settings of its table; it writes
+only into its own folder, atomically, and picks up what an interrupted run left there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .atomic import atomic_write_bytes, atomic_write_text
+from .ingest import discover, run_ingest
+from .sample_eval import evaluate_samples, markdown_table
+from .settings import check_options, generate_config, ingest_config, train_configs
+from .tasks import evaluate, train
+
+__all__ = ["RUNNERS", "ingest_stage", "train_stage", "generate_stage", "evaluate_stage"]
+
+
+def _data(folders: dict) -> Path:
+    return folders["ingest"] / "data"
+
+
+def ingest_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
+    inputs = settings.pop("inputs", None)
+    if not inputs:
+        raise ValueError("[ingest] needs inputs = [files or folders]")
+    check_options(ingest_config, settings, "[ingest]")
+    report = run_ingest(ingest_config(inputs, str(folder / "data"), **settings))
+    if report.exit_code:
+        raise ValueError("[ingest]: nothing could be ingested (see its report.jsonl)")
+    return {"files": report.files, **dict(report.status), "splits": report.splits}
+
+
+def _cli_args(settings: dict) -> list[str]:
+    """Settings back to ``melodyrnn train`` options, for a torchrun launch."""
+    args = []
+    for name, value in settings.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif value is not False:
+            args += [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    return args
+
+
+def train_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
+    nproc = int(settings.pop("nproc", 1))
+    settings.setdefault("seed", p.seed)
+    check_options(train_configs, settings, "[train]")
+    model, cfg = train_configs(**settings)
+    resume = (folder / "last.pt").is_file()
+    if nproc > 1:  # DistributedDataParallel, one process per device or CPU share
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
+               "-m", "melodyrnn", "train", str(_data(folders)), "-o", str(folder), "-q",
+               *_cli_args(settings), *(["--resume"] if resume else [])]
+        if subprocess.run(cmd).returncode:
+            raise ValueError("[train]: torchrun failed (its output is above)")
+        best = json.loads((folder / "metrics.jsonl").read_text().splitlines()[-1])["valid"]
+    else:
+        best = train(_data(folders), folder, model, cfg, resume=resume)
+    return {"best_valid": best}
+
+
+def _generate_one(job: tuple) -> dict:
+    """One seed (or the unprimed samples): write its outputs; skip those already written."""
+    import torch
+
+    from .compose import generate
+    from .midi_io import read_midi, write_midi
+    from .render import piano_roll_png, render_wav
+
+    torch.set_num_threads(1)
+    checkpoint, seed_path, stem, cfg, folder, render = job
+    done = Path(folder) / f".{stem}.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    try:
+        seed = read_midi(seed_path) if seed_path else None
+        results = generate(checkpoint, seed, None, cfg)
+    except (ValueError, OSError) as e:
+        return {"seed": seed_path or "(none)", "status": "skipped",
+                "reason": str(e).splitlines()[0] if str(e) else type(e).__name__}
+    outputs = []
+    for k, r in enumerate(results):
+        target = Path(folder) / f"{stem}-{k}.mid"
+        write_midi(r.tune, target)
+        if "png" in render:
+            piano_roll_png(r.tune, target.with_suffix(".png"), r.continuation_beats or None,
+                           target.stem)
+        if "wav" in render:
+            render_wav(target, target.with_suffix(".wav"))
+        outputs.append({"file": target.name, "notes": r.notes,
+                        "bits_per_note": r.bits_per_note if math.isfinite(r.bits_per_note) else None,
+                        "continuation_beats": r.continuation_beats})
+    record = {"seed": seed_path or "(none)", "status": "ok", "outputs": outputs}
+    atomic_write_text(done, json.dumps(record))
+    return record
+
+
+def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
+    seeds = settings.pop("seeds", None)
+    unprimed = int(settings.pop("unprimed", 0))
+    render = list(settings.pop("render", ["png"]))
+    workers = int(settings.pop("workers", 0)) or os.cpu_count() or 1
+    checkpoint = str(settings.pop("model", None) or folders["train"] / "best.pt")
+    settings.setdefault("seed", p.seed)
+    check_options(generate_config, settings, "[generate]")
+    if "wav" in render:
+        from .render import check_wav_renderer
+
+        try:
+            check_wav_renderer()
+        except ValueError as e:  # audio is optional: the report says it is missing
+            print(f"[generate]: no audio ({e})", file=sys.stderr)
+            render.remove("wav")
+    cfg = generate_config(**settings)
+    jobs = [(checkpoint, f, Path(f).stem, cfg, str(folder), render)
+            for f in (discover([str(seeds)]) if seeds else [])]
+    if unprimed:
+        jobs.append((checkpoint, None, "sample", generate_config(**{**settings, "num_outputs": unprimed}),
+                     str(folder), render))
+    if not jobs:
+        raise ValueError("[generate] needs seeds = FOLDER or unprimed = N")
+    if len(jobs) == 1 or workers == 1:
+        records = [_generate_one(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(min(workers, len(jobs)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            records = list(pool.map(_generate_one, jobs))
+    atomic_write_text(folder / "generate.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    ok = [r for r in records if r["status"] == "ok"]
+    if not ok:
+        raise ValueError(f"[generate]: every seed failed; first: {records[0].get('reason')}")
+    return {"seeds": len(records), "ok": len(ok), "skipped": len(records) - len(ok),
+            "outputs": sum(len(r["outputs"]) for r in ok), "render": render}
+
+
+def evaluate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
+    split = settings.pop("split", "test")
+    copy_threshold = int(settings.pop("copy_threshold", 16))
+    max_pieces = int(settings.pop("max_pieces", 400))
+    if settings:
+        raise ValueError(f"[evaluate]: unknown option {sorted(settings)[0]!r}; valid: split, "
+                         "copy_threshold, max_pieces")
+    out = {"model": evaluate(str(folders["train"] / "best.pt"), [str(_data(folders))], split=split)}
+    if "generate" in folders:
+        samples = evaluate_samples(folders["generate"], _data(folders), train=_data(folders),
+                                   split=split, max_pieces=max_pieces,
+                                   copy_threshold=copy_threshold, seed=p.seed)
+        out["samples"] = samples
+        atomic_write_text(folder / "evaluate.md", markdown_table(samples) + "\n")
+    atomic_write_text(folder / "evaluate.json", json.dumps(out, indent=1))
+    return {"bits_per_note": out["model"].get("bits_per_note"),
+            "event_accuracy": out["model"].get("event_accuracy")}
+
+
+def report_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
+    from .report import write_report
+
+    path = write_report(folder / "report.html", p, folders, **settings)
+    atomic_write_bytes(p.run_dir / "report.html", path.read_bytes())
+    return {"report": str(p.run_dir / "report.html")}
+
+
+RUNNERS = {"ingest": ingest_stage, "train": train_stage, "generate": generate_stage,
+           "evaluate": evaluate_stage, "report": report_stage}
