@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .atomic import atomic_write_text
 from .ingest import discover
-from .stages import RUNNERS
+from .stages import RUNNERS, check_stage
 
 __all__ = ["STAGES", "Pipeline", "PlannedStage", "load_pipeline", "plan", "run_pipeline"]
 
@@ -89,6 +89,7 @@ def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
     name = str(top.get("name", path.stem))
     stages = {s: _expand(dict(raw[s]), f"[{s}]") for s in STAGES if s in raw}
     for stage, settings in stages.items():
+        check_stage(stage, settings)
         missing = [n for n in NEEDS[stage] if n not in stages and not
                    (stage == "generate" and "model" in settings)]
         if missing:

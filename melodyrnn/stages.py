@@ -21,7 +21,23 @@ from .sample_eval import evaluate_samples, markdown_table
 from .settings import check_options, generate_config, ingest_config, train_configs
 from .tasks import evaluate, train
 
-__all__ = ["RUNNERS", "ingest_stage", "train_stage", "generate_stage", "evaluate_stage"]
+__all__ = ["RUNNERS", "check_stage", "ingest_stage", "train_stage", "generate_stage", "evaluate_stage"]
+
+
+EXTRA = {"ingest": {"inputs"}, "train": {"nproc"},
+         "generate": {"seeds", "unprimed", "render", "workers", "model"},
+         "evaluate": {"split", "copy_threshold", "max_pieces"}, "report": {"audio"}}
+
+
+def check_stage(stage: str, settings: dict) -> None:
+    """``ValueError`` for a setting the stage does not know (before anything runs)."""
+    fn = {"ingest": ingest_config, "train": train_configs, "generate": generate_config}.get(stage)
+    rest = {k: v for k, v in settings.items() if k not in EXTRA[stage]}
+    if fn is not None:
+        check_options(fn, rest, f"[{stage}]")
+    elif rest:
+        raise ValueError(f"[{stage}]: unknown option {sorted(rest)[0]!r}; valid: "
+                         f"{', '.join(sorted(EXTRA[stage]))}")
 
 
 def _data(folders: dict) -> Path:
@@ -147,9 +163,6 @@ def evaluate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     split = settings.pop("split", "test")
     copy_threshold = int(settings.pop("copy_threshold", 16))
     max_pieces = int(settings.pop("max_pieces", 400))
-    if settings:
-        raise ValueError(f"[evaluate]: unknown option {sorted(settings)[0]!r}; valid: split, "
-                         "copy_threshold, max_pieces")
     out = {"model": evaluate(str(folders["train"] / "best.pt"), [str(_data(folders))], split=split)}
     if "generate" in folders:
         samples = evaluate_samples(folders["generate"], _data(folders), train=_data(folders),

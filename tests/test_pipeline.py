@@ -1,0 +1,152 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import _motif_tune
+from melodyrnn.cli import main
+from melodyrnn.midi_io import write_midi
+from melodyrnn.pipeline import load_pipeline, plan
+
+TOML = """
+[pipeline]
+name = "t"
+seed = 3
+
+[ingest]
+inputs = ["${{TUNES}}"]
+workers = 1
+valid = 0.15
+test = 0.15
+quiet = true
+
+[train]
+hidden = 16
+layers = 1
+embedding = 8
+lookback = true
+epochs = 2
+batch_size = 8
+seq_len = 32
+checkpoint_every = 5
+
+[generate]
+seeds = "${{SEEDS}}"
+unprimed = 2
+num_outputs = 2
+bars = {bars}
+workers = 2
+render = []
+
+[evaluate]
+max_pieces = 50
+
+[report]
+"""
+
+
+@pytest.fixture()
+def collection(tmp_path, monkeypatch):
+    tunes, seeds = tmp_path / "tunes", tmp_path / "seeds"
+    tunes.mkdir()
+    seeds.mkdir()
+    for i in range(40):
+        write_midi(_motif_tune(i), tunes / f"t{i:02d}.mid")
+    write_midi(_motif_tune(100), seeds / "good.mid")
+    (seeds / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    monkeypatch.setenv("TUNES", str(tunes))
+    monkeypatch.setenv("SEEDS", str(seeds))
+    return tmp_path
+
+
+def write_toml(folder: Path, bars: int = 2) -> Path:
+    path = folder / "p.toml"
+    path.write_text(TOML.format(bars=bars))
+    return path
+
+
+def run(args) -> str:
+    result = CliRunner().invoke(main, ["pipeline", "run", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_runs_every_stage_then_caches_and_reruns_only_what_changed(collection):
+    toml, out = write_toml(collection), collection / "run"
+    summary = json.loads(run([str(toml), "-o", str(out)]))
+    assert set(summary["stages"]) == {"ingest", "train", "generate", "evaluate", "report"}
+    assert summary["stages"]["generate"] == {"seeds": 3, "ok": 2, "skipped": 1, "outputs": 4,
+                                             "render": []}
+    records = [json.loads(x) for x in (Path(json.loads((out / "pipeline.json").read_text())
+                                       ["stages"]["generate"]) / "generate.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in records] == ["skipped", "ok", "ok"]  # broken.mid, good.mid, unprimed
+    page = (out / "report.html").read_text()
+    for part in ("Settings", "Dataset", "Training", "Evaluation", "Samples", "data:image/png;base64",
+                 "overlap area", "broken.mid"):
+        assert part in page
+    p = load_pipeline(toml, str(out))
+    assert all(s.cached for s in plan(p))
+    dry = run([str(toml), "-o", str(out), "--dry-run"])
+    assert dry.count("cached") == 5
+    write_toml(collection, bars=3)  # one generate setting changed
+    p = load_pipeline(toml, str(out))
+    assert [s.cached for s in plan(p)] == [True, True, False, False, False]
+    assert [s.cached for s in plan(p, force="train")] == [True, False, False, False, False]
+    mtime = (Path(plan(p)[1].folder) / "best.pt").stat().st_mtime
+    run([str(toml), "-o", str(out)])
+    assert (Path(plan(p)[1].folder) / "best.pt").stat().st_mtime == mtime  # train not re-run
+    assert all(s.cached for s in plan(load_pipeline(toml, str(out))))
+
+
+def test_bad_pipeline_files_get_one_line_errors(collection, monkeypatch):
+    bad = collection / "bad.toml"
+    for text, message in [("[trian]\n", "unknown table [trian]"),
+                          ("[train]\nhiden = 3\n[ingest]\ninputs=['x']\n", "unknown option 'hiden'"),
+                          ("[train]\n", "[train] needs a [ingest] stage"),
+                          ("[ingest]\ninputs = ['${NOPE_NOT_SET}']\n", "${NOPE_NOT_SET} is not set"),
+                          ("[ingest\n", "not valid TOML")]:
+        bad.write_text(text)
+        result = CliRunner().invoke(main, ["pipeline", "run", str(bad), "-o", str(collection / "x")])
+        assert result.exit_code == 1 and message in result.output, (text, result.output)
+        assert "Traceback" not in result.output
+
+
+def _outputs(run_dir: Path) -> dict:
+    stages = json.loads((run_dir / "pipeline.json").read_text())["stages"]
+    files = {}
+    for stage in ("generate", "evaluate"):
+        for f in sorted(Path(stages[stage]).iterdir()):
+            if f.suffix in (".mid", ".json", ".jsonl", ".md"):
+                files[f"{stage}/{f.name}"] = f.read_bytes()
+    import torch
+
+    files["weights"] = torch.load(Path(stages["train"]) / "best.pt", weights_only=True)["model_state"]
+    return files
+
+
+def test_killed_run_resumes_to_the_same_outputs(collection):
+    toml = write_toml(collection)
+    run([str(toml), "-o", str(collection / "whole")])
+    cmd = [sys.executable, "-m", "melodyrnn", "pipeline", "run", str(toml), "-o", str(collection / "cut")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((collection / "cut").glob("train-*/last.pt")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (collection / "cut" / "report.html").exists()
+    run([str(toml), "-o", str(collection / "cut")])
+    a, b = _outputs(collection / "whole"), _outputs(collection / "cut")
+    assert a.keys() == b.keys()
+    for k in a:
+        if k == "weights":
+            assert all((a[k][n] == b[k][n]).all() for n in a[k])
+        else:
+            assert a[k] == b[k], k
