@@ -5,8 +5,9 @@ stage it runs, whose keys are the options of the matching command (``[train] loo
 [1, 2, 4, 8]`` is ``melodyrnn train --lookback-bars 1,2,4,8``). ``${VAR}`` in strings expands
 from the environment, so data paths can read ``${MELODYRNN_DATA}``.
 
-Each stage writes into ``RUN/<stage>-<key>/``, where the key hashes the stage's settings, the
-keys of the stages it reads and (for ingest and seeds) the content of its input files. A
+Each stage writes into ``RUN/<stage>-<key>/``, where the key hashes the stage's settings as
+written, the keys of the stages it reads and (for ingest and seeds) the content of its input
+files, so a run folder copied to another machine with the same data stays cached. A
 finished stage holds ``stage.json``, written last and atomically: re-running skips it, a
 changed setting gives a new key for that stage and those after it, and a killed stage runs
 again in its folder, resuming (ingest's cache, training's ``last.pt``, generated files that
@@ -47,6 +48,7 @@ class Pipeline:
     run_dir: Path
     seed: int
     stages: dict
+    raw: dict  # the stage tables as written (``${VAR}`` unexpanded): what keys hash
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
             raise ValueError(f"{path}: [{stage}] needs a [{missing[0]}] stage")
     return Pipeline(name, path, text, Path(run_dir or _expand(top.get("run_dir", f"runs/{name}"),
                                                                 "run_dir")),
-                    int(top.get("seed", 0) if seed is None else seed), stages)
+                    int(top.get("seed", 0) if seed is None else seed), stages,
+                    {s: raw[s] for s in stages})
 
 
 def _files_digest(inputs: list[str]) -> str:
@@ -118,7 +121,8 @@ def _content(stage: str, settings: dict) -> str | None:
     if stage == "ingest":
         return _files_digest([str(i) for i in settings.get("inputs", [])])
     if stage == "generate" and settings.get("seeds"):
-        return _files_digest([str(settings["seeds"])])
+        seeds = settings["seeds"]
+        return _files_digest([str(s) for s in (seeds if isinstance(seeds, list) else [seeds])])
     return None
 
 
@@ -134,7 +138,9 @@ def plan(p: Pipeline, force: str | None = None) -> list[PlannedStage]:
             continue
         settings = p.stages[stage]
         upstream = {s: keys[s] for s in STAGES[:STAGES.index(stage)] if s in keys}
-        blob = json.dumps({"stage": stage, "settings": settings, "seed": p.seed,
+        # settings as written, so that a run folder keeps its keys on a machine whose
+        # ${MELODYRNN_DATA} is elsewhere; the files' content stands for the paths
+        blob = json.dumps({"stage": stage, "settings": p.raw[stage], "seed": p.seed,
                            "upstream": upstream, "content": _content(stage, settings)},
                           sort_keys=True, default=str)
         keys[stage] = hashlib.sha256(blob.encode()).hexdigest()[:12]

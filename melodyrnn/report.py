@@ -12,7 +12,10 @@ import collections
 import html
 import io
 import json
+import wave
 from pathlib import Path
+
+import numpy as np
 
 from .atomic import atomic_write_text
 
@@ -34,6 +37,25 @@ def _table(header: list[str], rows: list[list]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
                    for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _audio(wav_path: Path) -> str:
+    """An <audio> player with the WAV embedded, mixed down to mono 16-bit to halve its size."""
+    with wave.open(str(wav_path)) as w:
+        rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
+        frames = w.readframes(w.getnframes())
+    if width == 2 and channels > 1:
+        pcm = np.frombuffer(frames, "<i2").reshape(-1, channels).mean(axis=1).astype("<i2")
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(pcm.tobytes())
+        data = buf.getvalue()
+    else:
+        data = wav_path.read_bytes()
+    return f'<audio controls src="data:audio/wav;base64,{base64.b64encode(data).decode()}"></audio>'
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -129,11 +151,11 @@ def _evaluation_section(folder: Path | None) -> str:
     return out
 
 
-def _samples_section(folder: Path | None, audio: bool) -> str:
+def _samples_section(folder: Path | None, audio: int) -> str:
     records = _read_jsonl(folder / "generate.jsonl") if folder else []
     if not records:
         return "<p class=muted>no generate stage</p>"
-    out = []
+    out, players = [], 0
     for r in records:
         name = html.escape(Path(r["seed"]).name if r["seed"] != "(none)" else "unprimed")
         if r["status"] != "ok":
@@ -147,15 +169,16 @@ def _samples_section(folder: Path | None, audio: bool) -> str:
             if mid.with_suffix(".png").is_file():
                 part += _img(mid.with_suffix(".png").read_bytes(), o["file"])
             wav = mid.with_suffix(".wav")
-            if audio and wav.is_file():
-                part += ('<br><audio controls src="data:audio/wav;base64,'
-                         + base64.b64encode(wav.read_bytes()).decode() + '"></audio>')
+            if players < audio and wav.is_file():
+                part += "<br>" + _audio(wav)
+                players += 1
             out.append(part + "</div>")
     return "\n".join(out)
 
 
-def write_report(path: Path, pipeline, folders: dict, audio: bool = True) -> Path:
-    """Write the run's page to ``path`` (atomically); returns ``path``."""
+def write_report(path: Path, pipeline, folders: dict, audio: int = 4) -> Path:
+    """Write the run's page to ``path`` (atomically); returns ``path``. The first ``audio``
+    samples with a rendered WAV get an audio player (each embeds about 2 MB)."""
     sections = [
         ("Settings", f"<p>Pipeline file <code>{html.escape(str(pipeline.path))}</code>, run folder "
                      f"<code>{html.escape(str(pipeline.run_dir))}</code>, seed {pipeline.seed}.</p>"

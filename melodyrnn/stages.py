@@ -112,7 +112,7 @@ def _generate_one(job: tuple) -> dict:
             piano_roll_png(r.tune, target.with_suffix(".png"), r.continuation_beats or None,
                            target.stem)
         if "wav" in render:
-            render_wav(target, target.with_suffix(".wav"))
+            render_wav(target, target.with_suffix(".wav"), sample_rate=16000)  # small enough to embed
         outputs.append({"file": target.name, "notes": r.notes,
                         "bits_per_note": r.bits_per_note if math.isfinite(r.bits_per_note) else None,
                         "continuation_beats": r.continuation_beats})
@@ -139,7 +139,8 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
             render.remove("wav")
     cfg = generate_config(**settings)
     jobs = [(checkpoint, f, Path(f).stem, cfg, str(folder), render)
-            for f in (discover([str(seeds)]) if seeds else [])]
+            for f in (discover([str(s) for s in (seeds if isinstance(seeds, list) else [seeds])])
+                      if seeds else [])]
     if unprimed:
         jobs.append((checkpoint, None, "sample", generate_config(**{**settings, "num_outputs": unprimed}),
                      str(folder), render))
