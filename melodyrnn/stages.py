@@ -15,6 +15,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from tqdm import tqdm
+
 from .atomic import atomic_write_bytes, atomic_write_text
 from .ingest import discover, run_ingest
 from .sample_eval import evaluate_samples, markdown_table
@@ -109,8 +111,7 @@ def _generate_one(job: tuple) -> dict:
         target = Path(folder) / f"{stem}-{k}.mid"
         write_midi(r.tune, target)
         if "png" in render:
-            piano_roll_png(r.tune, target.with_suffix(".png"), r.continuation_beats or None,
-                           target.stem)
+            piano_roll_png(r.tune, target.with_suffix(".png"), r.continuation_beats, target.stem)
         if "wav" in render:
             render_wav(target, target.with_suffix(".wav"), sample_rate=16000)  # small enough to embed
         outputs.append({"file": target.name, "notes": r.notes,
@@ -146,12 +147,14 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
                      str(folder), render))
     if not jobs:
         raise ValueError("[generate] needs seeds = FOLDER or unprimed = N")
-    if len(jobs) == 1 or workers == 1:
-        records = [_generate_one(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(min(workers, len(jobs)),
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
-            records = list(pool.map(_generate_one, jobs))
+    with tqdm(total=len(jobs), unit="seed", desc="generate", leave=False) as bar:
+        if len(jobs) == 1 or workers == 1:
+            results = map(_generate_one, jobs)
+            records = [r for r in results if bar.update(1) or True]
+        else:
+            with ProcessPoolExecutor(min(workers, len(jobs)),
+                                     mp_context=multiprocessing.get_context("spawn")) as pool:
+                records = [r for r in pool.map(_generate_one, jobs) if bar.update(1) or True]
     atomic_write_text(folder / "generate.jsonl", "".join(json.dumps(r) + "\n" for r in records))
     ok = [r for r in records if r["status"] == "ok"]
     if not ok:

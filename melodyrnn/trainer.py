@@ -99,9 +99,18 @@ class _Dist:
     def __init__(self, device: torch.device) -> None:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
+        self.device = device  # on CUDA, each process takes the GPU of its LOCAL_RANK
         if self.world > 1:
             import torch.distributed as dist
 
+            if device.type == "cuda":
+                local = int(os.environ.get("LOCAL_RANK", "0"))
+                if local >= torch.cuda.device_count():
+                    raise ValueError(f"torchrun: process {local} has no GPU of its own "
+                                     f"({torch.cuda.device_count()} visible); start at most one "
+                                     "process per GPU, or pass --device cpu")
+                self.device = torch.device("cuda", local)
+                torch.cuda.set_device(self.device)
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         self.main = self.rank == 0
 
@@ -110,7 +119,7 @@ class _Dist:
             return values
         import torch.distributed as dist
 
-        t = torch.tensor(values, dtype=torch.float64)
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)  # NCCL: on the GPU
         dist.all_reduce(t)
         return t.tolist()
 
@@ -157,8 +166,8 @@ class Trainer:
     def __init__(self, dataset_dir, run_dir, model_config, cfg, augmenter, filler_ids,
                  init_from, resume, progress) -> None:
         self.cfg, self.augmenter, self.filler = cfg, augmenter, tuple(filler_ids)
-        self.device = pick_device(cfg.device)
-        self.dist = _Dist(self.device)
+        self.dist = _Dist(pick_device(cfg.device))
+        self.device = self.dist.device
         self.data = load_dataset(dataset_dir)
         self.train, self.valid = self.data.split("train"), self.data.split("valid")
         if self.train.n_sequences == 0:

@@ -71,6 +71,25 @@ def write_toml(folder: Path, bars: int = 2) -> Path:
     return path
 
 
+def screenshot_if_possible(page: Path, png: Path) -> None:
+    """Render the report in headless Chromium, as a person would open it, and check that the
+    page drew something: a tall image with plots in it, not a blank or error page."""
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        return  # Debian's chromium is not installed here; the HTML checks above still ran
+    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1200,3000", f"--screenshot={png}", page.as_uri()],
+                   capture_output=True, timeout=120)
+    from matplotlib.image import imread
+
+    pixels = imread(png)
+    assert pixels.shape[0] == 3000 and pixels.shape[1] == 1200
+    colours = {tuple(p) for p in pixels[::7, ::7, :3].reshape(-1, 3).round(2).tolist()}
+    assert len(colours) > 50  # text, tables and plots, not a single-colour page
+
+
 def run(args) -> str:
     result = CliRunner().invoke(main, ["pipeline", "run", *args])
     assert result.exit_code == 0, result.output
@@ -90,6 +109,7 @@ def test_runs_every_stage_then_caches_and_reruns_only_what_changed(collection):
     for part in ("Settings", "Dataset", "Training", "Evaluation", "Samples", "data:image/png;base64",
                  "overlap area", "broken.mid"):
         assert part in page
+    screenshot_if_possible(out / "report.html", collection / "report.png")
     p = load_pipeline(toml, str(out))
     assert all(s.cached for s in plan(p))
     dry = run([str(toml), "-o", str(out), "--dry-run"])
