@@ -118,7 +118,11 @@ def _training_section(folder: Path | None) -> str:
     if not metrics:
         return "<p class=muted>no training metrics</p>"
     best = min(metrics, key=lambda m: m["valid"]["nats_per_event"])
-    return (_img(training_curves_png(metrics), "training curves")
+    try:
+        plot = _img(training_curves_png(metrics), "training curves")
+    except ImportError:
+        plot = "<p class=muted>(plots need matplotlib: pip install 'melodyrnn[render]')</p>"
+    return (plot
             + f"<p>Best valid: {best['valid']['bits_per_note']:.3f} bits/note, event accuracy "
               f"{best['valid']['event_accuracy']:.3f} (epoch {best['epoch'] + 1} of {len(metrics)}).</p>")
 

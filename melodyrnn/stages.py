@@ -6,6 +6,7 @@ only into its own folder, atomically, and picks up what an interrupted run left 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -130,6 +131,10 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     checkpoint = str(settings.pop("model", None) or folders["train"] / "best.pt")
     settings.setdefault("seed", p.seed)
     check_options(generate_config, settings, "[generate]")
+    if "png" in render and importlib.util.find_spec("matplotlib") is None:
+        print("[generate]: no piano rolls (pip install 'melodyrnn[render]' for matplotlib)",
+              file=sys.stderr)
+        render.remove("png")
     if "wav" in render:
         from .render import check_wav_renderer
 
