@@ -6,6 +6,7 @@ only into its own folder, atomically, and picks up what an interrupted run left 
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
 import math
@@ -27,7 +28,7 @@ from .tasks import evaluate, train
 __all__ = ["RUNNERS", "check_stage", "ingest_stage", "train_stage", "generate_stage", "evaluate_stage"]
 
 
-EXTRA = {"ingest": {"inputs"}, "train": {"nproc"},
+EXTRA = {"ingest": {"inputs", "shards"}, "train": {"nproc"},
          "generate": {"seeds", "unprimed", "render", "workers", "model"},
          "evaluate": {"split", "copy_threshold", "max_pieces"}, "report": {"audio"}}
 
@@ -49,9 +50,22 @@ def _data(folders: dict) -> Path:
 
 def ingest_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     inputs = settings.pop("inputs", None)
+    shards = int(settings.pop("shards", 1))
     if not inputs:
         raise ValueError("[ingest] needs inputs = [files or folders]")
     check_options(ingest_config, settings, "[ingest]")
+    if shards > 1:  # each shard as `melodyrnn ingest --shard i/n` would make it, then merged
+        from .shards import merge_shards
+
+        parts = [str(folder / f"shard-{i}") for i in range(shards)]
+        files, status = 0, collections.Counter()
+        for i, part in enumerate(parts):
+            report = run_ingest(ingest_config(inputs, part, **{**settings, "shard": (i, shards)}))
+            files, status = files + report.files, status + collections.Counter(dict(report.status))
+        meta = merge_shards(parts, str(folder / "data"))
+        if not any(v["sequences"] for v in meta["splits"].values()):
+            raise ValueError("[ingest]: nothing could be ingested (see the shards' report.jsonl)")
+        return {"files": files, **status, "splits": meta["splits"], "shards": shards}
     report = run_ingest(ingest_config(inputs, str(folder / "data"), **settings))
     if report.exit_code:
         raise ValueError("[ingest]: nothing could be ingested (see its report.jsonl)")

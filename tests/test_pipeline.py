@@ -170,3 +170,18 @@ def test_killed_run_resumes_to_the_same_outputs(collection):
             assert all((a[k][n] == b[k][n]).all() for n in a[k])
         else:
             assert a[k] == b[k], k
+
+
+def test_sharded_ingest_and_torchrun_training(collection):
+    text = TOML.format(bars=2)
+    text = text[:text.index("[generate]")].replace("checkpoint_every = 5", "max_steps = 6")
+    (collection / "one.toml").write_text(text)
+    (collection / "many.toml").write_text(
+        text.replace("quiet = true", "quiet = true\nshards = 3")
+            .replace("max_steps = 6", 'max_steps = 6\nnproc = 2\ndevice = "cpu"'))
+    one = json.loads(run([str(collection / "one.toml"), "-o", str(collection / "one")]))["stages"]
+    many = json.loads(run([str(collection / "many.toml"), "-o", str(collection / "many")]))["stages"]
+    assert many["ingest"]["shards"] == 3 and many["ingest"]["splits"] == one["ingest"]["splits"]
+    assert many["train"]["best_valid"]["tokens"] == one["train"]["best_valid"]["tokens"]
+    folder = json.loads((collection / "many" / "pipeline.json").read_text())["stages"]["train"]
+    assert (Path(folder) / "best.pt").is_file()
