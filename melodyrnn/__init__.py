@@ -26,6 +26,9 @@ _API = {
     "score_files": "tasks", "load_checkpoint": "checkpoint",
     "GenerateConfig": "compose", "generate": "compose", "DecodeConfig": "continuation",
     "SamplingConfig": "sampling",
+    "load_pipeline": "pipeline", "run_pipeline": "pipeline",
+    "evaluate_samples": "sample_eval", "compare_sets": "sample_eval", "piece_features": "features",
+    "ingest_config": "settings", "train_configs": "settings", "generate_config": "settings",
 }
 
 __all__ = ["__version__", *_API]
