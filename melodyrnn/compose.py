@@ -159,10 +159,11 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
     qpm = seed.tempos[0].qpm if seed is not None else 120.0
     begin = 0.0 if cfg.continuation_only else enc.decode_tune(primer_ids, qpm=qpm).end_beats
     results = []
+    primed = len(enc.decode_tune(primer_ids, qpm=qpm).tracks[0])
     for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
-        new = len(enc.decode_tune(np.concatenate(([BOS], row)), qpm=qpm).tracks[0])
         ids = row if cfg.continuation_only else np.concatenate((primer_ids[1:], row))
         tune = enc.decode_tune(np.concatenate(([BOS], ids)), qpm=qpm)
+        new = len(tune.tracks[0]) - (0 if cfg.continuation_only else primed)
         results.append(Generated(tune, nats / math.log(2) / new if new else math.inf, new, begin))
     return results
 

@@ -7,6 +7,7 @@ only into its own folder, atomically, and picks up what an interrupted run left 
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib.util
 import json
 import math
@@ -166,14 +167,14 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
                      str(folder), render))
     if not jobs:
         raise ValueError("[generate] needs seeds = FOLDER or unprimed = N")
-    with tqdm(total=len(jobs), unit="seed", desc="generate", leave=False) as bar:
-        if len(jobs) == 1 or workers == 1:
-            results = map(_generate_one, jobs)
-            records = [r for r in results if bar.update(1) or True]
-        else:
-            with ProcessPoolExecutor(min(workers, len(jobs)),
-                                     mp_context=multiprocessing.get_context("spawn")) as pool:
-                records = [r for r in pool.map(_generate_one, jobs) if bar.update(1) or True]
+    parallel = len(jobs) > 1 and workers > 1
+    records = []
+    with tqdm(total=len(jobs), unit="seed", desc="generate", leave=False) as bar, \
+            (ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context(
+                "spawn")) if parallel else contextlib.nullcontext()) as pool:
+        for record in (pool.map if parallel else map)(_generate_one, jobs):
+            records.append(record)
+            bar.update(1)
     atomic_write_text(folder / "generate.jsonl", "".join(json.dumps(r) + "\n" for r in records))
     ok = [r for r in records if r["status"] == "ok"]
     if not ok:
