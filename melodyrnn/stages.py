@@ -97,7 +97,8 @@ def train_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
                *_cli_args(settings), *(["--resume"] if resume else [])]
         if subprocess.run(cmd).returncode:
             raise ValueError("[train]: torchrun failed (its output is above)")
-        best = json.loads((folder / "metrics.jsonl").read_text().splitlines()[-1])["valid"]
+        evals = [json.loads(line)["valid"] for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        best = min(evals, key=lambda v: v["nats_per_event"])
     else:
         best = train(_data(folders), folder, model, cfg, resume=resume)
     return {"best_valid": best}
