@@ -13,7 +13,7 @@ import sys
 import click
 
 from . import __version__
-from .cli_batch import evaluate_samples, pipeline
+from .cli_batch import evaluate_samples, pipeline, plugins
 from .cli_common import fail_cleanly as _fail_cleanly
 
 
@@ -336,6 +336,7 @@ def generate(seed_file, checkpoint, primer, track, num_outputs, bars, steps, tem
 
 main.add_command(pipeline)
 main.add_command(evaluate_samples)
+main.add_command(plugins)
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ import click
 
 from .cli_common import fail_cleanly
 
-__all__ = ["pipeline", "evaluate_samples"]
+__all__ = ["pipeline", "evaluate_samples", "plugins"]
 
 STAGES = ("ingest", "train", "generate", "evaluate", "report")  # as melodyrnn.pipeline.STAGES
 
@@ -64,3 +64,17 @@ def evaluate_samples(generated, reference, train_set, split, json_path, max_piec
     click.echo(markdown_table(result))
     if json_path:
         atomic_write_text(json_path, json.dumps(result, indent=1))
+
+
+@click.command("plugins")
+def plugins() -> None:
+    """List the encodings melodyrnn knows: built-in, and installed plugins with their package."""
+    from .encodings.registry import plugins as found
+
+    failed = 0
+    for p in found():
+        status = f"  FAILED: {p.error}" if p.error else ""
+        click.echo(f"{p.group}\t{p.name}\t{p.source}{status}")
+        failed += bool(p.error)
+    if failed:
+        click.echo(f"{failed} plugin(s) failed to load; melodyrnn works without them", err=True)

@@ -8,14 +8,15 @@ plain-JSON description by :func:`encoding_from_dict`.
 
 from __future__ import annotations
 
-from dataclasses import fields
+import warnings
+from dataclasses import dataclass, fields
 from importlib.metadata import entry_points
 
 from .base import Encoding
 from .melody import MelodyEncoding
 from .performance import PerformanceEncoding
 
-__all__ = ["available_encodings", "get_encoding", "encoding_from_dict"]
+__all__ = ["available_encodings", "get_encoding", "encoding_from_dict", "Plugin", "plugins"]
 
 ENTRY_POINT_GROUP = "melodyrnn.encodings"
 
@@ -23,11 +24,42 @@ ENTRY_POINT_GROUP = "melodyrnn.encodings"
 BUILT_IN = (MelodyEncoding, PerformanceEncoding)
 
 
+@dataclass(frozen=True)
+class Plugin:
+    """One entry of ``melodyrnn plugins``: what it adds, where from, and whether it loads."""
+
+    group: str
+    name: str
+    source: str  # "built-in", or "DISTRIBUTION VERSION (module:attr)"
+    error: str = ""  # why it failed to load ("" when it loads)
+
+
+def plugins() -> list[Plugin]:
+    """The built-in encodings and every installed plugin, loaded to check them."""
+    out = [Plugin(ENTRY_POINT_GROUP, c.name, "built-in") for c in BUILT_IN]
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "?"
+        try:
+            ep.load()
+            error = ""
+        except Exception as e:  # a broken plugin must not break melodyrnn
+            error = f"{type(e).__name__}: {e}".splitlines()[0]
+        out.append(Plugin(ENTRY_POINT_GROUP, ep.name, f"{dist} ({ep.value})", error))
+    return out
+
+
 def available_encodings() -> dict[str, type[Encoding]]:
-    """Name -> encoding class, built-ins first, then installed plugins."""
+    """Name -> encoding class, built-ins first, then installed plugins; a plugin that fails
+    to import is left out with a warning naming it."""
     found: dict[str, type[Encoding]] = {c.name: c for c in BUILT_IN}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep.load())
+        if ep.name in found:
+            continue
+        try:
+            found[ep.name] = ep.load()
+        except Exception as e:  # a broken plugin must not break melodyrnn
+            warnings.warn(f"encoding plugin {ep.name!r} ({ep.value}) failed to import: "
+                          f"{type(e).__name__}: {e}".splitlines()[0], stacklevel=2)
     return found
 
 
