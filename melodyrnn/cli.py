@@ -50,7 +50,8 @@ def main() -> None:
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Dataset folder to write.")
 @click.option("--encoding", default="melody", show_default=True,
-              help="melody (Magenta MelodyRNN events) or performance (Performance RNN events).")
+              help="melody (Magenta MelodyRNN events), performance (Performance RNN events), "
+                   "or for text files char or word.")
 @click.option("--steps-per-quarter", type=click.IntRange(1, 96), default=4, show_default=True,
               help="melody: grid steps per quarter note (4 = 16ths, 12 allows triplets).")
 @click.option("--min-pitch", type=click.IntRange(0, 127), default=0, show_default=True,
@@ -81,13 +82,21 @@ def main() -> None:
               show_default=True, help="Skip larger files unread.")
 @click.option("--file-timeout", type=click.FloatRange(0, min_open=True), default=20.0,
               show_default=True, help="Seconds one file may take before it is reported as an error.")
+@click.option("--separator", default="auto", show_default=True,
+              help="char/word: document separator line ('%%' as in fortune files), '' for "
+                   "blank lines, lines:N for blocks; auto picks '%%' or blank lines.")
+@click.option("--max-words", type=click.IntRange(1), default=8000, show_default=True,
+              help="word: vocabulary size.")
+@click.option("--min-count", type=click.IntRange(1), default=3, show_default=True,
+              help="word: least count of a vocabulary word.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Salt of the content-hash split (0 = the plain content hash).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @_fail_cleanly
 def ingest(paths, output, encoding, steps_per_quarter, min_pitch, max_pitch, transpose_to_key,
            gap_bars, min_notes, min_unique_pitches, per_instrument, valid, test, workers, shard,
-           merge, max_notes, max_file_mb, file_timeout, seed, quiet) -> None:
+           merge, max_notes, max_file_mb, file_timeout, separator, max_words, min_count, seed,
+           quiet) -> None:
     """Turn MIDI files and folders (searched recursively) into a token dataset folder."""
     if merge:
         from .shards import merge_shards
@@ -104,7 +113,14 @@ def ingest(paths, output, encoding, steps_per_quarter, min_pitch, max_pitch, tra
                         min_notes=min_notes, min_unique_pitches=min_unique_pitches,
                         per_instrument=per_instrument, valid=valid, test=test, workers=workers,
                         shard=_shard(shard), max_notes=max_notes, max_file_mb=max_file_mb,
-                        file_timeout=file_timeout, seed=seed, quiet=quiet)
+                        file_timeout=file_timeout, seed=seed, separator=separator,
+                        max_words=max_words, min_count=min_count, quiet=quiet)
+    if encoding in ("char", "word"):
+        from .text import ingest_text
+
+        meta = ingest_text(cfg)
+        click.echo(json.dumps({"output": output, **meta["counts"], "splits": meta["splits"]}))
+        return
     report = run_ingest(cfg)
     if not quiet:
         click.echo(report.summary(), err=True)
@@ -264,6 +280,8 @@ def score(checkpoint, tunes, device, seed) -> None:
               help="Checkpoint to generate with ('default': the model shipped in the package).")
 @click.option("--primer", default=None,
               help='Pitches to start from instead of a seed file, e.g. "60 62 64 65".')
+@click.option("--prompt", default=None,
+              help="Text models: complete this text and print it (outputs separated by %% lines).")
 @click.option("--track", default=None, help="The seed's melody track, by index or name.")
 @click.option("--num-outputs", type=click.IntRange(1), default=4, show_default=True)
 @click.option("--bars", type=click.IntRange(1), default=16, show_default=True)
@@ -288,10 +306,11 @@ def score(checkpoint, tunes, device, seed) -> None:
               help="Also write audio (FluidSynth) or a piano roll (matplotlib) of each output.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_fail_cleanly
-def generate(seed_file, checkpoint, primer, track, num_outputs, bars, steps, temperature, top_k,
+def generate(seed_file, checkpoint, primer, prompt, track, num_outputs, bars, steps, temperature, top_k,
              top_p, greedy, beam_size, branch_factor, steps_per_iteration, key, pitch_range,
              continuation_only, output_dir, force, render, seed) -> None:
-    """Write new tunes continuing SEED_FILE (or --primer, or nothing); paths go to stdout."""
+    """Write new tunes continuing SEED_FILE (or --primer, or nothing); paths go to stdout.
+    With a text model, --prompt TEXT prints completions instead."""
     from pathlib import Path
 
     from .compose import generate as run_generate
@@ -306,6 +325,15 @@ def generate(seed_file, checkpoint, primer, track, num_outputs, bars, steps, tem
                           branch_factor=branch_factor, steps_per_iteration=steps_per_iteration,
                           key=key, pitch_range=pitch_range, continuation_only=continuation_only,
                           track=track, seed=seed)
+    if prompt is not None:
+        if seed_file or primer:
+            raise click.UsageError("--prompt completes text: give no seed file or --primer with it")
+        from .text import complete_text
+
+        outs = complete_text(checkpoint, prompt, n=num_outputs, max_tokens=steps or 200,
+                             decode=cfg.decode, seed=seed)
+        click.echo("\n%\n".join(c.prompt + c.text for c in outs))
+        return
     stem = Path(seed_file).stem if seed_file else ("primer" if pitches else "sample")
     out_dir = Path(output_dir)
     targets = [out_dir / f"{stem}-{k}.mid" for k in range(num_outputs)]

@@ -16,6 +16,7 @@ from .encodings.registry import get_encoding
 from .ingest import IngestConfig
 from .ingest_worker import Limits
 from .sampling import SamplingConfig
+from .text import TextIngestConfig
 from .trainer import TrainConfig
 
 __all__ = ["ingest_config", "train_configs", "generate_config", "check_options"]
@@ -37,8 +38,13 @@ def ingest_config(inputs, output: str, *, encoding: str = "melody", steps_per_qu
                   valid: float = 0.05, test: float = 0.05, workers: int = 0,
                   shard: tuple[int, int] | None = None, max_notes: int = 100_000,
                   max_file_mb: float = 32.0, file_timeout: float = 20.0, seed: int = 0,
-                  quiet: bool = False) -> IngestConfig:
-    """The :class:`IngestConfig` of ``melodyrnn ingest INPUTS -o OUTPUT [options]``."""
+                  separator: str = "auto", max_words: int = 8000, min_count: int = 3,
+                  quiet: bool = False) -> IngestConfig | TextIngestConfig:
+    """The config of ``melodyrnn ingest INPUTS -o OUTPUT [options]``: an
+    :class:`IngestConfig` for MIDI, a :class:`TextIngestConfig` for ``char``/``word``."""
+    if encoding in ("char", "word"):
+        return TextIngestConfig(tuple(str(i) for i in inputs), str(output), encoding, separator,
+                                valid, test, seed, max_words, min_count)
     if encoding == "melody":
         options = dict(steps_per_quarter=steps_per_quarter, min_pitch=min_pitch,
                        max_pitch=max_pitch, transpose_to_key=transpose_to_key, gap_bars=gap_bars,

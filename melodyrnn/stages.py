@@ -25,6 +25,7 @@ from .ingest import discover, run_ingest
 from .sample_eval import evaluate_samples, markdown_table
 from .settings import check_options, generate_config, ingest_config, train_configs
 from .tasks import evaluate, train
+from .text import TextIngestConfig, ingest_text
 
 __all__ = ["RUNNERS", "check_stage", "ingest_stage", "train_stage", "generate_stage", "evaluate_stage"]
 
@@ -67,7 +68,11 @@ def ingest_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
         if not any(v["sequences"] for v in meta["splits"].values()):
             raise ValueError("[ingest]: nothing could be ingested (see the shards' report.jsonl)")
         return {"files": files, **status, "splits": meta["splits"], "shards": shards}
-    report = run_ingest(ingest_config(inputs, str(folder / "data"), **settings))
+    cfg = ingest_config(inputs, str(folder / "data"), **settings)
+    if isinstance(cfg, TextIngestConfig):
+        meta = ingest_text(cfg)
+        return {**meta["counts"], "splits": meta["splits"]}
+    report = run_ingest(cfg)
     if report.exit_code:
         raise ValueError("[ingest]: nothing could be ingested (see its report.jsonl)")
     return {"files": report.files, **dict(report.status), "splits": report.splits}

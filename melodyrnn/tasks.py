@@ -21,6 +21,7 @@ from .ingest import discover
 from .ingest_worker import Limits, read_input
 from .midi_io import read_midi_batch
 from .scoring import score_split
+from .text import encode_text_files
 from .trainer import TrainConfig, fit, pick_device
 
 __all__ = ["TransposeAugmenter", "train", "evaluate", "encode_files", "score_files"]
@@ -107,7 +108,8 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
         arrays = ds.split(split)
         extra["split"] = split
     else:
-        arrays, files, failures = encode_files(data, enc)
+        encode = encode_text_files if enc.kind == "text" else encode_files
+        arrays, files, failures = encode(data, enc)
         for path, reason in failures.items():
             print(f"skipped {path}: {reason}", file=sys.stderr)
         extra["files"] = len(files)
@@ -116,7 +118,12 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
         raise ValueError("nothing to evaluate: no sequences")
     sums, _ = score_split(model, arrays, batch_size=batch_size, filler_ids=enc.filler_ids,
                           device=dev)
-    return {**sums.result(), **extra}
+    result = sums.result()
+    if enc.kind == "text":  # the dataset's units are characters
+        result = {"bits_per_char": result.pop("bits_per_note"),
+                  "nats_per_token": result.pop("nats_per_event"), **result,
+                  "chars": result.pop("notes")}
+    return {**result, **extra}
 
 
 def score_files(checkpoint: str, paths: list[str], *, device: str = "auto"

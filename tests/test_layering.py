@@ -11,13 +11,14 @@ PKG = Path(melodyrnn.__file__).parent
 ORDER = [
     "melodyrnn", "atomic", "vocab",
     "notes", "midi_io", "quantize",
-    "encodings.base", "encodings.melody", "encodings.performance", "encodings.registry",
+    "encodings.base", "encodings.melody", "encodings.performance", "encodings.text",
+    "encodings.registry",
     "encodings",
     "dataset",
     "ingest_worker", "ingest_cache", "ingest_pool", "ingest", "shards",
     "models.config", "models.elman", "models.attention", "models.network", "models",
     "checkpoint", "batching", "metrics", "scoring", "trainer", "sampling", "beam",
-    "continuation", "tasks", "render", "compose", "settings",
+    "continuation", "text", "tasks", "render", "compose", "settings",
     "features", "sample_eval", "report", "stages", "pipeline",
     "cli_common", "cli_batch", "cli", "__main__",
 ]

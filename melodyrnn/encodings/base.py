@@ -66,6 +66,8 @@ class Encoding(ABC):
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    #: "music" (tunes in, tunes out) or "text" (``encode_text``/``decode_text``)
+    kind: ClassVar[str] = "music"
     #: ids that fill time rather than mark an event (left out of event accuracy)
     filler_ids: ClassVar[tuple[int, ...]] = ()
 

@@ -1,0 +1,155 @@
+"""Text encodings: characters, or words with a character fallback.
+
+The sequence core does not care what its ids mean; these encodings let the same models,
+training and decoding work on text. ``char`` gives every character of the corpus one id;
+``word`` gives the most frequent words one id each and spells any other word, and all
+whitespace and punctuation, character by character, so both round-trip exactly (a
+character never seen at fitting time becomes ``<unk>``). The vocabulary is fitted on the
+corpus and kept in the config, so a checkpoint alone can encode and decode.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..vocab import BOS, EOS, PAD, Vocabulary
+from .base import Encoding
+
+__all__ = ["CharConfig", "CharEncoding", "WordConfig", "WordEncoding", "TextEncoding",
+           "UNK", "split_documents"]
+
+UNK = 3  # id of <unk> in both text vocabularies
+_TOKENS = re.compile(r"\w+|\s|[^\w\s]")
+
+
+def split_documents(text: str, separator: str) -> list[str]:
+    """Documents of ``text``: parts between lines equal to ``separator`` (fortune files use
+    ``%``), or blank-line paragraphs for ``""``, or blocks of N lines for ``"lines:N"``.
+    Empty documents are dropped; each keeps its text exactly, line ends included."""
+    lines = text.splitlines(keepends=True)
+    if separator.startswith("lines:"):
+        n = int(separator.split(":", 1)[1])
+        docs = ["".join(lines[i:i + n]) for i in range(0, len(lines), n)]
+    else:
+        docs, current = [], []
+        for line in lines:
+            if (line.strip() == separator) if separator else not line.strip():
+                docs.append("".join(current))
+                current = []
+            else:
+                current.append(line)
+        docs.append("".join(current))
+    return [d for d in docs if d.strip()]
+
+
+def guess_separator(text: str) -> str:
+    """``%`` when some line is exactly ``%`` (fortune files), else blank-line paragraphs."""
+    return "%" if re.search(r"(?m)^%\s*$", text) else ""
+
+
+class TextEncoding(Encoding):
+    """Shared by the text encodings: ``encode_text`` / ``decode_text`` instead of tunes."""
+
+    kind = "text"
+
+    def encode_tunes(self, tunes):
+        raise ValueError(f"the {self.name} encoding encodes text, not MIDI")
+
+    def decode_tune(self, ids, **kwargs):
+        raise ValueError(f"the {self.name} encoding decodes to text, not MIDI")
+
+    def _pieces(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def encode_text(self, text: str) -> np.ndarray:
+        """``<s>``, one id per piece of ``text``, ``</s>`` (int64)."""
+        index = self.vocab._index
+        ids = [index.get(p, UNK) for p in self._pieces(text)]
+        return np.array([BOS, *ids, EOS], dtype=np.int64)
+
+    def decode_text(self, ids) -> str:
+        """The text of ``ids``, up to the first ``</s>``; ``<unk>`` shows as U+FFFD."""
+        out = []
+        for i in np.asarray(ids, np.int64).tolist():
+            if i == EOS:
+                break
+            if i in (PAD, BOS):
+                continue
+            out.append("\ufffd" if i == UNK else self._names[i])
+        return "".join(out)
+
+    @functools.cached_property
+    def _names(self) -> list[str]:
+        return [t[2:] if t.startswith("w:") else t for t in self.vocab.tokens]
+
+
+@dataclass(frozen=True)
+class CharConfig:
+    """``alphabet``: every character the vocabulary knows, sorted; ``separator``: how text
+    files split into documents (see :func:`split_documents`)."""
+
+    alphabet: str = ""
+    separator: str = "%"
+
+
+class CharEncoding(TextEncoding):
+    """One id per character."""
+
+    name = "char"
+    config_class = CharConfig
+
+    def _build_vocab(self) -> Vocabulary:
+        return Vocabulary.from_names(("<unk>", *self.config.alphabet))
+
+    def _pieces(self, text: str) -> list[str]:
+        return list(text)
+
+    @classmethod
+    def fit(cls, texts: list[str], separator: str = "%") -> "CharEncoding":
+        """The encoding whose alphabet is every character of ``texts``."""
+        return cls(CharConfig("".join(sorted(set().union(*map(set, texts)))), separator))
+
+
+@dataclass(frozen=True)
+class WordConfig:
+    """``words``: whole-word tokens; ``alphabet``: characters for everything else."""
+
+    words: tuple[str, ...] = ()
+    alphabet: str = ""
+    separator: str = "%"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "words", tuple(self.words))
+
+
+class WordEncoding(TextEncoding):
+    """One id per frequent word; other words, spaces and punctuation by character."""
+
+    name = "word"
+    config_class = WordConfig
+
+    def _build_vocab(self) -> Vocabulary:
+        return Vocabulary.from_names(("<unk>", *self.config.alphabet,
+                                      *(f"w:{w}" for w in self.config.words)))
+
+    def _pieces(self, text: str) -> list[str]:
+        known = self.vocab._index
+        out = []
+        for piece in _TOKENS.findall(text):
+            out.extend([f"w:{piece}"] if len(piece) > 1 and f"w:{piece}" in known else piece)
+        return out
+
+    @classmethod
+    def fit(cls, texts: list[str], separator: str = "%", max_words: int = 8000,
+            min_count: int = 3) -> "WordEncoding":
+        """Keep the ``max_words`` most frequent words of two or more characters seen at
+        least ``min_count`` times (ties by first appearance); every character for the rest."""
+        counts = collections.Counter(w for t in texts for w in re.findall(r"\w\w+", t))
+        words = [w for w, c in counts.most_common(max_words) if c >= min_count]
+        return cls(WordConfig(tuple(words), "".join(sorted(set().union(*map(set, texts)))),
+                              separator))

@@ -1,0 +1,185 @@
+"""The text layer over the sequence core: text files -> datasets, and prompt completion.
+
+A text file splits into documents (``%`` lines for fortune files, blank-line paragraphs, or
+blocks of lines); each document is one sequence, and its split follows its content hash, as
+MIDI files' do. A dataset's ``notes`` column holds each document's characters, so the
+library's bits-per-unit metric is bits per character here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .atomic import atomic_write_text
+from .checkpoint import load_checkpoint, model_from_checkpoint
+from .continuation import DecodeConfig, continue_ids
+from .dataset import FORMAT_VERSION, SplitArrays, assign_split, token_dtype, write_meta, write_split
+from .encodings.registry import encoding_from_dict
+from .encodings.text import CharEncoding, TextEncoding, WordEncoding, guess_separator, split_documents
+from .vocab import BOS
+
+__all__ = ["TextIngestConfig", "ingest_text", "encode_text_files", "complete_text", "Completion"]
+
+
+@dataclass(frozen=True)
+class TextIngestConfig:
+    """Settings of ``melodyrnn ingest --encoding char|word FILE...``.
+
+    Parameters
+    ----------
+    inputs : tuple of str
+        Text files (UTF-8), or folders searched for ``*.txt``.
+    output : str
+        Dataset folder to write.
+    encoding : str
+        ``char`` or ``word``; its vocabulary is fitted on the training documents.
+    separator : str
+        ``auto`` (``%`` lines if there are any, else blank lines), ``%``-style marker line,
+        ``""`` for blank lines, or ``lines:N``.
+    valid, test : float
+        Fractions of documents (by content hash) for the valid and test splits.
+    seed : int
+        Salt of the split hash.
+    max_words, min_count : int
+        ``word`` only: vocabulary size and the least count a word needs.
+    """
+
+    inputs: tuple[str, ...]
+    output: str
+    encoding: str = "char"
+    separator: str = "auto"
+    valid: float = 0.05
+    test: float = 0.05
+    seed: int = 0
+    max_words: int = 8000
+    min_count: int = 3
+
+
+def _text_files(inputs) -> list[Path]:
+    files = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(item.rglob("*.txt"))
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise ValueError(f"no such file or folder: {item}")
+    return files
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def ingest_text(cfg: TextIngestConfig) -> dict:
+    """Split, fit the vocabulary on the training documents, encode, write; returns meta.
+
+    Raises
+    ------
+    ValueError
+        For an unknown encoding, unreadable input, or when no document is found.
+    """
+    if cfg.encoding not in ("char", "word"):
+        raise ValueError(f"text encodings are char and word, not {cfg.encoding!r}")
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    docs, lines = [], []  # (file index, text, split)
+    for i, path in enumerate(_text_files(cfg.inputs)):
+        try:
+            text = _read(path)
+        except (ValueError, OSError) as e:
+            lines.append({"path": str(path), "status": "error", "reason": str(e), "documents": 0})
+            continue
+        sep = guess_separator(text) if cfg.separator == "auto" else cfg.separator
+        found = split_documents(text, sep)
+        for d in found:
+            digest = hashlib.sha256(d.encode()).hexdigest()[:32]
+            docs.append((i, d, assign_split(digest, cfg.valid, cfg.test, cfg.seed)))
+        lines.append({"path": str(path), "status": "ok" if found else "skipped",
+                      "reason": "" if found else "no documents", "documents": len(found),
+                      "separator": sep})
+    if not docs:
+        raise ValueError("no documents found in the inputs")
+    train_texts = [d for _, d, s in docs if s == "train"] or [d for _, d, _ in docs]
+    sep = next((ln["separator"] for ln in lines if "separator" in ln), "%")
+    enc = (CharEncoding.fit(train_texts, sep) if cfg.encoding == "char" else
+           WordEncoding.fit(train_texts, sep, cfg.max_words, cfg.min_count))
+    dtype = token_dtype(len(enc.vocab))
+    splits = {}
+    for split in ("train", "valid", "test"):
+        part = [(i, d) for i, d, s in docs if s == split]
+        seqs = [enc.encode_text(d) for _, d in part]
+        lengths = np.array([len(s) for s in seqs], np.int64)
+        splits[split] = SplitArrays(
+            np.concatenate(seqs) if seqs else np.zeros(0, np.int64),
+            np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+            np.array([len(d) for _, d in part], np.int64), np.zeros(len(part), np.int64),
+            np.array([i for i, _ in part], np.int64))
+        write_split(out, split, splits[split], dtype)
+    atomic_write_text(out / "report.jsonl", "".join(json.dumps(ln) + "\n" for ln in lines))
+    meta = {"format": FORMAT_VERSION, "melodyrnn_version": __version__, "unit": "char",
+            "encoding": enc.to_dict(), "vocab": enc.vocab.to_dict(), "token_dtype": dtype.name,
+            "splits": {k: {"sequences": v.n_sequences, "tokens": int(v.tokens.shape[0]),
+                           "notes": int(v.notes.sum())} for k, v in splits.items()},
+            "counts": {"files": len(lines), "documents": len(docs)},
+            "files": [{"path": ln["path"], "status": ln["status"]} for ln in lines],
+            "stats": {"documents": len(docs)}}
+    write_meta(out, meta)
+    return meta
+
+
+def encode_text_files(paths: list[str], enc: TextEncoding
+                      ) -> tuple[SplitArrays, list[str], dict[str, str]]:
+    """Documents of text files encoded with ``enc``: (sequences, files, failures by path)."""
+    files = [str(p) for p in _text_files(paths)]
+    seqs, chars, source, failures = [], [], [], {}
+    for i, path in enumerate(files):
+        try:
+            docs = split_documents(_read(Path(path)), enc.config.separator)
+        except (ValueError, OSError) as e:
+            failures[path] = str(e)
+            continue
+        for d in docs:
+            seqs.append(enc.encode_text(d))
+            chars.append(len(d))
+            source.append(i)
+    lengths = np.array([len(s) for s in seqs], np.int64)
+    arrays = SplitArrays(np.concatenate(seqs) if seqs else np.zeros(0, np.int64),
+                         np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+                         np.array(chars, np.int64), np.zeros(len(seqs), np.int64),
+                         np.array(source, np.int64))
+    return arrays, files, failures
+
+
+@dataclass
+class Completion:
+    """A prompt and its continuation (up to the model's end-of-document token)."""
+
+    prompt: str
+    text: str
+
+
+def complete_text(checkpoint: str | os.PathLike | dict, prompt: str, *, n: int = 1,
+                  max_tokens: int = 200, decode: DecodeConfig | None = None,
+                  seed: int = 0) -> list[Completion]:
+    """Continue ``prompt`` with a text model: ``n`` completions of up to ``max_tokens``
+    tokens each, stopping at the end-of-document token."""
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    enc = encoding_from_dict(ckpt["encoding"])
+    if not isinstance(enc, TextEncoding):
+        raise ValueError(f"--prompt needs a text model; this one uses the {enc.name!r} encoding")
+    model = model_from_checkpoint(ckpt)
+    primer = enc.encode_text(prompt)[:-1].tolist()  # <s> + prompt, no end token
+    out = continue_ids(model, primer, n, max_tokens, decode or DecodeConfig(), seed)
+    return [Completion(prompt, enc.decode_text(np.concatenate(([BOS], row))))
+            for row in out.ids.numpy()]
