@@ -13,7 +13,7 @@ import sys
 import click
 
 from . import __version__
-from .cli_batch import evaluate_samples, pipeline, plugins
+from .cli_batch import classify, evaluate_samples, pipeline, plugins
 from .cli_common import fail_cleanly as _fail_cleanly
 
 
@@ -209,13 +209,19 @@ def info(dataset, as_json) -> None:
 @click.option("--init-from", type=click.Path(dir_okay=False), default=None,
               help="Fine-tune this checkpoint (same vocabulary).")
 @click.option("--resume", is_flag=True, help="Continue RUN/last.pt exactly where it stopped.")
+@click.option("--task", type=click.Choice(["next", "classify"]), default="next", show_default=True,
+              help="next: predict each next token; classify: one class per sequence.")
+@click.option("--labels", default=None, help="classify: FILE.csv:COLUMN (rows name the files).")
+@click.option("--max-len", type=click.IntRange(1), default=512, show_default=True,
+              help="classify: tokens read from the start of each sequence.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
           lookback_bars, attention_length, unfused, batch_size, seq_len, lr, weight_decay, optimizer,
           schedule, warmup, clip, epochs, max_steps, eval_every, patience, transpose, checkpoint_every,
-          seed, device, no_amp, init_from, resume, quiet) -> None:
-    """Train a next-event model on a dataset folder; prints the best valid metrics as JSON."""
+          seed, device, no_amp, init_from, resume, task, labels, max_len, quiet) -> None:
+    """Train a next-event model (or with --task classify a sequence classifier) on a dataset
+    folder; prints the best valid metrics (classify: valid and test scores) as JSON."""
     from .settings import train_configs
     from .tasks import train as run_train
 
@@ -227,6 +233,18 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
         warmup=warmup, clip=clip, epochs=epochs, max_steps=max_steps, eval_every=eval_every,
         patience=patience, transpose=transpose, checkpoint_every=checkpoint_every, seed=seed,
         device=device, no_amp=no_amp)
+    if task == "classify":
+        from .classifier import ClassifyConfig
+        from .labels import train_classifier
+
+        if not labels:
+            raise click.UsageError("--task classify needs --labels FILE.csv:COLUMN")
+        ccfg = ClassifyConfig(batch_size=batch_size, max_len=max_len, lr=lr,
+                              weight_decay=weight_decay, epochs=epochs, patience=patience,
+                              seed=seed, device=device)
+        click.echo(json.dumps(train_classifier(dataset, run_dir, labels, model, ccfg,
+                                               progress=not quiet)))
+        return
     best = run_train(dataset, run_dir, model, cfg, init_from=init_from, resume=resume,
                      progress=not quiet)
     click.echo(json.dumps(best))
@@ -365,6 +383,7 @@ def generate(seed_file, checkpoint, primer, prompt, track, num_outputs, bars, st
 main.add_command(pipeline)
 main.add_command(evaluate_samples)
 main.add_command(plugins)
+main.add_command(classify)
 
 if __name__ == "__main__":
     main()

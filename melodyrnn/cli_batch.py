@@ -8,7 +8,7 @@ import click
 
 from .cli_common import fail_cleanly
 
-__all__ = ["pipeline", "evaluate_samples", "plugins"]
+__all__ = ["pipeline", "evaluate_samples", "plugins", "classify"]
 
 STAGES = ("ingest", "train", "generate", "evaluate", "report")  # as melodyrnn.pipeline.STAGES
 
@@ -78,3 +78,23 @@ def plugins() -> None:
         failed += bool(p.error)
     if failed:
         click.echo(f"{failed} plugin(s) failed to load; melodyrnn works without them", err=True)
+
+
+@click.command("classify")
+@click.argument("checkpoint")
+@click.argument("files", nargs=-1, required=True)
+@fail_cleanly
+def classify(checkpoint, files) -> None:
+    """Predicted class and its probability for each input file (tab-separated)."""
+    import sys
+
+    from .labels import classify_files
+
+    results = classify_files(checkpoint, list(files))
+    for path, label, prob, reason in results:
+        if label is None:
+            click.echo(f"skipped {path}: {reason}", err=True)
+        else:
+            click.echo(f"{path}\t{label}\t{prob:.3f}")
+    if all(label is None for _, label, _, _ in results):
+        sys.exit(1)

@@ -95,6 +95,9 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
     ``accuracy``, ``event_accuracy``, ``notes``, ``sequences`` and ``tokens``.
     """
     ckpt = load_checkpoint(checkpoint)
+    if ckpt.get("task") == "classify":
+        raise ValueError(f"{checkpoint} is a sequence classifier: its test scores are in its run "
+                         "folder's test.json; `melodyrnn classify` labels files")
     model = model_from_checkpoint(ckpt)
     dev = pick_device(device)
     model.to(dev)

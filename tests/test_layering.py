@@ -17,14 +17,15 @@ ORDER = [
     "dataset",
     "ingest_worker", "ingest_cache", "ingest_pool", "ingest", "shards",
     "models.config", "models.elman", "models.attention", "models.network", "models",
-    "checkpoint", "batching", "metrics", "scoring", "trainer", "sampling", "beam",
-    "continuation", "text", "tasks", "render", "compose", "settings",
+    "checkpoint", "batching", "metrics", "scoring", "trainer", "classifier", "sampling", "beam",
+    "continuation", "text", "tasks", "labels", "render", "compose", "settings",
     "features", "sample_eval", "report", "stages", "pipeline",
     "cli_common", "cli_batch", "cli", "__main__",
 ]
 # the sequence core works on ints and must not know about music
 CORE = {"atomic", "vocab", "dataset", "models.config", "models.elman", "models.attention",
         "models.network", "models", "checkpoint", "batching", "metrics", "scoring", "trainer",
+        "classifier",
         "sampling", "beam", "continuation"}
 MUSIC = {"render", "notes", "midi_io", "quantize", "encodings", "encodings.base", "encodings.melody",
          "encodings.performance", "encodings.registry", "ingest", "ingest_worker",
