@@ -1,4 +1,4 @@
-"""Witten-Bell interpolated n-gram baseline over any token dataset, in bits/note.
+"""Witten-Bell interpolated n-gram baseline over any token dataset, in bits/note (bits/char for text).
 
     python benchmarks/ngram.py DATASET [--max-order 12] [--split test] [--models CKPT...]
 
@@ -70,21 +70,22 @@ def main() -> int:
     as_lists = (lambda s: [np.asarray(s.sequence(i)).tolist() for i in range(s.n_sequences)])
     train, held = as_lists(ds.split("train")), as_lists(ds.split(args.split))
     notes = int(ds.split(args.split).notes.sum())
+    unit = ds.meta.get("unit", "note")  # text datasets count characters
     pair, ctx, types = count(train, args.max_order)
-    print(f"{args.split}: {len(held)} sequences, {notes} notes; Witten-Bell n-gram")
+    print(f"{args.split}: {len(held)} sequences, {notes} {unit}s; Witten-Bell n-gram")
     best = (math.inf, 0)
     for order in range(1, args.max_order + 1):
         bpn = score(held, order, ds.vocab_size, pair, ctx, types) / notes
         best = min(best, (bpn, order))
-        print(f"order {order:2d}: {bpn:.4f} bits/note")
-    print(f"best: order {best[1]}, {best[0]:.4f} bits/note")
+        print(f"order {order:2d}: {bpn:.4f} bits/{unit}")
+    print(f"best: order {best[1]}, {best[0]:.4f} bits/{unit}")
     if args.models:
         from melodyrnn.tasks import evaluate
 
         for ckpt in args.models:
             r = evaluate(ckpt, [args.dataset], split=args.split, device="cpu")
-            print(f"{ckpt}: {r['bits_per_note']:.4f} bits/note "
-                  f"({1 - r['bits_per_note'] / best[0]:.1%} below the n-gram), "
+            bits = r.get("bits_per_note", r.get("bits_per_char"))
+            print(f"{ckpt}: {bits:.4f} bits/{unit} ({1 - bits / best[0]:.1%} below the n-gram), "
                   f"event accuracy {r['event_accuracy']:.3f}")
     return 0
 
