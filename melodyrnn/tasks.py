@@ -54,8 +54,18 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, model: dict,
     meta = load_dataset(dataset).meta
     enc = encoding_from_dict(meta["encoding"])
     augmenter = TransposeAugmenter(enc, cfg.transpose) if cfg.transpose else None
-    return fit(dataset, run_dir, model, cfg, augmenter=augmenter, filler_ids=enc.filler_ids,
+    best = fit(dataset, run_dir, model, cfg, augmenter=augmenter, filler_ids=enc.filler_ids,
                init_from=init_from, resume=resume, progress=progress)
+    return _text_names(best) if enc.kind == "text" else best
+
+
+def _text_names(metrics: dict) -> dict:
+    """Metrics of a text model under their text names: the units are characters."""
+    out = dict(metrics)
+    if "bits_per_note" in out:
+        bits, nats, chars = out.pop("bits_per_note"), out.pop("nats_per_event"), out.pop("notes")
+        out = {"bits_per_char": bits, "nats_per_token": nats, **out, "chars": chars}
+    return out
 
 
 def encode_files(paths: list[str], encoding: Encoding, chunk: int = 512
@@ -123,9 +133,7 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
                           device=dev)
     result = sums.result()
     if enc.kind == "text":  # the dataset's units are characters
-        result = {"bits_per_char": result.pop("bits_per_note"),
-                  "nats_per_token": result.pop("nats_per_event"), **result,
-                  "chars": result.pop("notes")}
+        result = _text_names(result)
     return {**result, **extra}
 
 

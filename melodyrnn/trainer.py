@@ -302,7 +302,7 @@ class Trainer:
                 f.write(json.dumps(line) + "\n")
             _log(f"epoch {self.epoch} step {self.global_step}: train {train_loss:.4f} nats/event, "
                  f"valid {valid['nats_per_event']:.4f} nats/event, {valid['bits_per_note']:.3f} "
-                 f"bits/note, event accuracy {valid['event_accuracy']:.3f}"
+                 f"bits/{self.data.meta.get('unit', 'note')}, event accuracy {valid['event_accuracy']:.3f}"
                  + ("  (best)" if improved else ""))
         return self.cfg.patience > 0 and self.bad_evals >= self.cfg.patience
 

@@ -60,6 +60,7 @@ def test_text_dataset_train_evaluate_and_prompt(tmp_path):
     r = run.invoke(main, ["evaluate", ckpt, str(tmp_path / "ds")])
     on_split = json.loads(r.stdout)
     assert on_split["bits_per_char"] < 2.0 and "nats_per_token" in on_split  # uniform: 4.3
+    assert "bits_per_note" not in on_split and "notes" not in on_split
     (tmp_path / "new.txt").write_text("the cat 3 sat on the mat and the dog 1 ran.\n")
     r = run.invoke(main, ["evaluate", ckpt, str(tmp_path / "new.txt")])
     assert r.exit_code == 0 and json.loads(r.stdout)["chars"] == 44
