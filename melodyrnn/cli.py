@@ -163,8 +163,8 @@ def info(dataset, as_json) -> None:
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder: best.pt, last.pt, metrics.jsonl.")
-@click.option("--model", "kind", type=click.Choice(["rnn", "lstm", "gru", "attention"]),
-              default="lstm", show_default=True, help="Recurrent core.")
+@click.option("--model", "kind", default="lstm", show_default=True,
+              help="Recurrent core: rnn, lstm, gru, attention, or an installed model plugin.")
 @click.option("--hidden", type=click.IntRange(1), default=256, show_default=True)
 @click.option("--layers", type=click.IntRange(1), default=2, show_default=True)
 @click.option("--embedding", type=click.IntRange(1), default=128, show_default=True)

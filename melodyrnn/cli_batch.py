@@ -68,14 +68,17 @@ def evaluate_samples(generated, reference, train_set, split, json_path, max_piec
 
 @click.command("plugins")
 def plugins() -> None:
-    """List the encodings melodyrnn knows: built-in, and installed plugins with their package."""
-    from .encodings.registry import plugins as found
+    """List encodings and model kinds: built-in, and installed plugins with their package."""
+    from .encodings.registry import plugins as encodings
+    from .models import KINDS
+    from .models.plugins import MODEL_GROUP, describe_plugins
 
-    failed = 0
-    for p in found():
-        status = f"  FAILED: {p.error}" if p.error else ""
-        click.echo(f"{p.group}\t{p.name}\t{p.source}{status}")
-        failed += bool(p.error)
+    rows = [(p.group, p.name, p.source, p.error) for p in encodings()]
+    rows += [(MODEL_GROUP, kind, "built-in", "") for kind in KINDS]
+    rows += [(MODEL_GROUP, *found) for found in describe_plugins()]
+    for group, name, source, error in rows:
+        click.echo(f"{group}\t{name}\t{source}" + (f"  FAILED: {error}" if error else ""))
+    failed = sum(bool(r[3]) for r in rows)
     if failed:
         click.echo(f"{failed} plugin(s) failed to load; melodyrnn works without them", err=True)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .plugins import plugin_kinds
+
 __all__ = ["ModelConfig", "KINDS"]
 
 KINDS = ("rnn", "lstm", "gru", "attention")
@@ -19,7 +21,8 @@ class ModelConfig:
         Number of token ids.
     kind : str
         ``rnn`` (Elman), ``lstm``, ``gru``, or ``attention`` (an LSTM with additive
-        attention over its last ``attention_length`` outputs, as Magenta's attention_rnn).
+        attention over its last ``attention_length`` outputs, as Magenta's attention_rnn),
+        or the name of an installed model plugin (:mod:`melodyrnn.models.plugins`).
     embedding, hidden, layers : int
         Embedding size, hidden size per layer, number of recurrent layers.
     dropout : float
@@ -59,8 +62,9 @@ class ModelConfig:
     num_classes: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown model kind {self.kind!r}; choose from {', '.join(KINDS)}")
+        if self.kind not in KINDS and self.kind not in plugin_kinds():
+            raise ValueError(f"unknown model kind {self.kind!r}; choose from "
+                             f"{', '.join([*KINDS, *plugin_kinds()])}")
         if min(self.vocab_size, self.embedding, self.hidden, self.layers) < 1:
             raise ValueError("vocab_size, embedding, hidden and layers must be positive")
         if not 0 <= self.dropout < 1:

@@ -18,6 +18,7 @@ from torch import nn
 from .attention import WindowAttention
 from .config import ModelConfig
 from .elman import ElmanRNN
+from .plugins import load_core_factory
 
 __all__ = ["SequenceModel", "State"]
 
@@ -52,6 +53,8 @@ class SequenceModel(nn.Module):
             self.core = ElmanRNN(in_size, c.hidden, c.layers, drop, fused=c.fused)
         elif c.kind == "gru":
             self.core = nn.GRU(in_size, c.hidden, c.layers, batch_first=True, dropout=drop)
+        elif c.kind not in ("lstm", "attention"):  # a model plugin
+            self.core = load_core_factory(c.kind)(in_size, c.hidden, c.layers, drop)
         else:
             self.core = nn.LSTM(in_size, c.hidden, c.layers, batch_first=True, dropout=drop)
         self.attention = (WindowAttention(c.hidden, c.attention_length, c.attention_dim)
