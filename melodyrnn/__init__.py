@@ -29,6 +29,11 @@ _API = {
     "load_pipeline": "pipeline", "run_pipeline": "pipeline",
     "evaluate_samples": "sample_eval", "compare_sets": "sample_eval", "piece_features": "features",
     "ingest_config": "settings", "train_configs": "settings", "generate_config": "settings",
+    "CharEncoding": "encodings", "WordEncoding": "encodings", "TokensEncoding": "encodings.text",
+    "TextIngestConfig": "text", "ingest_text": "text", "dataset_from_sequences": "text",
+    "complete_text": "text", "load": "tasks", "save": "tasks", "score": "tasks",
+    "ClassifyConfig": "classifier", "train_classifier": "labels", "classify_files": "labels",
+    "evaluate_classifier": "labels",
 }
 
 __all__ = ["__version__", *_API]

@@ -56,15 +56,17 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, model: dict,
     augmenter = TransposeAugmenter(enc, cfg.transpose) if cfg.transpose else None
     best = fit(dataset, run_dir, model, cfg, augmenter=augmenter, filler_ids=enc.filler_ids,
                init_from=init_from, resume=resume, progress=progress)
-    return _text_names(best) if enc.kind == "text" else best
+    return _text_names(best, enc) if enc.kind == "text" else best
 
 
-def _text_names(metrics: dict) -> dict:
-    """Metrics of a text model under their text names: the units are characters."""
+def _text_names(metrics: dict, enc: Encoding) -> dict:
+    """Metrics of a text model under their text names: its units are characters (tokens
+    for a dataset built from token lists)."""
+    unit = "token" if enc.name == "tokens" else "char"
     out = dict(metrics)
     if "bits_per_note" in out:
-        bits, nats, chars = out.pop("bits_per_note"), out.pop("nats_per_event"), out.pop("notes")
-        out = {"bits_per_char": bits, "nats_per_token": nats, **out, "chars": chars}
+        bits, nats, units = out.pop("bits_per_note"), out.pop("nats_per_event"), out.pop("notes")
+        out = {f"bits_per_{unit}": bits, "nats_per_token": nats, **out, f"{unit}s": units}
     return out
 
 
@@ -133,7 +135,7 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
                           device=dev)
     result = sums.result()
     if enc.kind == "text":  # the dataset's units are characters
-        result = _text_names(result)
+        result = _text_names(result, enc)
     return {**result, **extra}
 
 
@@ -159,3 +161,27 @@ def score_files(checkpoint: str, paths: list[str], *, device: str = "auto"
         else:
             out.append((path, float(per_file_nats[i] / np.log(2) / per_file_notes[i]), ""))
     return out
+
+
+def load(checkpoint: str | os.PathLike):
+    """(model, encoding) of a checkpoint (``"default"``: the shipped melody model); the
+    model is in eval mode on the CPU."""
+    ckpt = load_checkpoint(checkpoint)
+    return model_from_checkpoint(ckpt), encoding_from_dict(ckpt["encoding"])
+
+
+def save(path: str | os.PathLike, model, encoding: Encoding, metrics: dict | None = None) -> None:
+    """Write ``model`` with its config and ``encoding`` as a checkpoint (weights and plain
+    data only) that :func:`load`, ``melodyrnn generate`` and ``evaluate`` read."""
+    from dataclasses import asdict
+
+    from . import __version__
+    from .checkpoint import save_checkpoint
+
+    save_checkpoint(path, {"melodyrnn_version": __version__, "model_config": asdict(model.config),
+                           "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                           "encoding": encoding.to_dict(), "vocab": encoding.vocab.to_dict(),
+                           "metrics": metrics or {}})
+
+
+score = score_files

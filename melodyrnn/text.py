@@ -22,10 +22,12 @@ from .checkpoint import load_checkpoint, model_from_checkpoint
 from .continuation import DecodeConfig, continue_ids
 from .dataset import FORMAT_VERSION, SplitArrays, assign_split, token_dtype, write_meta, write_split
 from .encodings.registry import encoding_from_dict
-from .encodings.text import CharEncoding, TextEncoding, WordEncoding, guess_separator, split_documents
-from .vocab import BOS
+from .encodings.text import (UNK, CharEncoding, TextEncoding, TokensConfig, TokensEncoding, WordEncoding,
+                             guess_separator, split_documents)
+from .vocab import BOS, EOS
 
-__all__ = ["TextIngestConfig", "ingest_text", "encode_text_files", "complete_text", "Completion"]
+__all__ = ["TextIngestConfig", "ingest_text", "encode_text_files", "complete_text", "Completion",
+           "dataset_from_sequences"]
 
 
 @dataclass(frozen=True)
@@ -183,3 +185,58 @@ def complete_text(checkpoint: str | os.PathLike | dict, prompt: str, *, n: int =
     out = continue_ids(model, primer, n, max_tokens, decode or DecodeConfig(), seed)
     return [Completion(prompt, enc.decode_text(np.concatenate(([BOS], row))))
             for row in out.ids.numpy()]
+
+
+def dataset_from_sequences(sequences, output: str | os.PathLike, *, names=None,
+                           valid: float = 0.05, test: float = 0.05, seed: int = 0) -> dict:
+    """Write a dataset folder from token sequences of any kind; returns its meta.
+
+    Parameters
+    ----------
+    sequences : list of lists of int or of str
+        Ids ``0..len(names)-1`` (names default to ``"0"``, ``"1"``, ...) or token names.
+    output : path
+        Dataset folder to write; ``melodyrnn train`` reads it unchanged.
+    names : list of str, optional
+        The name of each id, for int sequences.
+    valid, test, seed :
+        Split fractions by content hash, and its salt (as for files).
+    """
+    seqs = [list(s) for s in sequences]
+    if not seqs:
+        raise ValueError("no sequences")
+    if any(s and isinstance(s[0], str) for s in seqs):
+        names = list(dict.fromkeys(str(t) for s in seqs for t in s))
+        index = {n: i for i, n in enumerate(names)}
+        seqs = [[index[str(t)] for t in s] for s in seqs]
+    else:
+        top = max((max(s) for s in seqs if len(s)), default=-1)
+        names = [str(i) for i in range(top + 1)] if names is None else list(names)
+        if top >= len(names) or min((min(s) for s in seqs if len(s)), default=0) < 0:
+            raise ValueError(f"ids must be in 0..{len(names) - 1} (one name each)")
+    enc = TokensEncoding(TokensConfig(tuple(names)))
+    first = UNK + 1  # ids of names start after <pad> <s> </s> <unk>
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    dtype = token_dtype(len(enc.vocab))
+    splits = {}
+    rows = [(i, np.asarray(s, np.int64), assign_split(hashlib.sha256(
+        np.asarray(s, np.int64).tobytes()).hexdigest()[:32], valid, test, seed))
+        for i, s in enumerate(seqs)]
+    for split in ("train", "valid", "test"):
+        part = [(i, s) for i, s, sp in rows if sp == split]
+        encoded = [np.concatenate(([BOS], s + first, [EOS])) for _, s in part]
+        lengths = np.array([len(e) for e in encoded], np.int64)
+        splits[split] = SplitArrays(
+            np.concatenate(encoded) if encoded else np.zeros(0, np.int64),
+            np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+            np.array([len(s) for _, s in part], np.int64), np.zeros(len(part), np.int64),
+            np.array([i for i, _ in part], np.int64))
+        write_split(out, split, splits[split], dtype)
+    meta = {"format": FORMAT_VERSION, "melodyrnn_version": __version__, "unit": "token",
+            "encoding": enc.to_dict(), "vocab": enc.vocab.to_dict(), "token_dtype": dtype.name,
+            "splits": {k: {"sequences": v.n_sequences, "tokens": int(v.tokens.shape[0]),
+                           "notes": int(v.notes.sum())} for k, v in splits.items()},
+            "counts": {"sequences": len(seqs)}, "files": [], "stats": {}}
+    write_meta(out, meta)
+    return meta

@@ -74,3 +74,30 @@ def test_text_dataset_train_evaluate_and_prompt(tmp_path):
     assert again.stdout == r.stdout
     r = run.invoke(main, ["generate", "--prompt", "hello"])  # the default model is a melody model
     assert r.exit_code == 1 and "needs a text model" in r.output and "Traceback" not in r.output
+
+
+def test_dataset_from_token_lists_trains_and_completes(tmp_path):
+    import random
+
+    import melodyrnn as mr
+
+    rng = random.Random(0)
+    cycle = ["do", "re", "mi", "fa"] * 10
+    seqs = [cycle[:rng.randint(5, 30)] for _ in range(60)]  # same order, different lengths
+    meta = mr.dataset_from_sequences(seqs, tmp_path / "ds", valid=0.15, test=0.15)
+    assert sum(s["sequences"] for s in meta["splits"].values()) == 60 and meta["splits"]["valid"]["sequences"]
+    assert list(meta["encoding"]["config"]["names"]) == ["do", "re", "mi", "fa"]
+    with __import__("pytest").raises(ValueError, match="ids must be in 0..1"):
+        mr.dataset_from_sequences([[0, 2]], tmp_path / "bad", names=["a", "b"])
+    best = mr.train(tmp_path / "ds", tmp_path / "run", dict(kind="gru", hidden=32, layers=1,
+                                                               embedding=8),
+                    mr.TrainConfig(batch_size=8, seq_len=16, lr=2e-2, epochs=6, warmup_steps=5),
+                    progress=False)
+    assert best["bits_per_token"] < 1.0 and "bits_per_note" not in best
+    out = mr.complete_text(tmp_path / "run" / "best.pt", "do re", max_tokens=6, seed=0)
+    assert out[0].text.split()[:2] == ["mi", "fa"]
+    model, enc = mr.load(tmp_path / "run" / "best.pt")
+    mr.save(tmp_path / "copy.pt", model, enc)
+    again = mr.evaluate(str(tmp_path / "copy.pt"), [str(tmp_path / "ds")], split="valid")
+    first = mr.evaluate(str(tmp_path / "run" / "best.pt"), [str(tmp_path / "ds")], split="valid")
+    assert again == first

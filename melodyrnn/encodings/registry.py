@@ -15,14 +15,14 @@ from importlib.metadata import entry_points
 from .base import Encoding
 from .melody import MelodyEncoding
 from .performance import PerformanceEncoding
-from .text import CharEncoding, WordEncoding
+from .text import CharEncoding, TokensEncoding, WordEncoding
 
 __all__ = ["available_encodings", "get_encoding", "encoding_from_dict", "Plugin", "plugins"]
 
 ENTRY_POINT_GROUP = "melodyrnn.encodings"
 
 
-BUILT_IN = (MelodyEncoding, PerformanceEncoding, CharEncoding, WordEncoding)
+BUILT_IN = (MelodyEncoding, PerformanceEncoding, CharEncoding, WordEncoding, TokensEncoding)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ import numpy as np
 from ..vocab import BOS, EOS, PAD, Vocabulary
 from .base import Encoding
 
-__all__ = ["CharConfig", "CharEncoding", "WordConfig", "WordEncoding", "TextEncoding",
-           "UNK", "split_documents"]
+__all__ = ["CharConfig", "CharEncoding", "WordConfig", "WordEncoding", "TokensConfig",
+           "TokensEncoding", "TextEncoding", "UNK", "split_documents"]
 
 UNK = 3  # id of <unk> in both text vocabularies
 _TOKENS = re.compile(r"\w+|\s|[^\w\s]")
@@ -153,3 +153,41 @@ class WordEncoding(TextEncoding):
         words = [w for w, c in counts.most_common(max_words) if c >= min_count]
         return cls(WordConfig(tuple(words), "".join(sorted(set().union(*map(set, texts)))),
                               separator))
+
+
+@dataclass(frozen=True)
+class TokensConfig:
+    """``names``: the token names, in id order after the specials and ``<unk>``."""
+
+    names: tuple[str, ...] = ()
+    separator: str = "%"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(self.names))
+
+
+class TokensEncoding(TextEncoding):
+    """Named tokens of any kind (a dataset built from token lists): text is the names
+    separated by spaces, so ``--prompt "a b c"`` and completions work on them too."""
+
+    name = "tokens"
+    config_class = TokensConfig
+
+    def _build_vocab(self) -> Vocabulary:
+        return Vocabulary.from_names(("<unk>", *(f"w:{n}" for n in self.config.names)))
+
+    def _pieces(self, text: str) -> list[str]:
+        return [f"w:{n}" for n in text.split()]
+
+    def decode_text(self, ids) -> str:
+        return " ".join(self.decode_names(ids))
+
+    def decode_names(self, ids) -> list[str]:
+        """Token names of ``ids`` up to ``</s>`` (``<unk>`` for unknown)."""
+        out = []
+        for i in np.asarray(ids, np.int64).tolist():
+            if i == EOS:
+                break
+            if i not in (PAD, BOS):
+                out.append(self._names[i])
+        return out
