@@ -132,8 +132,9 @@ def _evaluation_section(folder: Path | None) -> str:
         return "<p class=muted>no evaluate stage</p>"
     ev = json.loads((folder / "evaluate.json").read_text())
     m = ev["model"]
-    keys = [k for k in ("bits_per_note", "nats_per_event", "perplexity", "accuracy",
-                        "event_accuracy", "sequences", "split") if k in m]
+    keys = [k for k in ("bits_per_note", "bits_per_char", "bits_per_token", "nats_per_event",
+                        "nats_per_token", "perplexity", "accuracy", "event_accuracy", "sequences",
+                        "split") if k in m]
     out = "<h3>The model on the held-out split</h3>" + _table(keys, [[
         f"{m[k]:.4f}" if isinstance(m[k], float) else m[k] for k in keys]])
     s = ev.get("samples")
@@ -166,6 +167,11 @@ def _samples_section(folder: Path | None, audio: int) -> str:
             out.append(f"<p>{name}: skipped ({html.escape(r['reason'])})</p>")
             continue
         for o in r["outputs"]:
+            if o["file"].endswith(".txt"):  # a text model's completion of a prompt
+                out.append(f"<div class=sample><b>{html.escape(o['file'])}</b> (prompt "
+                           f"{html.escape(repr(r['seed']))})<pre>"
+                           f"{html.escape((folder / o['file']).read_text())}</pre></div>")
+                continue
             mid = folder / o["file"]
             bits = f"{o['bits_per_note']:.3f} bits/note" if o["bits_per_note"] is not None else ""
             part = (f"<div class=sample><b>{html.escape(o['file'])}</b> (seed {name}, "

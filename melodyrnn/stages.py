@@ -31,7 +31,7 @@ __all__ = ["RUNNERS", "check_stage", "ingest_stage", "train_stage", "generate_st
 
 
 EXTRA = {"ingest": {"inputs", "shards"}, "train": {"nproc"},
-         "generate": {"seeds", "unprimed", "render", "workers", "model"},
+         "generate": {"seeds", "unprimed", "prompts", "render", "workers", "model"},
          "evaluate": {"split", "copy_threshold", "max_pieces"}, "report": {"audio"}}
 
 
@@ -144,7 +144,25 @@ def _generate_one(job: tuple) -> dict:
     return record
 
 
+def _complete_prompts(folder: Path, checkpoint: str, prompts: list[str], cfg) -> dict:
+    """Text models: ``cfg.num_outputs`` completions of each prompt, one .txt file each."""
+    from .text import complete_text
+
+    records = []
+    for k, prompt in enumerate(tqdm(prompts, unit="prompt", desc="generate", leave=False)):
+        outs = complete_text(checkpoint, prompt, n=cfg.num_outputs, max_tokens=cfg.steps or 200,
+                             decode=cfg.decode, seed=cfg.seed + k)
+        files = []
+        for j, c in enumerate(outs):
+            atomic_write_text(folder / f"prompt{k}-{j}.txt", c.prompt + c.text)
+            files.append({"file": f"prompt{k}-{j}.txt", "chars": len(c.text)})
+        records.append({"seed": prompt, "status": "ok", "outputs": files})
+    atomic_write_text(folder / "generate.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    return {"prompts": len(prompts), "outputs": sum(len(r["outputs"]) for r in records)}
+
+
 def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
+    prompts = settings.pop("prompts", None)
     seeds = settings.pop("seeds", None)
     unprimed = int(settings.pop("unprimed", 0))
     render = list(settings.pop("render", ["png"]))
@@ -165,6 +183,8 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
             print(f"[generate]: no audio ({e})", file=sys.stderr)
             render.remove("wav")
     cfg = generate_config(**settings)
+    if prompts:
+        return _complete_prompts(folder, checkpoint, list(prompts), cfg)
     jobs = [(checkpoint, f, Path(f).stem, cfg, str(folder), render)
             for f in (discover([str(s) for s in (seeds if isinstance(seeds, list) else [seeds])])
                       if seeds else [])]
@@ -194,15 +214,16 @@ def evaluate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     copy_threshold = int(settings.pop("copy_threshold", 16))
     max_pieces = int(settings.pop("max_pieces", 400))
     out = {"model": evaluate(str(folders["train"] / "best.pt"), [str(_data(folders))], split=split)}
-    if "generate" in folders:
+    music = "bits_per_note" in out["model"]  # text models report bits per character
+    if "generate" in folders and music:
         samples = evaluate_samples(folders["generate"], _data(folders), train=_data(folders),
                                    split=split, max_pieces=max_pieces,
                                    copy_threshold=copy_threshold, seed=p.seed)
         out["samples"] = samples
         atomic_write_text(folder / "evaluate.md", markdown_table(samples) + "\n")
     atomic_write_text(folder / "evaluate.json", json.dumps(out, indent=1))
-    return {"bits_per_note": out["model"].get("bits_per_note"),
-            "event_accuracy": out["model"].get("event_accuracy")}
+    return {k: v for k, v in out["model"].items()
+            if k in ("bits_per_note", "bits_per_char", "bits_per_token", "event_accuracy")}
 
 
 def report_stage(folder: Path, settings: dict, p, folders: dict) -> dict:

@@ -185,3 +185,32 @@ def test_sharded_ingest_and_torchrun_training(collection):
     assert many["train"]["best_valid"]["tokens"] == one["train"]["best_valid"]["tokens"]
     folder = json.loads((collection / "many" / "pipeline.json").read_text())["stages"]["train"]
     assert (Path(folder) / "best.pt").is_file()
+
+
+def test_text_pipeline_completes_prompts(tmp_path):
+    (tmp_path / "t.txt").write_text("%\n".join(f"fortune {i}: be kind to {i % 5} cats\n"
+                                               for i in range(60)))
+    (tmp_path / "text.toml").write_text(f"""
+[ingest]
+inputs = ["{tmp_path / 't.txt'}"]
+encoding = "char"
+valid = 0.2
+test = 0.2
+[train]
+hidden = 16
+layers = 1
+max_steps = 3
+batch_size = 8
+seq_len = 32
+[generate]
+prompts = ["fortune", "be kind"]
+num_outputs = 2
+steps = 20
+[evaluate]
+[report]
+""")
+    summary = json.loads(run([str(tmp_path / "text.toml"), "-o", str(tmp_path / "run")]))["stages"]
+    assert summary["generate"] == {"prompts": 2, "outputs": 4}
+    assert "bits_per_char" in summary["evaluate"]
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "prompt1-1.txt" in page and "<pre>be kind" in page and "bits_per_char" in page
