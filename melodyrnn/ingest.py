@@ -150,15 +150,17 @@ class _Assembler:
         self.parts: dict[str, list] = {s: [] for s in SPLITS}
         self.lines: list[dict] = []
         self.texts: list[str] = []
-        self._bounds: dict[int, list[int]] = {}  # per chunk result: first sequence of each file
+        self._bounds: dict[int, tuple] = {}  # per chunk result: (it, first sequence of each file)
 
     def add(self, path: str, rec: FileRecord, result: ChunkResult | None = None,
             row: int = -1) -> None:
         split, n_seq = None, 0
         if rec.status == OK and result is not None:
-            b = self._bounds.get(id(result))
-            if b is None:
-                b = self._bounds[id(result)] = result.sequence_bounds().tolist()
+            kept = self._bounds.get(id(result))
+            if kept is None or kept[0] is not result:
+                # the result is kept with its bounds: a freed result's id could be reused
+                kept = self._bounds[id(result)] = (result, result.sequence_bounds().tolist())
+            b = kept[1]
             split = assign_split(rec.hash, self.cfg.valid, self.cfg.test, self.cfg.seed)
             n_seq = b[row + 1] - b[row]
             self.parts[split].append((result.batch, b[row], b[row + 1], len(self.lines)))
