@@ -123,10 +123,12 @@ class _Dist:
         dist.all_reduce(t)
         return t.tolist()
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
         if self.world > 1:
             import torch.distributed as dist
 
+            if finished:  # no rank tears the group down while another is still in it
+                dist.barrier()
             dist.destroy_process_group()
 
 
@@ -343,7 +345,7 @@ class Trainer:
 
         cfg, started = self.cfg, time.perf_counter()
         total = self._total_steps()
-        stop = False
+        stop = finished = False
         try:
             while self.epoch < cfg.epochs and not stop:
                 plan = self.epoch_plan(self.epoch)
@@ -376,6 +378,7 @@ class Trainer:
             if self.best is None:  # stopped before any evaluation
                 self._evaluate(float("nan"), started)
                 self._save_last(self.best)
+            finished = True
         finally:
-            self.dist.close()
+            self.dist.close(finished)
         return self.best or {}
