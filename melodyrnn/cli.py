@@ -15,6 +15,7 @@ import click
 from . import __version__
 from .cli_batch import classify, evaluate_samples, pipeline, plugins
 from .cli_common import fail_cleanly as _fail_cleanly
+from .cli_live import live
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
@@ -384,6 +385,7 @@ main.add_command(pipeline)
 main.add_command(evaluate_samples)
 main.add_command(plugins)
 main.add_command(classify)
+main.add_command(live)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,90 @@
+"""Latency of `melodyrnn live`: from the end of a phrase to the answer's first note.
+
+    python benchmarks/live.py [--model default] [--trials 3]
+
+Runs the live engine in real time (the system clock, 1-ms loop) between in-memory ports on
+this machine's CPU: a two-bar phrase of eighth and quarter notes at 120 qpm, then silence. The
+phrase ends after a bar of silence (2 s after its last note-off); the answer is due on the
+first beat after that. Goal: the first note sounds within one beat (500 ms at 120 qpm).
+Also prints how long one answer takes to compose (the model call alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import mido
+
+from melodyrnn.live import LiveConfig, LiveEngine, ModelResponder
+from melodyrnn.live_ports import run_engine
+
+PHRASE = [(0.0, 62, 0.5), (0.5, 64, 0.5), (1.0, 66, 1.0), (2.0, 67, 0.5), (2.5, 69, 0.5),
+          (3.0, 71, 1.0), (4.0, 69, 1.0), (5.0, 66, 1.0), (6.0, 62, 2.0)]  # (beat, pitch, beats)
+
+
+class TimedInput(mido.ports.BaseInput):
+    def __init__(self, start: float, qpm: float):
+        spb = 60.0 / qpm
+        events = []
+        for beat, pitch, dur in PHRASE:
+            events.append((start + beat * spb, mido.Message("note_on", note=pitch, velocity=90)))
+            events.append((start + (beat + dur * 0.9) * spb, mido.Message("note_off", note=pitch)))
+        self.events = sorted(events, key=lambda e: e[0])
+        self.last_off = self.events[-1][0]
+        super().__init__("timed")
+
+    def _receive(self, block=True):
+        if self.events and self.events[0][0] <= time.monotonic():
+            return self.events.pop(0)[1]
+        return None
+
+
+class FirstNote(mido.ports.BaseOutput):
+    def __init__(self):
+        self.first = None
+        super().__init__("first")
+
+    def _send(self, msg):
+        if msg.type == "note_on" and self.first is None:
+            self.first = time.monotonic()
+
+
+def trial(responder, qpm: float, seed: int) -> float:
+    engine = LiveEngine(responder, LiveConfig(qpm=qpm, seed=seed))
+    start = time.monotonic() + 0.3
+    inport, outport = TimedInput(start, qpm), FirstNote()
+    phrase_end = inport.last_off + 4 * 60.0 / qpm  # a bar of silence
+    run_engine(engine, inport, outport, until=lambda: outport.first is not None
+               or time.monotonic() > phrase_end + 3)
+    return (outport.first - phrase_end) * 1000 if outport.first else float("inf")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--qpm", type=float, default=120.0)
+    args = ap.parse_args()
+    responder = ModelResponder(args.model)
+    engine = LiveEngine(responder, LiveConfig(qpm=args.qpm))
+    tune = engine._tune([(b, b + d * 0.9, p, 90) for b, p, d in PHRASE], 0.0)
+    compose = []
+    for k in range(5):
+        t = time.perf_counter()
+        responder(tune, 2, 1.0, k)
+        compose.append((time.perf_counter() - t) * 1000)
+    print(f"composing a 2-bar answer: median {statistics.median(compose):.0f} ms "
+          f"(of {len(compose)}, max {max(compose):.0f} ms)")
+    latencies = [trial(responder, args.qpm, k) for k in range(args.trials)]
+    beat_ms = 60000 / args.qpm
+    print("phrase end -> first answer note: " + ", ".join(f"{x:.0f} ms" for x in latencies)
+          + f"; goal within one beat ({beat_ms:.0f} ms): "
+          + ("met" if max(latencies) <= beat_ms else "NOT met"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
