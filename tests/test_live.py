@@ -30,8 +30,8 @@ class ScriptedInput(mido.ports.BaseInput):
         super().__init__("scripted")
 
     def _receive(self, block=True):
-        if self.interrupt_at is not None and self.clock() >= self.interrupt_at:
-            raise KeyboardInterrupt
+        if self.interrupt_at is not None and self.clock() >= self.interrupt_at[0]:
+            raise self.interrupt_at[1]
         if self.script and self.script[0][0] <= self.clock() + 1e-9:
             return self.script.pop(0)[1]
         return None
@@ -144,10 +144,16 @@ def test_learn_assigns_the_next_control_changes():
 
 
 def test_ctrl_c_mid_answer_ends_every_sounding_note():
-    sent, _, reason, engine = drive(script=phrase(), interrupt_at=6.3)
+    sent, _, reason, engine = drive(script=phrase(), interrupt_at=(6.3, KeyboardInterrupt()))
     assert reason == "interrupted"
     assert sent == [on(6.0, 72), off(6.25, 72), on(6.25, 74), off(6.3, 74)]
     assert not engine.sounding
+
+
+def test_a_lost_input_port_stops_cleanly_too():
+    sent, _, reason, engine = drive(script=phrase(), interrupt_at=(6.1, OSError("device unplugged")))
+    assert reason == "lost a port: device unplugged"
+    assert sent == [on(6.0, 72), off(6.1, 72)] and not engine.sounding
 
 
 def test_metronome_and_midi_clock():
