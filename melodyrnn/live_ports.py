@@ -32,11 +32,11 @@ def open_ports(in_name: str | None, out_name: str | None, virtual: bool = False)
     """(input, output) ports by name; ``virtual`` creates ports of those names that other
     programs connect to (ALSA, CoreMIDI)."""
     mido = _mido()
+    if virtual:
+        in_name, out_name = in_name or "melodyrnn in", out_name or "melodyrnn out"
     try:
-        if virtual:
-            return (mido.open_input(in_name or "melodyrnn in", virtual=True),
-                    mido.open_output(out_name or "melodyrnn out", virtual=True))
-        return mido.open_input(in_name), mido.open_output(out_name)
+        return (mido.open_input(in_name, virtual=virtual),
+                mido.open_output(out_name, virtual=virtual))
     except Exception as e:  # an unknown name, or no MIDI system
         raise ValueError(f"cannot open MIDI ports ({in_name!r}, {out_name!r}): {e}") from None
 
