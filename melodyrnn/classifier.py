@@ -149,8 +149,6 @@ def fit_classifier(run_dir: str | Path, model_config: ModelConfig, classes: list
 
 def take(arrays: SplitArrays, index: np.ndarray) -> SplitArrays:
     """The sequences ``index`` of ``arrays``, as a new SplitArrays."""
-    seqs = [np.asarray(arrays.sequence(int(i))) for i in index]
-    lengths = np.array([len(s) for s in seqs], np.int64)
-    return SplitArrays(np.concatenate(seqs) if seqs else np.zeros(0, np.int64),
-                       np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-                       arrays.notes[index], arrays.bar_steps[index], arrays.source[index])
+    return SplitArrays.from_sequences([np.asarray(arrays.sequence(int(i))) for i in index],
+                                      arrays.notes[index], arrays.source[index],
+                                      arrays.bar_steps[index])

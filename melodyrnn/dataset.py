@@ -74,6 +74,17 @@ class SplitArrays:
         return self.tokens[self.offsets[i]:self.offsets[i + 1]]
 
     @classmethod
+    def from_sequences(cls, seqs: list, notes, source, bar_steps=None) -> "SplitArrays":
+        """Token sequences (arrays with their start and end tokens) and per-sequence columns
+        (``bar_steps`` defaults to zeros: no bar grid)."""
+        lengths = np.array([len(q) for q in seqs], np.int64)
+        return cls(np.concatenate(seqs).astype(np.int64) if seqs else np.zeros(0, np.int64),
+                   np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+                   np.asarray(notes, np.int64).reshape(-1),
+                   np.zeros(len(seqs), np.int64) if bar_steps is None else
+                   np.asarray(bar_steps, np.int64), np.asarray(source, np.int64).reshape(-1))
+
+    @classmethod
     def empty(cls) -> "SplitArrays":
         z = np.zeros(0, np.int64)
         return cls(z.astype(np.uint16), np.zeros(1, np.int64), z, z, z)

@@ -120,13 +120,8 @@ def ingest_text(cfg: TextIngestConfig) -> dict:
     splits = {}
     for split in ("train", "valid", "test"):
         part = [(i, d) for i, d, s in docs if s == split]
-        seqs = [enc.encode_text(d) for _, d in part]
-        lengths = np.array([len(s) for s in seqs], np.int64)
-        splits[split] = SplitArrays(
-            np.concatenate(seqs) if seqs else np.zeros(0, np.int64),
-            np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-            np.array([len(d) for _, d in part], np.int64), np.zeros(len(part), np.int64),
-            np.array([i for i, _ in part], np.int64))
+        splits[split] = SplitArrays.from_sequences([enc.encode_text(d) for _, d in part],
+                                                   [len(d) for _, d in part], [i for i, _ in part])
         write_split(out, split, splits[split], dtype)
     atomic_write_text(out / "report.jsonl", "".join(json.dumps(ln) + "\n" for ln in lines))
     meta = {"format": FORMAT_VERSION, "melodyrnn_version": __version__, "unit": "char",
@@ -155,12 +150,7 @@ def encode_text_files(paths: list[str], enc: TextEncoding
             seqs.append(enc.encode_text(d))
             chars.append(len(d))
             source.append(i)
-    lengths = np.array([len(s) for s in seqs], np.int64)
-    arrays = SplitArrays(np.concatenate(seqs) if seqs else np.zeros(0, np.int64),
-                         np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-                         np.array(chars, np.int64), np.zeros(len(seqs), np.int64),
-                         np.array(source, np.int64))
-    return arrays, files, failures
+    return SplitArrays.from_sequences(seqs, chars, source), files, failures
 
 
 @dataclass
@@ -225,13 +215,9 @@ def dataset_from_sequences(sequences, output: str | os.PathLike, *, names=None,
         for i, s in enumerate(seqs)]
     for split in ("train", "valid", "test"):
         part = [(i, s) for i, s, sp in rows if sp == split]
-        encoded = [np.concatenate(([BOS], s + first, [EOS])) for _, s in part]
-        lengths = np.array([len(e) for e in encoded], np.int64)
-        splits[split] = SplitArrays(
-            np.concatenate(encoded) if encoded else np.zeros(0, np.int64),
-            np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-            np.array([len(s) for _, s in part], np.int64), np.zeros(len(part), np.int64),
-            np.array([i for i, _ in part], np.int64))
+        splits[split] = SplitArrays.from_sequences(
+            [np.concatenate(([BOS], s + first, [EOS])) for _, s in part],
+            [len(s) for _, s in part], [i for i, _ in part])
         write_split(out, split, splits[split], dtype)
     meta = {"format": FORMAT_VERSION, "melodyrnn_version": __version__, "unit": "token",
             "encoding": enc.to_dict(), "vocab": enc.vocab.to_dict(), "token_dtype": dtype.name,
