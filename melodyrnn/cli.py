@@ -148,10 +148,11 @@ def info(dataset, as_json) -> None:
     click.echo(f"dataset   {d['path']}")
     click.echo(f"encoding  {enc['name']} {json.dumps(enc['config'])}")
     click.echo("files     " + ", ".join(f"{k} {v}" for k, v in d["files"].items()))
+    unit = d.get("unit", "note")  # text datasets count characters
     for name, row in d["splits"].items():
         length = row.get("length", {})
         click.echo(f"{name:9} {row['sequences']:7d} sequences {row['tokens']:10d} tokens "
-                   f"{row['notes']:9d} notes  length min/median/mean/p95/max "
+                   f"{row['notes']:9d} {unit}s  length min/median/mean/p95/max "
                    + "/".join(str(length.get(k, "-")) for k in ("min", "median", "mean", "p95", "max")))
     v = d["vocab"]
     click.echo(f"vocab     {v['used']} of {v['size']} tokens used; top: "

@@ -183,7 +183,7 @@ def describe(ds: Dataset, top: int = 10) -> dict:
     tokens = ds.meta["vocab"]["tokens"]
     usage = np.zeros(len(tokens), np.int64)
     out: dict = {"path": str(ds.path), "encoding": ds.meta["encoding"], "files": ds.meta["counts"],
-                 "splits": {}}
+                 "unit": ds.meta.get("unit", "note"), "splits": {}}
     for name, arr in ds.splits.items():
         lengths = arr.lengths
         usage += np.bincount(np.asarray(arr.tokens), minlength=len(tokens))[:len(tokens)]

@@ -64,8 +64,8 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def training_curves_png(metrics: list[dict]) -> bytes:
-    """Loss, valid bits/note and event accuracy per evaluation, as a PNG."""
+def training_curves_png(metrics: list[dict], unit: str = "note") -> bytes:
+    """Loss, valid bits per ``unit`` and event accuracy per evaluation, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,7 +78,7 @@ def training_curves_png(metrics: list[dict]) -> bytes:
     axes[0].set_title("loss (nats/event)")
     axes[0].legend()
     axes[1].plot(x, [m["valid"].get("bits_per_note") for m in metrics], "o-", color="C1")
-    axes[1].set_title("valid bits/note")
+    axes[1].set_title(f"valid bits/{unit}")
     axes[2].plot(x, [m["valid"].get("event_accuracy") for m in metrics], "o-", color="C2")
     axes[2].set_title("valid event accuracy")
     for ax in axes:
@@ -89,6 +89,11 @@ def training_curves_png(metrics: list[dict]) -> bytes:
     fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def _unit(ingest: Path | None) -> str:
+    meta = ingest / "data" / "meta.json" if ingest else None
+    return json.loads(meta.read_text()).get("unit", "note") if meta and meta.is_file() else "note"
 
 
 def _dataset_section(folder: Path | None) -> str:
@@ -113,17 +118,17 @@ def _dataset_section(folder: Path | None) -> str:
     return out
 
 
-def _training_section(folder: Path | None) -> str:
+def _training_section(folder: Path | None, unit: str) -> str:
     metrics = _read_jsonl(folder / "metrics.jsonl") if folder else []
     if not metrics:
         return "<p class=muted>no training metrics</p>"
     best = min(metrics, key=lambda m: m["valid"]["nats_per_event"])
     try:
-        plot = _img(training_curves_png(metrics), "training curves")
+        plot = _img(training_curves_png(metrics, unit), "training curves")
     except ImportError:
         plot = "<p class=muted>(plots need matplotlib: pip install 'melodyrnn[render]')</p>"
     return (plot
-            + f"<p>Best valid: {best['valid']['bits_per_note']:.3f} bits/note, event accuracy "
+            + f"<p>Best valid: {best['valid']['bits_per_note']:.3f} bits/{unit}, event accuracy "
               f"{best['valid']['event_accuracy']:.3f} (epoch {best['epoch'] + 1} of {len(metrics)}).</p>")
 
 
@@ -194,7 +199,7 @@ def write_report(path: Path, pipeline, folders: dict, audio: int = 4) -> Path:
                      f"<code>{html.escape(str(pipeline.run_dir))}</code>, seed {pipeline.seed}.</p>"
                      f"<pre>{html.escape(pipeline.text)}</pre>"),
         ("Dataset", _dataset_section(folders.get("ingest"))),
-        ("Training", _training_section(folders.get("train"))),
+        ("Training", _training_section(folders.get("train"), _unit(folders.get("ingest")))),
         ("Evaluation", _evaluation_section(folders.get("evaluate"))),
         ("Samples", "<p>Primer in green, continuation in orange.</p>"
                     + _samples_section(folders.get("generate"), audio)),
