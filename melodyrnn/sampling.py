@@ -57,5 +57,8 @@ def sample_next(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Gene
     filtered = filter_logits(logits, cfg, allowed)
     if cfg.greedy:
         return filtered.argmax(dim=-1)
-    probs = torch.softmax(filtered, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    # inverse-CDF sampling: one uniform draw per row; torch.multinomial validates its input
+    # on every call, which costs more than the draw itself for one row
+    cdf = torch.softmax(filtered, dim=-1).cumsum(dim=-1)  # (B, V)
+    u = torch.rand(cdf.shape[0], 1, generator=generator, dtype=cdf.dtype) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)

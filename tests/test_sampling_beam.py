@@ -28,6 +28,10 @@ def test_sampling_is_seeded_and_follows_probabilities():
     assert torch.equal(a, b)
     freq = torch.bincount(a, minlength=3).float() / a.shape[0]
     torch.testing.assert_close(freq, torch.tensor([0.7, 0.2, 0.1]), atol=0.02, rtol=0)
+    # ids with probability 0 (filtered out, or first and last in the vocabulary) never come up
+    masked = torch.tensor([[float("-inf"), 0.0, float("-inf"), 0.0, float("-inf")]]).expand(5000, 5)
+    ids = sample_next(masked, SamplingConfig(), torch.Generator().manual_seed(1))
+    assert set(ids.tolist()) == {1, 3}
 
 
 # A toy step function: a Markov chain over 3 ids where greedy choice is a trap.

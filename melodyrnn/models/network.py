@@ -132,7 +132,9 @@ class SequenceModel(nn.Module):
         prev = torch.gather(ext, 1, (back_at - 1).view(batch, -1)).view(batch, steps, k)
         flags = (prev == ids[..., None]) & on & (seq_index >= bars)  # (B, T, K)
         phase = seq_index[..., 0] % per[..., 0].clamp(min=1)  # (B, T)
-        position = self._position_table[period[:, None], phase]  # (B, T, 2 + BITS)
+        table = self._position_table.flatten(0, 1)  # (P + 1, P, F) -> ((P + 1) * P, F)
+        position = nn.functional.embedding(period[:, None] * self._position_table.shape[1] + phase,
+                                           table)  # (B, T, 2 + BITS)
         return back, torch.cat([flags.to(position.dtype), position], dim=-1)
 
     def features(self, ids: torch.Tensor, state: State | None = None,
