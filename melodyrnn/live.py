@@ -138,7 +138,7 @@ class LiveEngine:
         self.loop = False
         self.seed = cfg.seed
         self.clicked = -1  # last beat that got a metronome click
-        self.ticks = 0
+        self.ticks, self.last_quarter = 0, None  # MIDI clock
 
     # -- time ------------------------------------------------------------------------
     def beat_at(self, t: float) -> float:
@@ -172,11 +172,12 @@ class LiveEngine:
 
     def _clock_tick(self, now: float) -> None:
         self.ticks += 1
-        if self.ticks % 24 == 0 and hasattr(self, "_last_quarter"):
-            self.qpm = 60.0 / max(now - self._last_quarter, 1e-3)
-            self.t0 = now - (self.ticks / 24) * 60.0 / self.qpm  # beat = ticks / 24 now
-        if self.ticks % 24 == 0:
-            self._last_quarter = now
+        if self.ticks % 24:
+            return
+        if self.last_quarter is not None:  # a quarter note of clock: the tempo, and the beat
+            self.qpm = 60.0 / max(now - self.last_quarter, 1e-3)
+            self.t0 = now - (self.ticks / 24) * 60.0 / self.qpm
+        self.last_quarter = now
 
     def _control(self, number: int, value: int, now: float) -> None:
         if self.learning:
@@ -184,10 +185,15 @@ class LiveEngine:
             self.controls[action] = number
             self.log(f"learned: control change {number} -> {action}")
             return
-        if number == self.cfg.end_cc and value >= 64 and self.phrase:
+        if number == self.cfg.end_cc and value >= 64 and (self.phrase or self.held):
+            beat = self.beat_at(now)  # notes still held end here
+            self.phrase += [(on, max(beat, on + 1e-3), p, v) for p, (on, v) in self.held.items()]
+            self.held.clear()
             self._respond(now)
             return
         action = next((a for a, n in self.controls.items() if n == number), None)
+        if action in ("temperature", "length"):
+            self.ready = None  # an answer composed ahead used the old setting
         if action == "temperature":
             self.temperature = 0.1 + 1.9 * value / 127
         elif action == "length":
@@ -209,7 +215,7 @@ class LiveEngine:
         now = self.clock() if now is None else now
         beat = self.beat_at(now)
         if self.phrase and not self.held:
-            start_bar = math.floor(self.phrase[0][0] / self.cfg.beats_per_bar)
+            start_bar = math.floor(min(n[0] for n in self.phrase) / self.cfg.beats_per_bar)
             silence = self.cfg.silence_bars * self.cfg.beats_per_bar
             silent = beat - self.last_off >= silence
             too_long = beat >= (start_bar + self.cfg.max_bars) * self.cfg.beats_per_bar
@@ -257,7 +263,7 @@ class LiveEngine:
 
     def _compose(self, phrase: list) -> list:
         bpb = self.cfg.beats_per_bar
-        origin = math.floor(phrase[0][0] / bpb) * bpb  # the bar line before the first note
+        origin = math.floor(min(n[0] for n in phrase) / bpb) * bpb  # bar line before the first note
         length_bars = max(1, math.ceil((max(n[1] for n in phrase) - origin) / bpb - 1e-6))
         bars = self.response_bars or length_bars
         notes = self.responder(self._tune(phrase, origin), bars, self.temperature, self.seed)

@@ -110,6 +110,13 @@ def test_end_cc_ends_the_phrase_at_once():
     cc = [(4.1, mido.Message("control_change", control=64, value=127))]
     sent, stub, _, _ = drive(LiveConfig(end_cc=64), script=phrase() + cc)
     assert sent[0] == on(4.5, 72)  # the first beat after 4.1 s
+    # a note still held at the CC ends there and belongs to the phrase; a long first note
+    # released last still sets the phrase's start
+    held = [(2.0, mido.Message("note_on", note=55, velocity=90)),
+            (3.0, mido.Message("note_on", note=57, velocity=90)),
+            (3.2, mido.Message("note_off", note=57))]
+    _, stub, _, _ = drive(LiveConfig(end_cc=64), script=held + cc)
+    assert stub.calls[0]["pitches"] == [55, 57] and stub.calls[0]["starts"] == [0.0, 2.0]
 
 
 def test_controls_set_temperature_and_length_and_panic_silences():
