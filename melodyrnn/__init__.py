@@ -34,6 +34,11 @@ _API = {
     "complete_text": "text", "load": "tasks", "save": "tasks", "score": "tasks",
     "ClassifyConfig": "classifier", "train_classifier": "labels", "classify_files": "labels",
     "evaluate_classifier": "labels",
+    "describe": "dataset", "discover": "ingest", "piano_roll_png": "render", "render_wav": "render",
+    "check_wav_renderer": "render", "markdown_table": "sample_eval", "write_report": "report",
+    "plugins": "encodings.registry", "describe_plugins": "models.plugins",
+    "LiveConfig": "live", "LiveEngine": "live", "ModelResponder": "live",
+    "open_ports": "live_ports", "port_names": "live_ports", "run_engine": "live_ports",
 }
 
 __all__ = ["__version__", *_API]
