@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, model_from_checkpoint
-from .encodings.melody import FIRST_NOTE_ON, MelodyEncoding
-from .encodings.registry import encoding_from_dict
 from .continuation import DecodeConfig, continue_ids
+from .encodings.melody import FIRST_NOTE_ON, MelodyEncoding
+from .loading import load_model
 from .notes import Track, Tune
 from .quantize import ExtractConfig, Melody, bar_steps, extract_melodies
 from .vocab import BOS, EOS, PAD
@@ -157,9 +156,10 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
     steps = cfg.steps or cfg.bars * EVENTS_PER_BAR
     out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed)
     qpm = seed.tempos[0].qpm if seed is not None else 120.0
-    begin = 0.0 if cfg.continuation_only else enc.decode_tune(primer_ids, qpm=qpm).end_beats
+    primed_tune = enc.decode_tune(primer_ids, qpm=qpm)
+    begin = 0.0 if cfg.continuation_only else primed_tune.end_beats
+    primed = len(primed_tune.tracks[0])
     results = []
-    primed = len(enc.decode_tune(primer_ids, qpm=qpm).tracks[0])
     for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
         ids = row if cfg.continuation_only else np.concatenate((primer_ids[1:], row))
         tune = enc.decode_tune(np.concatenate(([BOS], ids)), qpm=qpm)
@@ -168,15 +168,10 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
     return results
 
 
-def load_model(checkpoint: str | dict):
-    """(model, encoding) of a checkpoint path or a loaded checkpoint."""
-    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
-    return model_from_checkpoint(ckpt), encoding_from_dict(ckpt["encoding"])
-
-
-def generate(checkpoint: str | dict, seed: Tune | None = None, primer: list[int] | None = None,
+def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = None,
              cfg: GenerateConfig = GenerateConfig()) -> list[Generated]:
-    """New tunes continuing ``seed`` (a tune), or ``primer`` pitches, or nothing."""
+    """New tunes continuing ``seed`` (a tune), or ``primer`` pitches, or nothing;
+    ``checkpoint`` is anything :func:`melodyrnn.loading.load_model` takes."""
     model, enc = load_model(checkpoint)
     if not isinstance(enc, MelodyEncoding):
         return _generate_events(model, enc, seed, primer, cfg)

@@ -22,8 +22,7 @@ from .classifier import ClassifyConfig, confusion, fit_classifier, predict_proba
 from .dataset import load_dataset
 from .encodings.registry import encoding_from_dict
 from .models import ModelConfig
-from .tasks import encode_files
-from .text import encode_text_files
+from .tasks import encode_paths
 
 __all__ = ["read_labels", "train_classifier", "classify_files", "evaluate_classifier"]
 
@@ -116,7 +115,7 @@ def classify_files(checkpoint: str, paths: list[str]) -> list[tuple[str, str | N
     if ckpt.get("task") != "classify":
         raise ValueError(f"{checkpoint} is not a classifier (train it with --task classify)")
     enc = encoding_from_dict(ckpt["encoding"])
-    arrays, files, failures = (encode_text_files if enc.kind == "text" else encode_files)(paths, enc)
+    arrays, files, failures = encode_paths(paths, enc)
     probs = (predict_proba(model_from_checkpoint(ckpt), arrays, ckpt["classify_config"]["max_len"])
              if arrays.n_sequences else np.zeros((0, len(ckpt["classes"]))))
     out = []

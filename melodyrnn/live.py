@@ -98,9 +98,9 @@ class ModelResponder:
     """Answers a phrase with a melody model's continuation (the model is loaded once)."""
 
     def __init__(self, checkpoint: str = "default") -> None:
-        from .checkpoint import load_checkpoint
+        from .loading import load_model
 
-        self.ckpt = load_checkpoint(checkpoint)
+        self.model = load_model(checkpoint)  # built once, not for every answer
 
     def __call__(self, phrase: Tune, bars: int, temperature: float, seed: int) -> list[tuple]:
         """(start_beats, end_beats, pitch, velocity) of the answer, from its own beat 0."""
@@ -109,7 +109,7 @@ class ModelResponder:
 
         cfg = generate_config(num_outputs=1, bars=bars, temperature=temperature, seed=seed,
                               continuation_only=True)
-        track = generate(self.ckpt, phrase, None, cfg)[0].tune.tracks[0]
+        track = generate(self.model, phrase, None, cfg)[0].tune.tracks[0]
         return list(zip(track.start_beats.tolist(), track.end_beats.tolist(),
                         track.pitch.tolist(), track.velocity.tolist()))
 

@@ -146,8 +146,10 @@ def _generate_one(job: tuple) -> dict:
 
 def _complete_prompts(folder: Path, checkpoint: str, prompts: list[str], cfg) -> dict:
     """Text models: ``cfg.num_outputs`` completions of each prompt, one .txt file each."""
+    from .loading import load_model
     from .text import complete_text
 
+    checkpoint = load_model(checkpoint)  # once for every prompt
     records = []
     for k, prompt in enumerate(tqdm(prompts, unit="prompt", desc="generate", leave=False)):
         outs = complete_text(checkpoint, prompt, n=cfg.num_outputs, max_tokens=cfg.steps or 200,

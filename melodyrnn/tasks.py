@@ -21,6 +21,7 @@ from .ingest import discover
 from .ingest_worker import Limits, read_input
 from .midi_io import read_midi_batch
 from .scoring import score_split
+from .loading import load_model
 from .text import encode_text_files
 from .trainer import TrainConfig, fit, pick_device
 
@@ -99,6 +100,12 @@ def encode_files(paths: list[str], encoding: Encoding, chunk: int = 512
     return arrays, files, failures
 
 
+def encode_paths(paths: list[str], encoding: Encoding
+                 ) -> tuple[SplitArrays, list[str], dict[str, str]]:
+    """Files encoded in memory with ``encoding``: text files for a text encoding, else MIDI."""
+    return (encode_text_files if encoding.kind == "text" else encode_files)(paths, encoding)
+
+
 def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_size: int = 64,
              device: str = "auto") -> dict:
     """Held-out metrics of a checkpoint on a dataset split or on MIDI files/folders.
@@ -123,8 +130,7 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
         arrays = ds.split(split)
         extra["split"] = split
     else:
-        encode = encode_text_files if enc.kind == "text" else encode_files
-        arrays, files, failures = encode(data, enc)
+        arrays, files, failures = encode_paths(data, enc)
         for path, reason in failures.items():
             print(f"skipped {path}: {reason}", file=sys.stderr)
         extra["files"] = len(files)
@@ -142,10 +148,9 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
 def score_files(checkpoint: str, paths: list[str], *, device: str = "auto"
                 ) -> list[tuple[str, float | None, str]]:
     """(path, bits/note or None, reason) of each MIDI file under the checkpoint's model."""
-    ckpt = load_checkpoint(checkpoint)
-    model = model_from_checkpoint(ckpt).to(pick_device(device))
-    enc = encoding_from_dict(ckpt["encoding"])
-    arrays, files, failures = encode_files(paths, enc)
+    model, enc = load_model(checkpoint)
+    model.to(pick_device(device))
+    arrays, files, failures = encode_paths(paths, enc)
     nats = np.zeros(0)
     if arrays.n_sequences:
         _, nats = score_split(model, arrays, filler_ids=enc.filler_ids,
@@ -163,13 +168,6 @@ def score_files(checkpoint: str, paths: list[str], *, device: str = "auto"
     return out
 
 
-def load(checkpoint: str | os.PathLike):
-    """(model, encoding) of a checkpoint (``"default"``: the shipped melody model); the
-    model is in eval mode on the CPU."""
-    ckpt = load_checkpoint(checkpoint)
-    return model_from_checkpoint(ckpt), encoding_from_dict(ckpt["encoding"])
-
-
 def save(path: str | os.PathLike, model, encoding: Encoding, metrics: dict | None = None) -> None:
     """Write ``model`` with its config and ``encoding`` as a checkpoint (weights and plain
     data only) that :func:`load`, ``melodyrnn generate`` and ``evaluate`` read."""
@@ -185,3 +183,4 @@ def save(path: str | os.PathLike, model, encoding: Encoding, metrics: dict | Non
 
 
 score = score_files
+load = load_model

@@ -18,12 +18,11 @@ import numpy as np
 
 from . import __version__
 from .atomic import atomic_write_text
-from .checkpoint import load_checkpoint, model_from_checkpoint
 from .continuation import DecodeConfig, continue_ids
 from .dataset import FORMAT_VERSION, SplitArrays, assign_split, token_dtype, write_meta, write_split
-from .encodings.registry import encoding_from_dict
 from .encodings.text import (UNK, CharEncoding, TextEncoding, TokensConfig, TokensEncoding, WordEncoding,
                              guess_separator, split_documents)
+from .loading import load_model
 from .vocab import BOS, EOS
 
 __all__ = ["TextIngestConfig", "ingest_text", "encode_text_files", "complete_text", "Completion",
@@ -161,16 +160,15 @@ class Completion:
     text: str
 
 
-def complete_text(checkpoint: str | os.PathLike | dict, prompt: str, *, n: int = 1,
+def complete_text(checkpoint, prompt: str, *, n: int = 1,
                   max_tokens: int = 200, decode: DecodeConfig | None = None,
                   seed: int = 0) -> list[Completion]:
-    """Continue ``prompt`` with a text model: ``n`` completions of up to ``max_tokens``
-    tokens each, stopping at the end-of-document token."""
-    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
-    enc = encoding_from_dict(ckpt["encoding"])
+    """Continue ``prompt`` with a text model (anything :func:`melodyrnn.loading.load_model`
+    takes): ``n`` completions of up to ``max_tokens`` tokens each, stopping at the
+    end-of-document token."""
+    model, enc = load_model(checkpoint)
     if not isinstance(enc, TextEncoding):
         raise ValueError(f"--prompt needs a text model; this one uses the {enc.name!r} encoding")
-    model = model_from_checkpoint(ckpt)
     primer = enc.encode_text(prompt)[:-1].tolist()  # <s> + prompt, no end token
     out = continue_ids(model, primer, n, max_tokens, decode or DecodeConfig(), seed)
     return [Completion(prompt, enc.decode_text(np.concatenate(([BOS], row))))

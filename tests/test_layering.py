@@ -18,7 +18,7 @@ ORDER = [
     "ingest_worker", "ingest_cache", "ingest_pool", "ingest", "shards",
     "models.plugins", "models.config", "models.elman", "models.attention", "models.network", "models",
     "checkpoint", "batching", "metrics", "scoring", "trainer", "classifier", "sampling", "beam",
-    "continuation", "text", "tasks", "labels", "render", "compose", "settings",
+    "continuation", "loading", "text", "tasks", "labels", "render", "compose", "settings",
     "features", "sample_eval", "report", "stages", "pipeline", "live", "live_ports",
     "cli_common", "cli_batch", "cli_live", "cli", "__main__",
 ]

@@ -1,0 +1,22 @@
+"""A checkpoint as a ready model and its encoding: what every user of a checkpoint needs."""
+
+from __future__ import annotations
+
+import os
+
+from .checkpoint import load_checkpoint, model_from_checkpoint
+from .encodings.base import Encoding
+from .encodings.registry import encoding_from_dict
+from .models import SequenceModel
+
+__all__ = ["load_model"]
+
+
+def load_model(checkpoint: str | os.PathLike | dict | tuple) -> tuple[SequenceModel, Encoding]:
+    """(model in eval mode on the CPU, encoding) of a checkpoint path (``"default"``: the
+    shipped melody model) or a loaded checkpoint dict; a (model, encoding) pair this function
+    returned passes through, so callers that answer many requests build the model once."""
+    if isinstance(checkpoint, tuple):
+        return checkpoint
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    return model_from_checkpoint(ckpt), encoding_from_dict(ckpt["encoding"])
