@@ -14,7 +14,7 @@ import numpy as np
 
 from .notes import Tune
 
-__all__ = ["FEATURES", "piece_features", "NOTE_LENGTH_BEATS"]
+__all__ = ["FEATURES", "piece_features", "pitched_notes", "NOTE_LENGTH_BEATS"]
 
 # Yang & Lerch's 12 note-length classes, in quarter-note beats: whole, half, quarter, 8th, 16th;
 # dotted half, quarter, 8th, 16th; half-, quarter- and 8th-note triplets
@@ -30,7 +30,7 @@ FEATURES = ("pitch_count", "pitch_class_histogram", "pitch_class_transition_matr
             "empty_beat_rate", "polyphony_rate")
 
 
-def _notes(tune: Tune) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pitched_notes(tune: Tune) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pitch, onset and offset (beats) of all pitched notes, sorted by onset then pitch."""
     tracks = [t for t in tune.tracks if not t.is_drum and len(t)]
     if not tracks:
@@ -56,7 +56,7 @@ def _transitions(classes: np.ndarray, n: int) -> np.ndarray:
 
 def piece_features(tune: Tune) -> dict[str, np.ndarray]:
     """Every feature of :data:`FEATURES` for one tune, as float arrays (scalars have shape ())."""
-    pitch, start, end = _notes(tune)
+    pitch, start, end = pitched_notes(tune)
     n = len(pitch)
     pc = pitch % 12
     pc_hist = _normalised(np.bincount(pc, minlength=12).astype(np.float64))

@@ -19,7 +19,7 @@ import numpy as np
 
 from .dataset import load_dataset
 from .encodings.registry import encoding_from_dict
-from .features import FEATURES, piece_features
+from .features import FEATURES, piece_features, pitched_notes
 from .ingest import discover
 from .midi_io import read_midi
 from .notes import Tune
@@ -113,14 +113,8 @@ def compare_sets(generated: list[Tune], reference: list[Tune], *, max_pieces: in
 # -- copies ---------------------------------------------------------------------------
 def _codes(tune: Tune) -> np.ndarray:
     """One int per note of the tune's pitched notes: pitch and duration (1/12 beats)."""
-    tracks = [t for t in tune.tracks if not t.is_drum and len(t)]
-    if not tracks:
-        return np.zeros(0, np.uint64)
-    pitch = np.concatenate([t.pitch for t in tracks]).astype(np.int64)
-    start = np.concatenate([t.start_beats for t in tracks])
-    dur = np.round((np.concatenate([t.end_beats for t in tracks]) - start) * 12).astype(np.int64)
-    order = np.lexsort((pitch, start))
-    return (pitch[order] * 100_003 + dur[order] + 1).astype(np.uint64)
+    pitch, start, end = pitched_notes(tune)
+    return (pitch * 100_003 + np.round((end - start) * 12).astype(np.int64) + 1).astype(np.uint64)
 
 
 class _Hasher:
