@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .atomic import atomic_write_text
 from .ingest import discover
-from .stages import RUNNERS, check_stage
+from .stages import RUNNERS, check_stage, seed_inputs
 
 __all__ = ["STAGES", "Pipeline", "PlannedStage", "load_pipeline", "plan", "run_pipeline"]
 
@@ -125,8 +125,7 @@ def _content(stage: str, settings: dict) -> str | None:
     if stage == "ingest":
         return _files_digest([str(i) for i in settings.get("inputs", [])])
     if stage == "generate" and settings.get("seeds"):
-        seeds = settings["seeds"]
-        return _files_digest([str(s) for s in (seeds if isinstance(seeds, list) else [seeds])])
+        return _files_digest(seed_inputs(settings["seeds"]))
     return None
 
 

@@ -1,6 +1,7 @@
 """The stages of a pipeline, each ``(folder, settings, pipeline, folders) -> summary dict``.
 
-Every stage calls the public library functions with the settings of its table; it writes
+Every stage calls the public library functions with the settings of its table (checked by
+:func:`check_stage` when the pipeline file is loaded, before anything runs); it writes
 only into its own folder, atomically, and picks up what an interrupted run left there.
 """
 
@@ -46,6 +47,11 @@ def check_stage(stage: str, settings: dict) -> None:
                          f"{', '.join(sorted(EXTRA[stage]))}")
 
 
+def seed_inputs(seeds) -> list[str]:
+    """``[generate] seeds``: one file or folder, or a list of them."""
+    return [str(s) for s in (seeds if isinstance(seeds, list) else [seeds])]
+
+
 def _data(folders: dict) -> Path:
     return folders["ingest"] / "data"
 
@@ -55,7 +61,6 @@ def ingest_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     shards = int(settings.pop("shards", 1))
     if not inputs:
         raise ValueError("[ingest] needs inputs = [files or folders]")
-    check_options(ingest_config, settings, "[ingest]")
     if shards > 1:  # each shard as `melodyrnn ingest --shard i/n` would make it, then merged
         from .shards import merge_shards
 
@@ -93,7 +98,6 @@ def _cli_args(settings: dict) -> list[str]:
 def train_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     nproc = int(settings.pop("nproc", 1))
     settings.setdefault("seed", p.seed)
-    check_options(train_configs, settings, "[train]")
     model, cfg = train_configs(**settings)
     resume = (folder / "last.pt").is_file()
     if nproc > 1:  # DistributedDataParallel, one process per device or CPU share
@@ -171,7 +175,6 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     workers = int(settings.pop("workers", 0)) or os.cpu_count() or 1
     checkpoint = str(settings.pop("model", None) or folders["train"] / "best.pt")
     settings.setdefault("seed", p.seed)
-    check_options(generate_config, settings, "[generate]")
     if "png" in render and importlib.util.find_spec("matplotlib") is None:
         print("[generate]: no piano rolls (pip install 'melodyrnn[render]' for matplotlib)",
               file=sys.stderr)
@@ -188,8 +191,7 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     if prompts:
         return _complete_prompts(folder, checkpoint, list(prompts), cfg)
     jobs = [(checkpoint, f, Path(f).stem, cfg, str(folder), render)
-            for f in (discover([str(s) for s in (seeds if isinstance(seeds, list) else [seeds])])
-                      if seeds else [])]
+            for f in (discover(seed_inputs(seeds)) if seeds else [])]
     if unprimed:
         jobs.append((checkpoint, None, "sample", generate_config(**{**settings, "num_outputs": unprimed}),
                      str(folder), render))
