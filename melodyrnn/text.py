@@ -19,7 +19,7 @@ import numpy as np
 from . import __version__
 from .atomic import atomic_write_text
 from .continuation import DecodeConfig, continue_ids
-from .dataset import FORMAT_VERSION, SplitArrays, assign_split, token_dtype, write_meta, write_split
+from .dataset import FORMAT_VERSION, SPLITS, SplitArrays, assign_split, token_dtype, write_meta, write_split
 from .encodings.text import (UNK, CharEncoding, TextEncoding, TokensConfig, TokensEncoding, WordEncoding,
                              guess_separator, split_documents)
 from .loading import load_model
@@ -115,21 +115,28 @@ def ingest_text(cfg: TextIngestConfig) -> dict:
     sep = next((ln["separator"] for ln in lines if "separator" in ln), "%")
     enc = (CharEncoding.fit(train_texts, sep) if cfg.encoding == "char" else
            WordEncoding.fit(train_texts, sep, cfg.max_words, cfg.min_count))
+    atomic_write_text(out / "report.jsonl", "".join(json.dumps(ln) + "\n" for ln in lines))
+    rows = [(i, enc.encode_text(d), len(d), s) for i, d, s in docs]
+    return _write_dataset(out, enc, rows, "char", {
+        "counts": {"files": len(lines), "documents": len(docs)},
+        "files": [{"path": ln["path"], "status": ln["status"]} for ln in lines],
+        "stats": {"documents": len(docs)}})
+
+
+def _write_dataset(out: Path, enc, rows: list[tuple], unit: str, extra: dict) -> dict:
+    """Write the splits of ``rows`` -- (source index, ids with <s> and </s>, units, split) --
+    then meta.json (last, so a folder with meta.json is complete); returns the meta."""
     dtype = token_dtype(len(enc.vocab))
     splits = {}
-    for split in ("train", "valid", "test"):
-        part = [(i, d) for i, d, s in docs if s == split]
-        splits[split] = SplitArrays.from_sequences([enc.encode_text(d) for _, d in part],
-                                                   [len(d) for _, d in part], [i for i, _ in part])
+    for split in SPLITS:
+        part = [r for r in rows if r[3] == split]
+        splits[split] = SplitArrays.from_sequences([r[1] for r in part], [r[2] for r in part],
+                                                   [r[0] for r in part])
         write_split(out, split, splits[split], dtype)
-    atomic_write_text(out / "report.jsonl", "".join(json.dumps(ln) + "\n" for ln in lines))
-    meta = {"format": FORMAT_VERSION, "melodyrnn_version": __version__, "unit": "char",
+    meta = {"format": FORMAT_VERSION, "melodyrnn_version": __version__, "unit": unit,
             "encoding": enc.to_dict(), "vocab": enc.vocab.to_dict(), "token_dtype": dtype.name,
             "splits": {k: {"sequences": v.n_sequences, "tokens": int(v.tokens.shape[0]),
-                           "notes": int(v.notes.sum())} for k, v in splits.items()},
-            "counts": {"files": len(lines), "documents": len(docs)},
-            "files": [{"path": ln["path"], "status": ln["status"]} for ln in lines],
-            "stats": {"documents": len(docs)}}
+                           "notes": int(v.notes.sum())} for k, v in splits.items()}, **extra}
     write_meta(out, meta)
     return meta
 
@@ -206,21 +213,10 @@ def dataset_from_sequences(sequences, output: str | os.PathLike, *, names=None,
     first = UNK + 1  # ids of names start after <pad> <s> </s> <unk>
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    dtype = token_dtype(len(enc.vocab))
-    splits = {}
-    rows = [(i, np.asarray(s, np.int64), assign_split(hashlib.sha256(
-        np.asarray(s, np.int64).tobytes()).hexdigest()[:32], valid, test, seed))
-        for i, s in enumerate(seqs)]
-    for split in ("train", "valid", "test"):
-        part = [(i, s) for i, s, sp in rows if sp == split]
-        splits[split] = SplitArrays.from_sequences(
-            [np.concatenate(([BOS], s + first, [EOS])) for _, s in part],
-            [len(s) for _, s in part], [i for i, _ in part])
-        write_split(out, split, splits[split], dtype)
-    meta = {"format": FORMAT_VERSION, "melodyrnn_version": __version__, "unit": "token",
-            "encoding": enc.to_dict(), "vocab": enc.vocab.to_dict(), "token_dtype": dtype.name,
-            "splits": {k: {"sequences": v.n_sequences, "tokens": int(v.tokens.shape[0]),
-                           "notes": int(v.notes.sum())} for k, v in splits.items()},
-            "counts": {"sequences": len(seqs)}, "files": [], "stats": {}}
-    write_meta(out, meta)
-    return meta
+    rows = []
+    for i, s in enumerate(seqs):
+        ids = np.asarray(s, np.int64)
+        split = assign_split(hashlib.sha256(ids.tobytes()).hexdigest()[:32], valid, test, seed)
+        rows.append((i, np.concatenate(([BOS], ids + first, [EOS])), len(ids), split))
+    return _write_dataset(out, enc, rows, "token",
+                          {"counts": {"sequences": len(seqs)}, "files": [], "stats": {}})
