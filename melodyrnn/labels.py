@@ -99,8 +99,9 @@ def evaluate_classifier(checkpoint: str, dataset: str | os.PathLike, split: str 
         raise ValueError(f"no labelled sequence in the {split} split")
     pred = predict_proba(model_from_checkpoint(ckpt), arrays,
                          ckpt["classify_config"]["max_len"]).argmax(axis=1)
-    train_counts = Counter(_split_data(ds, "train", mapping, classes)[1].tolist())
-    majority = max(train_counts, key=train_counts.get)
+    # the class most frequent in training (counted from the labels; no sequences copied)
+    train_counts = Counter(n for n in _labelled(ds, "train", mapping)[1] if n in classes)
+    majority = classes.index(max(train_counts, key=train_counts.get))
     return {"split": split, "sequences": int(len(truth)),
             "accuracy": float((pred == truth).mean()),
             "majority_class": classes[majority],
