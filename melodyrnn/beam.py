@@ -2,7 +2,8 @@
 
 A step function maps the last ids of N hypotheses (N,) and their state to log
 probabilities (N, V) and the next state; ``reorder(state, index)`` picks state rows.
-The search returns the best sequence and its total log probability.
+:func:`beam_search` returns the final beam, best first (distinct sequences, each with its
+total log probability); :func:`stochastic_beam_search` returns the best sequence.
 
 - :func:`beam_search` -- deterministic: every hypothesis expands to all ids, the
   ``beam_size`` best continuations survive each step.
@@ -24,8 +25,10 @@ ReorderFn = Callable[[Any, torch.Tensor], Any]
 
 
 def beam_search(step_fn: StepFn, reorder: ReorderFn, first: torch.Tensor, state: Any,
-                steps: int, beam_size: int) -> tuple[torch.Tensor, float]:
-    """Best continuation of ``steps`` ids after ``first`` (a single id, shape ()).
+                steps: int, beam_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``beam_size`` best continuations of ``steps`` ids after ``first`` (one id,
+    shape ()): ids (k, steps) and total log probabilities (k,), best first. Every
+    hypothesis is a different path, so the rows are distinct sequences.
 
     ``state`` is for one hypothesis; it is reordered to the beam as the search grows.
     """
@@ -40,7 +43,7 @@ def beam_search(step_fn: StepFn, reorder: ReorderFn, first: torch.Tensor, state:
         parent, ids = flat // vocab, flat % vocab
         tokens = torch.cat([tokens[parent], ids[:, None]], dim=1)
         state = reorder(state, parent)
-    return tokens[0, 1:], float(scores[0])
+    return tokens[:, 1:], scores
 
 
 def stochastic_beam_search(step_fn: StepFn, reorder: ReorderFn, first: torch.Tensor,

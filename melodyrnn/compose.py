@@ -1,36 +1,44 @@
 """Generation seeded with a tune: the music layer over :mod:`melodyrnn.continuation`.
 
-A seed's melody track is encoded as the primer; the model continues it; the output keeps
-the seed's tempo, time signature, program and typical velocity, with the primer notes
-unchanged (or only the continuation).
+The seed's melody track (chosen from the music, :mod:`melodyrnn.tracks`) is cut to a
+window of bars (:mod:`melodyrnn.seeds`) and encoded as the primer; the model continues
+it. Each output holds the primer bars, unchanged, then the continuation, with the seed's
+tempo, time signature, program and typical velocity, and a key signature: the seed's,
+``--key``'s, or one inferred from the notes. By default new notes stay within the pitch
+range the model saw in training, and the continuation never copies two bars of the
+primer in a row (greedy and beam decoders would otherwise loop the seed).
 """
 
 from __future__ import annotations
 
 import math
-import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from .checkpoint import load_checkpoint
 from .continuation import DecodeConfig, continue_ids
 from .encodings.melody import FIRST_NOTE_ON, MelodyEncoding
+from .keys import infer_key, key_name, parse_key, scale_pitch_classes
 from .loading import load_model
-from .notes import Track, Tune
-from .quantize import ExtractConfig, Melody, bar_steps, extract_melodies
+from .notes import KeySignature, Marker, Track, Tune
+from .quantize import Melody
+from .seeds import SeedWindow, primer_window, seed_window
 from .vocab import BOS, EOS, PAD
 
-__all__ = ["GenerateConfig", "Generated", "generate", "pick_melody_track", "parse_key"]
-
-_TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_MAJOR = (0, 2, 4, 5, 7, 9, 11)
-_MINOR = (0, 2, 3, 5, 7, 8, 10)
+__all__ = ["GenerateConfig", "Generated", "generate", "parse_key", "training_pitch_range"]
 
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """Settings of :func:`generate` (the ``melodyrnn generate`` options)."""
+    """Settings of :func:`generate` (the ``melodyrnn generate`` options).
+
+    ``primer_bars`` bars of the seed (0: all of it) before bar ``from_bar`` (None: after
+    its end) prime the model; ``no_copy_bars`` > 0 forbids copying that many consecutive
+    bars of the primer; ``pitch_range`` None keeps to the model's training range.
+    """
 
     num_outputs: int = 4
     bars: int = 16
@@ -41,102 +49,100 @@ class GenerateConfig:
     key: str | None = None
     pitch_range: tuple[int, int] | None = None
     track: str | None = None
+    primer_bars: int = 8
+    from_bar: int | None = None
+    no_copy_bars: int = 2
 
 
 @dataclass
 class Generated:
-    """One output: the tune, and the continuation's bits/note under the model."""
+    """One output: the tune, and the continuation's bits/note under the model.
+
+    ``continuation_beats`` is where the new part starts in ``tune``; ``window`` says which
+    seed track and bars primed it; ``key`` names the key signature written and
+    ``key_source`` where it came from (``seed``, ``--key`` or ``inferred``).
+    """
 
     tune: Tune
     bits_per_note: float
     notes: int
-    continuation_beats: float = 0.0  # where the new part starts in ``tune``
+    continuation_beats: float = 0.0
+    window: SeedWindow | None = None
+    key: str = ""
+    key_source: str = ""
 
 
-def parse_key(text: str) -> tuple[int, bool]:
-    """'D' -> (2, False), 'F#m' / 'f# minor' -> (6, True), 'Bb' -> (10, False)."""
-    m = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*(m|min|minor|maj|major)?\s*", text)
-    if not m:
-        raise ValueError(f"--key {text!r}: expected a key such as D, Bb, F#m or A minor")
-    tonic = (_TONICS[m.group(1).upper()] + {"#": 1, "b": -1, "": 0}[m.group(2)]) % 12
-    return tonic, (m.group(3) or "").startswith("m") and not (m.group(3) or "").startswith("maj")
+def training_pitch_range(ckpt: dict, enc: MelodyEncoding) -> tuple[int, int] | None:
+    """Lowest and highest pitch of the model's training notes, widened by its training
+    transposition; None for checkpoints that do not record their training ids."""
+    counts = ckpt.get("train_id_counts")
+    if not counts:
+        return None
+    seen = np.flatnonzero(np.asarray(counts[FIRST_NOTE_ON:FIRST_NOTE_ON + enc.config.max_pitch - enc.config.min_pitch + 1]) > 0)
+    if not seen.size:
+        return None
+    shift = int((ckpt.get("train_config") or {}).get("transpose") or 0)
+    low, high = enc.config.min_pitch + int(seen[0]), enc.config.min_pitch + int(seen[-1])
+    return max(low - shift, enc.config.min_pitch), min(high + shift, enc.config.max_pitch)
 
 
-def pick_melody_track(tune: Tune, track: str | None = None) -> Track:
-    """The seed's melody track: by index or name, else the non-drum track with most notes
-    (ties: higher mean pitch)."""
-    tracks = [t for t in tune.tracks if not t.is_drum and len(t)]
-    if not tracks:
-        raise ValueError("the seed has no notes outside drum tracks")
-    if track is None:
-        return max(tracks, key=lambda t: (len(t), float(t.pitch.mean())))
-    if track.isdigit():
-        if int(track) >= len(tune.tracks):
-            raise ValueError(f"--track {track}: the seed has {len(tune.tracks)} tracks")
-        return tune.tracks[int(track)]
-    named = [t for t in tune.tracks if t.name == track]
-    if not named:
-        raise ValueError(f"--track {track!r}: no such track; tracks are "
-                         + ", ".join(repr(t.name) for t in tune.tracks))
-    return named[0]
-
-
-def _allowed(enc: MelodyEncoding, cfg: GenerateConfig) -> torch.Tensor:
+def _allowed(enc: MelodyEncoding, key: tuple[int, bool] | None, span: tuple[int, int]) -> torch.Tensor:
     """Ids the melody may use: events and the notes that fit key and range."""
     allowed = torch.ones(len(enc.vocab), dtype=torch.bool)
     allowed[[PAD, BOS, EOS]] = False
     pitches = np.arange(enc.config.min_pitch, enc.config.max_pitch + 1)
-    ok = np.ones(pitches.shape[0], bool)
-    if cfg.key:
-        tonic, minor = parse_key(cfg.key)
-        ok &= np.isin((pitches - tonic) % 12, _MINOR if minor else _MAJOR)
-    if cfg.pitch_range:
-        ok &= (pitches >= cfg.pitch_range[0]) & (pitches <= cfg.pitch_range[1])
+    ok = (pitches >= span[0]) & (pitches <= span[1])
+    if key is not None:
+        ok &= np.isin(pitches % 12, scale_pitch_classes(*key))
     if not ok.any():
         raise ValueError("no pitch satisfies --key and --pitch-range together")
     allowed[FIRST_NOTE_ON:FIRST_NOTE_ON + pitches.shape[0]] = torch.from_numpy(ok)
     return allowed
 
 
-def _seed_melody(enc: MelodyEncoding, seed: Tune | None, primer: list[int] | None,
-                 track: str | None) -> tuple[Melody, Tune, Track | None]:
-    spq = enc.config.steps_per_quarter
-    if seed is not None:
-        chosen = pick_melody_track(seed, track)
-        one = Tune([chosen], seed.tempos, seed.time_signatures)
-        whole = ExtractConfig(spq, gap_bars=1e9, min_notes=1, min_unique_pitches=1)
-        (melody,), _ = extract_melodies(one, whole)
-        return melody, seed, chosen
-    context = Tune()
-    bar = bar_steps(4, 4, spq)
-    if not primer:
-        return Melody(np.zeros(0), np.zeros(0), np.zeros(0), steps_per_quarter=spq,
-                      steps_per_bar=bar), context, None
-    start = np.arange(len(primer)) * spq  # one quarter note per primer pitch
-    melody = Melody(np.asarray(primer), start, start + spq, steps_per_quarter=spq,
-                    steps_per_bar=bar)
-    beats = start / spq
-    notes = Track("melody", 0, False, melody.pitch, np.full(len(primer), 90, np.int16), beats,
-                  beats + 1.0, context.beats_to_seconds(beats), context.beats_to_seconds(beats + 1))
-    return melody, context, notes
+def _seed_key(seed: Tune | None, window: SeedWindow) -> tuple[tuple[int, bool] | None, str]:
+    """The key of the seed: its key signature at the window, or inferred from all of its
+    pitched notes (the typed primer's notes when there is no seed)."""
+    if window.context.key_signatures:
+        ks = window.context.key_signatures[0]
+        return (ks.tonic, ks.minor), "seed"
+    tracks = [t for t in seed.tracks if not t.is_drum] if seed is not None else [window.notes]
+    if not any(len(t) for t in tracks):
+        return None, ""
+    pitch = np.concatenate([t.pitch for t in tracks])
+    dur = np.concatenate([t.end_beats - t.start_beats for t in tracks])
+    key = infer_key(pitch, dur)
+    return key, "inferred" if key else ""
 
 
-def _output_tune(context: Tune, source: Track | None, cont: Melody, begin_beats: float,
-                 spq: int) -> Tune:
-    """A one-track tune: the seed's notes (``source``, unchanged) then the continuation
-    ``cont`` from ``begin_beats`` on; ``begin_beats`` 0 means the continuation alone."""
-    velocity = int(np.median(source.velocity)) if source is not None and len(source) else 90
+def _output_tune(window: SeedWindow, cont: Melody, begin: float, spq: int,
+                 key: tuple[int, bool] | None) -> Tune:
+    """The primer bars (the seed's own notes) then ``cont`` from ``begin`` beats on;
+    ``begin`` 0 means the continuation alone."""
+    source, context = window.notes, window.context
+    velocity = int(np.median(source.velocity)) if len(source) else 90
     cols = {"pitch": cont.pitch.astype(np.int16), "velocity": np.full(len(cont), velocity, np.int16),
-            "start_beats": cont.start_steps / spq + begin_beats,
-            "end_beats": cont.end_steps / spq + begin_beats}
-    if source is not None and begin_beats > 0:  # the seed's own notes, unchanged
+            "start_beats": cont.start_steps / spq + begin, "end_beats": cont.end_steps / spq + begin}
+    if begin > 0:
         cols = {k: np.concatenate([getattr(source, k), v]) for k, v in cols.items()}
-    track = Track(source.name if source is not None else "melody",
-                  source.program if source is not None else 0, False, **cols,
+    track = Track(source.name, source.program, False, **cols,
                   start_seconds=context.beats_to_seconds(cols["start_beats"]),
                   end_seconds=context.beats_to_seconds(cols["end_beats"]))
-    return Tune([track], context.tempos, context.time_signatures, context.key_signatures,
-                context.ticks_per_quarter)
+    keys = context.key_signatures
+    if key is not None and (not keys or (keys[0].tonic, keys[0].minor) != key):
+        keys = [KeySignature(0.0, *key)]
+    markers = [Marker(begin, "continuation")] if begin > 0 else []
+    return Tune([track], context.tempos, context.time_signatures, keys, context.ticks_per_quarter,
+                markers)
+
+
+def _warn_duplicates(rows: np.ndarray) -> None:
+    seen: dict[bytes, int] = {}
+    for k, row in enumerate(rows):
+        first = seen.setdefault(row.tobytes(), k)
+        if first != k:
+            warnings.warn(f"output {k} is identical to output {first} (lower --temperature "
+                          "or a deterministic decoder repeats itself)", stacklevel=3)
 
 
 EVENTS_PER_BAR = 48  # event encodings (performance): events per bar when ``steps`` is not set
@@ -155,6 +161,7 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
         primer_ids = [int(i) for i in encoded.sequence(0)[:-1]]  # no end token
     steps = cfg.steps or cfg.bars * EVENTS_PER_BAR
     out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed)
+    _warn_duplicates(out.ids.numpy())
     qpm = seed.tempos[0].qpm if seed is not None else 120.0
     primed_tune = enc.decode_tune(primer_ids, qpm=qpm)
     begin = 0.0 if cfg.continuation_only else primed_tune.end_beats
@@ -168,26 +175,52 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
     return results
 
 
+def _load(checkpoint) -> tuple[dict, tuple]:
+    """(checkpoint dict or {}, (model, encoding)); a built (model, encoding) passes through."""
+    if isinstance(checkpoint, tuple):
+        return {}, checkpoint
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    return ckpt, load_model(ckpt)
+
+
 def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = None,
              cfg: GenerateConfig = GenerateConfig()) -> list[Generated]:
     """New tunes continuing ``seed`` (a tune), or ``primer`` pitches, or nothing;
-    ``checkpoint`` is anything :func:`melodyrnn.loading.load_model` takes."""
-    model, enc = load_model(checkpoint)
+    ``checkpoint`` is anything :func:`melodyrnn.loading.load_model` takes.
+
+    Raises
+    ------
+    ValueError
+        For unusable settings (``--greedy`` with several outputs, an empty key and range,
+        a bar outside the seed) or a seed without pitched notes.
+    """
+    if cfg.decode.sampling.greedy and cfg.decode.beam_size == 1 and cfg.num_outputs > 1:
+        raise ValueError("--greedy has one answer, so every output would be the same: use "
+                         "--num-outputs 1, or --beam-size N for the N best continuations")
+    ckpt, (model, enc) = _load(checkpoint)
     if not isinstance(enc, MelodyEncoding):
         return _generate_events(model, enc, seed, primer, cfg)
-    melody, context, source = _seed_melody(enc, seed, primer, cfg.track)
-    primer_ids = enc.encode(melody)[:-1].tolist()  # <s> + events, no end token
-    steps = cfg.steps or cfg.bars * melody.steps_per_bar
-    out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed,
-                       _allowed(enc, cfg), melody.steps_per_bar)
     spq = enc.config.steps_per_quarter
-    # the continuation starts where the primer's events end
-    begin = 0.0 if cfg.continuation_only else (melody.offset_steps + melody.length_steps) / spq
+    window = (seed_window(seed, spq, cfg.primer_bars, cfg.from_bar, cfg.track) if seed is not None
+              else primer_window(primer, spq))
+    primer_ids = enc.encode(window.melody)[:-1].tolist()  # <s> + events, no end token
+    bar = window.melody.steps_per_bar
+    chosen = parse_key(cfg.key) if cfg.key else None
+    key, source = (chosen, "--key") if chosen else _seed_key(seed, window)
+    span = cfg.pitch_range or training_pitch_range(ckpt, enc) or (enc.config.min_pitch,
+                                                                 enc.config.max_pitch)
+    out = continue_ids(model, primer_ids, cfg.num_outputs, cfg.steps or cfg.bars * bar, cfg.decode,
+                       cfg.seed, _allowed(enc, chosen, span), bar, cfg.no_copy_bars * bar)
+    _warn_duplicates(out.ids.numpy())
+    begin = 0.0 if cfg.continuation_only else window.primer_beats
     results = []
     for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
         cont = enc.decode(np.concatenate(([BOS], row)))
-        notes = len(cont)
-        results.append(Generated(_output_tune(context, source, cont, begin, spq),
-                                 nats / math.log(2) / notes if notes else math.inf, notes, begin))
+        own_key, own_source = key, source
+        if own_key is None and len(cont):  # nothing to go by but the new notes
+            own_key, own_source = infer_key(cont.pitch, cont.end_steps - cont.start_steps), "inferred"
+        tune = _output_tune(window, cont, begin, spq, own_key)
+        bits = nats / math.log(2) / len(cont) if len(cont) else math.inf
+        results.append(Generated(tune, bits, len(cont), begin, window,
+                                 key_name(*own_key) if own_key else "", own_source if own_key else ""))
     return results
-

@@ -2,20 +2,25 @@
 
 The primer runs through the model once to set the hidden state; every new id is then
 produced one step at a time from that carried state -- the prefix is never re-run.
-Music-agnostic: ids in, ids out; constraints arrive as a mask of allowed ids.
+Music-agnostic: ids in, ids out; constraints arrive as a mask of allowed ids and as a
+length of primer n-grams that the continuation may not copy.
+
+Reproducibility: output ``k`` draws its random numbers from its own generator, seeded
+by ``(seed, k)``, so it is the same whatever the number of outputs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .beam import beam_search, stochastic_beam_search
 from .models import SequenceModel
 from .sampling import SamplingConfig, sample_next
 
-__all__ = ["DecodeConfig", "Continuation", "continue_ids"]
+__all__ = ["DecodeConfig", "Continuation", "continue_ids", "row_generator", "primer_ngrams"]
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,27 @@ class Continuation:
 
 
 def _select(state: dict, index: torch.Tensor) -> dict:
-    return {k: (v[:, index] if k in ("h", "c") else v[index]) for k, v in state.items()}
+    return {k: (v[:, index] if k in ("h", "c") else v[index.to(v.device)]) for k, v in state.items()}
+
+
+def row_generator(seed: int, row: int) -> torch.Generator:
+    """The random generator of output ``row`` under ``seed`` (independent of the others)."""
+    state = np.random.SeedSequence([seed, row]).generate_state(2, np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def primer_ngrams(primer: list[int], n: int) -> dict[tuple, list[int]]:
+    """``(n - 1) ids -> ids that followed them`` over the primer's n-grams."""
+    out: dict[tuple, list[int]] = {}
+    for i in range(len(primer) - n + 1):
+        out.setdefault(tuple(primer[i:i + n - 1]), []).append(primer[i + n - 1])
+    return out
 
 
 def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
                  decode: DecodeConfig = DecodeConfig(), seed: int = 0,
-                 allowed: torch.Tensor | None = None, period: int = 0) -> Continuation:
+                 allowed: torch.Tensor | None = None, period: int = 0,
+                 no_copy: int = 0) -> Continuation:
     """Generate ``n`` continuations of ``steps`` ids after ``primer`` (which starts with <s>).
 
     Parameters
@@ -55,58 +75,78 @@ def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
         Ids that may be generated.
     period : int
         Bar length in tokens for lookback models (0: none).
+    no_copy : int
+        > 0: no run of ``no_copy`` ids of the primer (after <s>) appears in the
+        continuation (the id that would complete one is masked out).
 
-    Small batches (under 16 rows) run single-threaded: for one-step matrix products that
-    small, thread hand-offs cost more than they save (3-4x on 2 cores).
+    Deterministic beam search returns the ``n`` best distinct beams of a beam of
+    ``max(beam_size, n)``; sampling and stochastic beam search give row ``k`` its own
+    generator (:func:`row_generator`). Small batches (under 16 rows) run single-threaded:
+    for one-step matrix products that small, thread hand-offs cost more than they save.
     """
     threads = torch.get_num_threads()
     if n < 16 and model.embed.weight.device.type == "cpu":
         torch.set_num_threads(1)
     try:
         with torch.no_grad():
-            return _continue(model, primer, n, steps, decode, seed, allowed, period)
+            return _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy)
     finally:
         torch.set_num_threads(threads)
 
 
-def _continue(model, primer, n, steps, decode, seed, allowed, period) -> Continuation:
+def _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy) -> Continuation:
     model.eval()
     device = model.embed.weight.device
-    gen = torch.Generator(device="cpu").manual_seed(seed)
     state = model.initial_state(1, torch.tensor([period]), device=device)
     prefix = torch.tensor([primer[:-1]], device=device) if len(primer) > 1 else None
     if prefix is not None:
         _, state = model(prefix, state)  # the primer, once
     last = torch.tensor([primer[-1]], device=device)
     mask = None if allowed is None else allowed.to(device)[None, :]
+    banned = primer_ngrams(primer[1:], no_copy) if no_copy > 1 else {}
+    if banned:  # the last no_copy - 2 ids before ``last`` travel with the state
+        tail = ([-1] * no_copy + primer[1:-1])[-(no_copy - 2):] if no_copy > 2 else []
+        state = {**state, "recent": torch.tensor([tail], dtype=torch.long).reshape(1, no_copy - 2)}
 
     def step(ids: torch.Tensor, st: dict) -> tuple[torch.Tensor, dict]:
+        st = dict(st)
+        recent = st.pop("recent", None)
         logits, st = model(ids[:, None], st)
         logits = logits[:, -1].float()
         if mask is not None:
             logits = logits.masked_fill(~mask, float("-inf"))
-        return torch.log_softmax(logits, dim=-1), st
+        logp = torch.log_softmax(logits, dim=-1)
+        if banned:
+            recent = torch.cat([recent, ids[:, None].cpu()], dim=1)  # (N, no_copy - 1)
+            st = {**st, "recent": recent[:, 1:]}
+            for row, key in enumerate(map(tuple, recent.tolist())):
+                if key in banned:
+                    logp[row, banned[key]] = float("-inf")
+        return logp, st
 
+    if decode.beam_size > 1 and decode.branch_factor == 1:
+        ids, scores = beam_search(step, _select, last[0], state, steps, max(decode.beam_size, n))
+        return Continuation(ids[:n].cpu(), -scores[:n].cpu())
     if decode.beam_size > 1:
         rows, totals = [], []
         for i in range(n):
-            if decode.branch_factor > 1:
-                g = torch.Generator().manual_seed(seed + i)
-                sample = (lambda lp, g=g: sample_next(lp, decode.sampling, g, None))
-                ids, score = stochastic_beam_search(step, _select, last[0], state, steps,
-                                                    decode.beam_size, decode.branch_factor,
-                                                    decode.steps_per_iteration, sample)
-            else:
-                ids, score = beam_search(step, _select, last[0], state, steps, decode.beam_size)
+            g = row_generator(seed, i)
+            sample = (lambda lp, g=g: sample_next(lp, decode.sampling, g, None))
+            ids, score = stochastic_beam_search(step, _select, last[0], state, steps,
+                                                decode.beam_size, decode.branch_factor,
+                                                decode.steps_per_iteration, sample)
             rows.append(ids)
             totals.append(-score)
         return Continuation(torch.stack(rows).cpu(), torch.tensor(totals, dtype=torch.float64))
+    # one uniform draw per row and step, from the row's own generator
+    uniforms = torch.stack([torch.rand(steps, generator=row_generator(seed, i), dtype=torch.float64)
+                            for i in range(n)])  # (n, steps)
     state = _select(state, torch.zeros(n, dtype=torch.long, device=device))
     ids = last.expand(n)
     out, nats = [], torch.zeros(n, dtype=torch.float64, device=device)
-    for _ in range(steps):
+    for t in range(steps):
         logp, state = step(ids, state)  # (n, V)
-        ids = sample_next(logp.cpu(), decode.sampling, gen).to(device)
+        ids = sample_next(logp.cpu(), decode.sampling, uniforms=uniforms[:, t]).to(device)
         nats -= logp.gather(1, ids[:, None]).squeeze(1)
         out.append(ids)
     return Continuation(torch.stack(out, dim=1).cpu(), nats.cpu())

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write_bytes
+from .midi_scan import channel_notes
 from .notes import (KeySignature, TempoChange, TimeSignature, Tune, TuneBatch,
                     beats_to_seconds)
 
 __all__ = ["load_parser", "read_midi", "read_midi_bytes", "read_midi_batch", "ReadLimits",
            "TooLarge", "BatchRead", "write_midi", "midi_bytes",
-           "to_pretty_midi", "from_pretty_midi", "unwrap_riff"]
+           "to_pretty_midi", "from_pretty_midi", "unwrap_riff", "track_channels"]
 
 _MAJOR_TONIC_BY_SHARPS = {s: (7 * s) % 12 for s in range(-7, 8)}
 
@@ -294,6 +295,20 @@ def read_midi_bytes(data: bytes) -> Tune:
     return result.batch.tune(0)
 
 
+def track_channels(tune: Tune, data: bytes) -> list[int | None]:
+    """The MIDI channel (0-15) of each of ``tune``'s tracks, read from the file's bytes;
+    None where the scan cannot tell tracks apart."""
+    scanned = channel_notes(unwrap_riff(data))
+    used, out = set(), []
+    for t in tune.tracks:
+        hits = [k for k, (name, ch, prog, n) in enumerate(scanned)
+                if k not in used and name == t.name and prog == t.program and n == len(t)
+                and (ch == 9) == t.is_drum]
+        used.update(hits[:1])
+        out.append(scanned[hits[0]][1] if len(hits) == 1 else None)
+    return out
+
+
 def read_midi(path: str | os.PathLike) -> Tune:
     """Read a ``.mid``/``.midi``/``.rmi`` file into a :class:`Tune`.
 
@@ -309,7 +324,7 @@ def read_midi(path: str | os.PathLike) -> Tune:
 
 def _to_score(tune: Tune):
     from symusic import KeySignature as SKey
-    from symusic import Note, Score, Tempo
+    from symusic import Note, Score, Tempo, TextMeta
     from symusic import TimeSignature as STime
     from symusic import Track as STrack
 
@@ -323,7 +338,12 @@ def _to_score(tune: Tune):
         major_tonic = (ks.tonic - (9 if ks.minor else 0)) % 12
         sharps = next(s for s in range(-6, 7) if _MAJOR_TONIC_BY_SHARPS[s] == major_tonic)
         score.key_signatures.append(SKey(int(round(ks.beat * tpq)), sharps, int(ks.minor)))
+    for m in tune.markers:
+        score.markers.append(TextMeta(int(round(m.beat * tpq)), m.text))
     for tr in tune.tracks:
+        if len(tr) and (tr.pitch.min() < 0 or tr.pitch.max() > 127):
+            raise ValueError(f"track {tr.name!r}: MIDI pitches are 0-127, not {int(tr.pitch.min())}"
+                             f"..{int(tr.pitch.max())}")
         st = STrack(name=tr.name, program=int(tr.program), is_drum=bool(tr.is_drum))
         start = np.rint(tr.start_beats * tpq).astype(np.int32)
         dur = np.maximum(np.rint(tr.end_beats * tpq).astype(np.int32) - start, 1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Note", "Track", "Tune", "TuneBatch", "TempoChange", "TimeSignature", "KeySignature",
-           "beats_to_seconds"]
+           "Marker", "beats_to_seconds"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,14 @@ class KeySignature:
     minor: bool
 
 
+@dataclass(frozen=True)
+class Marker:
+    """A marker (MIDI meta event 6) at ``beat``: a named place such as "continuation"."""
+
+    beat: float
+    text: str
+
+
 def _empty(dtype) -> np.ndarray:
     return np.zeros(0, dtype=dtype)
 
@@ -142,6 +150,8 @@ class Tune:
         Possibly empty.
     ticks_per_quarter : int
         Resolution of the source file (480 for tunes built in code).
+    markers : list of Marker
+        Named places, written to MIDI files (not read back from them).
     """
 
     tracks: list[Track] = field(default_factory=list)
@@ -150,6 +160,7 @@ class Tune:
         default_factory=lambda: [TimeSignature(0.0, 4, 4)])
     key_signatures: list[KeySignature] = field(default_factory=list)
     ticks_per_quarter: int = 480
+    markers: list[Marker] = field(default_factory=list)
 
     @property
     def n_notes(self) -> int:

@@ -51,14 +51,18 @@ def filter_logits(logits: torch.Tensor, cfg: SamplingConfig,
     return logits
 
 
-def sample_next(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator,
-                allowed: torch.Tensor | None = None) -> torch.Tensor:
-    """Next ids (B,) from logits (B, V)."""
+def sample_next(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator | None = None,
+                allowed: torch.Tensor | None = None, uniforms: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """Next ids (B,) from logits (B, V); the draw uses ``uniforms`` (B,) in [0, 1) when
+    given (one per row, so each row can have its own generator), else ``generator``."""
     filtered = filter_logits(logits, cfg, allowed)
     if cfg.greedy:
         return filtered.argmax(dim=-1)
     # inverse-CDF sampling: one uniform draw per row; torch.multinomial validates its input
     # on every call, which costs more than the draw itself for one row
     cdf = torch.softmax(filtered, dim=-1).cumsum(dim=-1)  # (B, V)
-    u = torch.rand(cdf.shape[0], 1, generator=generator, dtype=cdf.dtype) * cdf[:, -1:]
+    if uniforms is None:
+        uniforms = torch.rand(cdf.shape[0], generator=generator, dtype=cdf.dtype)
+    u = uniforms.to(cdf.dtype)[:, None] * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)

@@ -174,6 +174,10 @@ class Trainer:
         self.train, self.valid = self.data.split("train"), self.data.split("valid")
         if self.train.n_sequences == 0:
             raise ValueError(f"{dataset_dir}: the train split is empty")
+        # which ids training saw, and how often: the checkpoint carries them (a music
+        # layer reads the pitch range the model knows from them)
+        self.id_counts = np.bincount(np.asarray(self.train.tokens),
+                                     minlength=self.data.vocab_size).tolist()
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress and self.dist.main
@@ -248,7 +252,7 @@ class Trainer:
                 "model_state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 "train_config": asdict(self.cfg), "encoding": self.data.meta["encoding"],
                 "vocab": self.data.meta["vocab"], "dataset": str(self.data.path),
-                "metrics": metrics or {}}
+                "train_id_counts": self.id_counts, "metrics": metrics or {}}
 
     def _save_last(self, metrics: dict | None) -> None:
         if not self.dist.main:

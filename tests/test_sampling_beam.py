@@ -53,10 +53,13 @@ def toy_reorder(state, index):
 
 def test_beam_search_finds_the_better_path_greedy_misses():
     greedy, _ = beam_search(toy_step, toy_reorder, torch.tensor(0), torch.tensor(0), 2, 1)
-    best, score = beam_search(toy_step, toy_reorder, torch.tensor(0), torch.tensor(0), 2, 2)
-    assert greedy.tolist()[0] == 1
-    assert best.tolist() == [2, 2]
-    assert score == pytest.approx(math.log(0.4 * 0.99), rel=1e-6)
+    beam, scores = beam_search(toy_step, toy_reorder, torch.tensor(0), torch.tensor(0), 2, 2)
+    assert greedy.tolist()[0][0] == 1
+    assert beam[0].tolist() == [2, 2]
+    assert float(scores[0]) == pytest.approx(math.log(0.4 * 0.99), rel=1e-6)
+    # the second-best path, by hand: 0 -> 1 (.6) -> any of three (1/3) = .2
+    assert float(scores[1]) == pytest.approx(math.log(0.6 / 3), rel=1e-6)
+    assert beam[1].tolist()[0] == 1 and beam[0].tolist() != beam[1].tolist()
 
 
 def test_stochastic_beam_search_keeps_the_likeliest_branches():

@@ -1,0 +1,107 @@
+"""Do decoders loop their seed? Copy statistics of each decoder against real tunes.
+
+Seeds: the first 8 bars of held-out folk tunes (``$MELODYRNN_DATA/midi``, tunes of 16 bars
+or more) and ``samples/*.mid``. Each decoder continues every seed for 8 bars with the
+default model, with the primer copy guard (``--no-copy-bars 2``, the default) and
+without it (``0``). Reported per decoder:
+
+- replay: share of outputs whose continuation begins by playing the primer's bars again;
+- copied bars: share of continuation bars equal to a bar of the primer.
+
+The reference row is the real tunes themselves: bars 9-16 against bars 1-8.
+
+    python benchmarks/copies.py [--tunes 40] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from melodyrnn.checkpoint import load_checkpoint
+from melodyrnn.compose import GenerateConfig, generate
+from melodyrnn.continuation import DecodeConfig
+from melodyrnn.copies import bar_contents, primer_copies
+from melodyrnn.midi_io import read_midi
+from melodyrnn.sampling import SamplingConfig
+from melodyrnn.seeds import seed_window
+
+DECODERS = {
+    "sample T=1": DecodeConfig(),
+    "sample T=0.5": DecodeConfig(SamplingConfig(temperature=0.5)),
+    "top-p 0.9": DecodeConfig(SamplingConfig(top_p=0.9)),
+    "greedy": DecodeConfig(SamplingConfig(greedy=True)),
+    "beam 4": DecodeConfig(beam_size=4),
+    "stochastic beam 2x2": DecodeConfig(beam_size=2, branch_factor=2),
+}
+SPQ = 4
+
+
+def seeds(tunes: int, seed: int) -> list:
+    out = [read_midi(p) for p in sorted(Path(__file__).parents[1].glob("samples/*.mid"))]
+    data = os.environ.get("MELODYRNN_DATA")
+    if data:
+        root = Path(data) / "midi"
+        rows = [r for r in csv.DictReader(open(root / "manifest.csv"))
+                if r["collection"] != "bach-chorales"]
+        rng = np.random.default_rng(seed)
+        for i in rng.permutation(len(rows)):
+            tune = read_midi(root / rows[i]["path"])
+            if seed_window(tune, SPQ, 0).seed_bars >= 16:
+                out.append(tune)
+            if len(out) >= tunes:
+                break
+    return out
+
+
+def real_stats(tune):
+    w = seed_window(tune, SPQ, 16, 17)
+    m, bar = w.melody, w.melody.steps_per_bar
+    bars = bar_contents(m.pitch, m.start_steps, m.end_steps, bar, 16)
+    return primer_copies(bars[:8], bars[8:])
+
+
+def generated_stats(out, spq: int = SPQ):
+    w, bar = out.window, out.window.melody.steps_per_bar
+    primer = bar_contents(w.melody.pitch, w.melody.start_steps, w.melody.end_steps, bar,
+                          w.melody.length_steps // bar)
+    t = out.tune.tracks[0]
+    new = t.start_beats >= out.continuation_beats - 1e-9
+    start = np.rint((t.start_beats[new] - out.continuation_beats) * spq).astype(int)
+    end = np.rint((t.end_beats[new] - out.continuation_beats) * spq).astype(int)
+    return primer_copies(primer, bar_contents(t.pitch[new], start, end, bar, 8))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tunes", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    tunes = seeds(args.tunes, args.seed)
+    ckpt = load_checkpoint("default")
+    print(f"{len(tunes)} seeds, 8-bar primers, 8-bar continuations, default model\n")
+    print("| decoder | no-copy guard | replay | copied bars |")
+    print("|---|---|---|---|")
+    real = [real_stats(t) for t in tunes if seed_window(t, SPQ, 0).seed_bars >= 16]
+    print(f"| real tunes (bars 9-16 vs 1-8, {len(real)}) | - | {np.mean([s.replay for s in real]):.0%} "
+          f"| {np.mean([s.copied for s in real]):.0%} |")
+    for name, decode in DECODERS.items():
+        for guard in (2, 0):
+            stats = []
+            for i, tune in enumerate(tunes):
+                cfg = GenerateConfig(num_outputs=1, bars=8, decode=decode, seed=args.seed + i,
+                                     primer_bars=8, from_bar=9 if seed_window(tune, SPQ, 0).seed_bars >= 16 else None,
+                                     no_copy_bars=guard)
+                stats.append(generated_stats(generate(ckpt, tune, None, cfg)[0]))
+            print(f"| {name} | {'on' if guard else 'off'} | {np.mean([s.replay for s in stats]):.0%} "
+                  f"| {np.mean([s.copied for s in stats]):.0%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
