@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .cli_batch import classify, evaluate_samples, pipeline, plugins
+from .cli_generate import generate, tracks
 from .cli_common import fail_cleanly as _fail_cleanly
 from .cli_live import live
 
@@ -40,10 +41,17 @@ def _int_list(ctx, param, value: str) -> tuple[int, ...]:
     return bars
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="melodyrnn")
 def main() -> None:
     """Learn music from MIDI collections with recurrent networks, and write new music."""
+    import warnings
+
+    warnings.showwarning = _one_line_warning
 
 
 @main.command()
@@ -294,95 +302,9 @@ def score(checkpoint, tunes, device, seed) -> None:
         sys.exit(1)
 
 
-@main.command()
-@click.argument("seed_file", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", "checkpoint", default="default", show_default=True,
-              help="Checkpoint to generate with ('default': the model shipped in the package).")
-@click.option("--primer", default=None,
-              help='Pitches to start from instead of a seed file, e.g. "60 62 64 65".')
-@click.option("--prompt", default=None,
-              help="Text models: complete this text and print it (outputs separated by %% lines).")
-@click.option("--track", default=None, help="The seed's melody track, by index or name.")
-@click.option("--num-outputs", type=click.IntRange(1), default=4, show_default=True)
-@click.option("--bars", type=click.IntRange(1), default=16, show_default=True)
-@click.option("--steps", type=click.IntRange(0), default=0, help="Length in steps (overrides --bars).")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
-              show_default=True)
-@click.option("--top-k", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
-@click.option("--greedy", is_flag=True)
-@click.option("--beam-size", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--branch-factor", type=click.IntRange(1), default=1, show_default=True,
-              help="> 1: Magenta's stochastic beam search.")
-@click.option("--steps-per-iteration", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--key", default=None, help="Keep to this key's scale, e.g. D, Bb, F#m.")
-@click.option("--pitch-range", type=(click.IntRange(0, 127), click.IntRange(0, 127)), default=None,
-              help="LOW HIGH pitches.")
-@click.option("--continuation-only", is_flag=True, help="Write only the new part.")
-@click.option("--output-dir", type=click.Path(file_okay=False), default="generated",
-              show_default=True)
-@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-@click.option("--render", type=click.Choice(["wav", "png"]), multiple=True,
-              help="Also write audio (FluidSynth) or a piano roll (matplotlib) of each output.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@_fail_cleanly
-def generate(seed_file, checkpoint, primer, prompt, track, num_outputs, bars, steps, temperature, top_k,
-             top_p, greedy, beam_size, branch_factor, steps_per_iteration, key, pitch_range,
-             continuation_only, output_dir, force, render, seed) -> None:
-    """Write new tunes continuing SEED_FILE (or --primer, or nothing); paths go to stdout.
-    With a text model, --prompt TEXT prints completions instead."""
-    from pathlib import Path
-
-    from .compose import generate as run_generate
-    from .midi_io import read_midi, write_midi
-    from .settings import generate_config
-
-    if seed_file and primer:
-        raise click.UsageError("give a seed file or --primer, not both")
-    pitches = [int(p) for p in primer.replace(",", " ").split()] if primer else None
-    cfg = generate_config(num_outputs=num_outputs, bars=bars, steps=steps, temperature=temperature,
-                          top_k=top_k, top_p=top_p, greedy=greedy, beam_size=beam_size,
-                          branch_factor=branch_factor, steps_per_iteration=steps_per_iteration,
-                          key=key, pitch_range=pitch_range, continuation_only=continuation_only,
-                          track=track, seed=seed)
-    if prompt is not None:
-        if seed_file or primer:
-            raise click.UsageError("--prompt completes text: give no seed file or --primer with it")
-        from .text import complete_text
-
-        outs = complete_text(checkpoint, prompt, n=num_outputs, max_tokens=steps or 200,
-                             decode=cfg.decode, seed=seed)
-        click.echo("\n%\n".join(c.prompt + c.text for c in outs))
-        return
-    stem = Path(seed_file).stem if seed_file else ("primer" if pitches else "sample")
-    out_dir = Path(output_dir)
-    targets = [out_dir / f"{stem}-{k}.mid" for k in range(num_outputs)]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not force:
-        raise click.ClickException(f"{existing[0]} exists; pass --force to overwrite")
-    if "wav" in render:
-        from .render import check_wav_renderer
-
-        check_wav_renderer()  # before generating, not after
-    results = run_generate(checkpoint, read_midi(seed_file) if seed_file else None, pitches, cfg)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for target, result in zip(targets, results):
-        write_midi(result.tune, target)
-        click.echo(str(target))
-        if "png" in render:
-            from .render import piano_roll_png
-
-            piano_roll_png(result.tune, target.with_suffix(".png"), result.continuation_beats,
-                           target.stem)
-        if "wav" in render:
-            from .render import render_wav
-
-            render_wav(target, target.with_suffix(".wav"))
-        click.echo(f"{target.name}: {result.notes} new notes, {result.bits_per_note:.3f} bits/note",
-                   err=True)
-
-
 main.add_command(pipeline)
+main.add_command(generate)
+main.add_command(tracks)
 main.add_command(evaluate_samples)
 main.add_command(plugins)
 main.add_command(classify)

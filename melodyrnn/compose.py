@@ -20,7 +20,7 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .continuation import DecodeConfig, continue_ids
-from .encodings.melody import FIRST_NOTE_ON, MelodyEncoding
+from .encodings.melody import FIRST_NOTE_ON, NOTE_OFF, MelodyEncoding
 from .keys import infer_key, key_name, parse_key, scale_pitch_classes
 from .loading import load_model
 from .notes import KeySignature, Marker, Track, Tune
@@ -100,6 +100,17 @@ def _allowed(enc: MelodyEncoding, key: tuple[int, bool] | None, span: tuple[int,
     return allowed
 
 
+def _grammar(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Melody events as a two-state grammar (silent, sounding): NOTE_OFF only while a
+    note sounds, so that no two continuations differ only in redundant NOTE_OFFs."""
+    next_state = torch.tensor([[0], [1]]).repeat(1, vocab_size)  # (2, V): events keep the state
+    next_state[:, FIRST_NOTE_ON:] = 1
+    next_state[:, NOTE_OFF] = 0
+    allowed = torch.ones(2, vocab_size, dtype=torch.bool)
+    allowed[0, NOTE_OFF] = False
+    return next_state, allowed
+
+
 def _seed_key(seed: Tune | None, window: SeedWindow) -> tuple[tuple[int, bool] | None, str]:
     """The key of the seed: its key signature at the window, or inferred from all of its
     pitched notes (the typed primer's notes when there is no seed)."""
@@ -141,8 +152,8 @@ def _warn_duplicates(rows: np.ndarray) -> None:
     for k, row in enumerate(rows):
         first = seen.setdefault(row.tobytes(), k)
         if first != k:
-            warnings.warn(f"output {k} is identical to output {first} (lower --temperature "
-                          "or a deterministic decoder repeats itself)", stacklevel=3)
+            warnings.warn(f"output {k} is identical to output {first} (raise --temperature, or "
+                          "use --beam-size N for N distinct outputs)", stacklevel=3)
 
 
 EVENTS_PER_BAR = 48  # event encodings (performance): events per bar when ``steps`` is not set
@@ -160,7 +171,9 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
             raise ValueError(f"the seed has no notes the {enc.name!r} encoding can use")
         primer_ids = [int(i) for i in encoded.sequence(0)[:-1]]  # no end token
     steps = cfg.steps or cfg.bars * EVENTS_PER_BAR
-    out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed)
+    allowed = torch.ones(len(enc.vocab), dtype=torch.bool)
+    allowed[[PAD, BOS, EOS]] = False  # the length asked for, and only real events
+    out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed, allowed)
     _warn_duplicates(out.ids.numpy())
     qpm = seed.tempos[0].qpm if seed is not None else 120.0
     primed_tune = enc.decode_tune(primer_ids, qpm=qpm)
@@ -210,7 +223,8 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
     span = cfg.pitch_range or training_pitch_range(ckpt, enc) or (enc.config.min_pitch,
                                                                  enc.config.max_pitch)
     out = continue_ids(model, primer_ids, cfg.num_outputs, cfg.steps or cfg.bars * bar, cfg.decode,
-                       cfg.seed, _allowed(enc, chosen, span), bar, cfg.no_copy_bars * bar)
+                       cfg.seed, _allowed(enc, chosen, span), bar, cfg.no_copy_bars * bar,
+                       _grammar(len(enc.vocab)))
     _warn_duplicates(out.ids.numpy())
     begin = 0.0 if cfg.continuation_only else window.primer_beats
     results = []

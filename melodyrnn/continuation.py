@@ -66,7 +66,8 @@ def primer_ngrams(primer: list[int], n: int) -> dict[tuple, list[int]]:
 def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
                  decode: DecodeConfig = DecodeConfig(), seed: int = 0,
                  allowed: torch.Tensor | None = None, period: int = 0,
-                 no_copy: int = 0) -> Continuation:
+                 no_copy: int = 0, grammar: tuple[torch.Tensor, torch.Tensor] | None = None
+                 ) -> Continuation:
     """Generate ``n`` continuations of ``steps`` ids after ``primer`` (which starts with <s>).
 
     Parameters
@@ -78,6 +79,11 @@ def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
     no_copy : int
         > 0: no run of ``no_copy`` ids of the primer (after <s>) appears in the
         continuation (the id that would complete one is masked out).
+    grammar : (next_state (S, V) long, allowed (S, V) bool), optional
+        A finite-state grammar of the id language: from state 0, each id moves to
+        ``next_state[state, id]``; only ids ``allowed[state]`` may come next (an encoding
+        uses it to rule out ids that would mean nothing, so that no two outputs differ
+        only in such ids).
 
     Deterministic beam search returns the ``n`` best distinct beams of a beam of
     ``max(beam_size, n)``; sampling and stochastic beam search give row ``k`` its own
@@ -89,12 +95,14 @@ def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
         torch.set_num_threads(1)
     try:
         with torch.no_grad():
-            return _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy)
+            return _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy,
+                             grammar)
     finally:
         torch.set_num_threads(threads)
 
 
-def _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy) -> Continuation:
+def _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy,
+              grammar) -> Continuation:
     model.eval()
     device = model.embed.weight.device
     state = model.initial_state(1, torch.tensor([period]), device=device)
@@ -108,13 +116,24 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy) -
         tail = ([-1] * no_copy + primer[1:-1])[-(no_copy - 2):] if no_copy > 2 else []
         state = {**state, "recent": torch.tensor([tail], dtype=torch.long).reshape(1, no_copy - 2)}
 
+    if grammar is not None:
+        grammar = (grammar[0].to(device), grammar[1].to(device))
+        fsm = 0
+        for i in primer[:-1]:  # the last id moves the state in the first step
+            fsm = int(grammar[0][fsm, i])
+        state = {**state, "fsm": torch.tensor([fsm], device=device)}
+
     def step(ids: torch.Tensor, st: dict) -> tuple[torch.Tensor, dict]:
         st = dict(st)
-        recent = st.pop("recent", None)
+        recent, fsm = st.pop("recent", None), st.pop("fsm", None)
         logits, st = model(ids[:, None], st)
         logits = logits[:, -1].float()
         if mask is not None:
             logits = logits.masked_fill(~mask, float("-inf"))
+        if fsm is not None:
+            fsm = grammar[0][fsm, ids]  # (N,)
+            logits = logits.masked_fill(~grammar[1][fsm], float("-inf"))
+            st["fsm"] = fsm
         logp = torch.log_softmax(logits, dim=-1)
         if banned:
             recent = torch.cat([recent, ids[:, None].cpu()], dim=1)  # (N, no_copy - 1)

@@ -9,7 +9,8 @@ import re
 
 import numpy as np
 
-__all__ = ["parse_key", "key_name", "infer_key", "scale_pitch_classes", "MAJOR_SCALE", "MINOR_SCALE"]
+__all__ = ["parse_key", "key_name", "pitch_name", "infer_key", "scale_pitch_classes", "MAJOR_SCALE",
+           "MINOR_SCALE"]
 
 _TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -38,6 +39,12 @@ def parse_key(text: str) -> tuple[int, bool]:
     tonic = (_TONICS[m.group(1).upper()] + {"#": 1, "b": -1, "": 0}[m.group(2)]) % 12
     mode = m.group(3) or ""
     return tonic, mode.startswith("m") and not mode.startswith("maj")
+
+
+def pitch_name(pitch: int) -> str:
+    """60 -> 'C4', 66 -> 'F#4' (scientific pitch notation, sharps)."""
+    names = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+    return f"{names[pitch % 12]}{pitch // 12 - 1}"
 
 
 def key_name(tonic: int, minor: bool) -> str:

@@ -40,7 +40,8 @@ class TrackInfo:
     index : int
         Position among the file's tracks (``--track`` takes it).
     name, program, channel : str, int, int or None
-        Track name, General MIDI program, MIDI channel (0-15; None when unknown).
+        Track name, General MIDI program, MIDI channel numbered 1-16 as MIDI software
+        shows it (10: General MIDI drums; None when unknown).
     is_drum : bool
         Percussion track (never the melody).
     notes : int
@@ -190,7 +191,7 @@ def describe_tracks(tune: Tune, channels: list[int | None] | None = None) -> lis
     for i, (t, s) in enumerate(zip(tune.tracks, scores)):
         voices = _voices(t) if len(t) else np.zeros(0, np.int64)
         out.append(TrackInfo(
-            i, t.name, int(t.program), channels[i] if channels else None, bool(t.is_drum), len(t),
+            i, t.name, int(t.program), (None if not channels or channels[i] is None else channels[i] + 1), bool(t.is_drum), len(t),
             float((voices > 1).mean()) if len(t) else 0.0, int(voices.max()) if len(t) else 0,
             int(t.pitch.min()) if len(t) else 0, int(t.pitch.max()) if len(t) else 0,
             float(t.pitch.mean()) if len(t) else 0.0, float(s), i == chosen))

@@ -3,8 +3,10 @@ import pytest
 from click.testing import CliRunner
 
 from melodyrnn.cli import main
-from melodyrnn.compose import GenerateConfig, generate, parse_key, pick_melody_track
+from melodyrnn.compose import GenerateConfig, generate, parse_key
 from melodyrnn.continuation import DecodeConfig
+from melodyrnn.notes import KeySignature
+from melodyrnn.sampling import SamplingConfig
 from melodyrnn.midi_io import read_midi, write_midi
 from melodyrnn.models.network import SequenceModel
 
@@ -61,8 +63,12 @@ def test_the_primer_runs_once_then_one_step_at_a_time(tiny_run, seed_file, monke
 def test_key_and_range_constraints(tiny_run):
     cfg = GenerateConfig(num_outputs=4, bars=4, key="D", pitch_range=(60, 72),
                          continuation_only=True)
-    for out in generate(str(tiny_run), None, [62, 64, 66], cfg):
+    outs = generate(str(tiny_run), None, [62, 64, 66], cfg)
+    assert any(out.notes for out in outs)
+    for out in outs:
         p = out.tune.tracks[0].pitch
+        if not len(p):
+            continue
         assert set((p % 12).tolist()) <= {2, 4, 6, 7, 9, 11, 1}
         assert p.min() >= 60 and p.max() <= 72
         assert out.tune.tracks[0].start_beats.min() >= 0
@@ -76,15 +82,9 @@ def test_beam_searches_run(tiny_run):
         assert len(outs) == 1
 
 
-def test_seed_track_choice():
-    t = tune(track([(40, 0, 1)] * 1, name="low"), track([(70, i, i + 1) for i in range(3)], name="hi"),
-             track([(30, i, i + 1) for i in range(3)], name="bass"))
-    assert pick_melody_track(t).name == "hi"  # most notes, ties to the higher
-    assert pick_melody_track(t, "bass").name == "bass"
-    assert pick_melody_track(t, "0").name == "low"
-    with pytest.raises(ValueError, match="no such track"):
-        pick_melody_track(t, "drums")
+def test_parse_key():
     assert parse_key("F#m") == (6, True) and parse_key("Bb") == (10, False)
+    assert parse_key("A minor") == (9, True) and parse_key("Eb major") == (3, False)
     with pytest.raises(ValueError):
         parse_key("H")
 
@@ -186,3 +186,148 @@ def test_generate_seed_file_with_the_default_model(tmp_path):
     assert len(result.stdout.split()) == 4
     out = read_midi(tmp_path / "jig-0.mid")
     assert out.time_signatures[0].numerator == 6 and out.tracks[0].program == 40
+
+
+def _notes(out):
+    t = out.tune.tracks[0]
+    return list(zip(t.pitch.tolist(), t.start_beats.tolist(), t.end_beats.tolist()))
+
+
+def test_output_k_depends_only_on_seed_and_k(tiny_run):
+    one = generate(str(tiny_run), None, [60, 62, 64], GenerateConfig(num_outputs=1, bars=4, seed=5))
+    four = generate(str(tiny_run), None, [60, 62, 64], GenerateConfig(num_outputs=4, bars=4, seed=5))
+    two = generate(str(tiny_run), None, [60, 62, 64], GenerateConfig(num_outputs=2, bars=4, seed=5))
+    assert _notes(one[0]) == _notes(four[0]) == _notes(two[0])
+    assert _notes(two[1]) == _notes(four[1])
+    assert len({tuple(_notes(o)) for o in four}) > 1
+
+
+def test_beam_outputs_are_the_n_best_distinct_beams(tiny_run):
+    cfg = GenerateConfig(num_outputs=4, bars=2, decode=DecodeConfig(beam_size=4), no_copy_bars=0)
+    outs = generate(str(tiny_run), None, [60, 62, 64], cfg)
+    assert len({tuple(_notes(o)) for o in outs}) == 4
+    bits = [o.bits_per_note * o.notes for o in outs]  # total bits: best first
+    assert bits == sorted(bits)
+    wide = generate(str(tiny_run), None, [60, 62, 64], GenerateConfig(
+        num_outputs=3, bars=2, decode=DecodeConfig(beam_size=2), no_copy_bars=0))
+    assert len({tuple(_notes(o)) for o in wide}) == 3  # the beam widens to the outputs asked for
+
+
+def test_greedy_with_several_outputs_is_refused(tiny_run, seed_file, tmp_path):
+    result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run), "--greedy",
+                                       "--output-dir", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "--greedy" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_identical_outputs_are_not_written_silently(tiny_run):
+    cfg = GenerateConfig(num_outputs=3, bars=2, decode=DecodeConfig(SamplingConfig(temperature=1e-4)))
+    with pytest.warns(UserWarning, match="identical to output 0"):
+        generate(str(tiny_run), None, [60, 62, 64, 65], cfg)
+
+
+def _motif_seed(bars=4):
+    motif = [60, 64, 67, 65, 64, 62, 60, 67]
+    notes = [(motif[i % 8], i * 1.0, i * 1.0 + 0.75) for i in range(4 * bars)]
+    return tune(track(notes, name="lead"))
+
+
+@pytest.mark.parametrize("decode", [DecodeConfig(SamplingConfig(greedy=True)), DecodeConfig(beam_size=3),
+                                    DecodeConfig(beam_size=2, branch_factor=2)])
+def test_deterministic_decoders_do_not_replay_the_primer(tiny_run, decode):
+    from melodyrnn.copies import bar_contents, primer_copies
+
+    def stats(guard):
+        out = generate(str(tiny_run), _motif_seed(), None,
+                       GenerateConfig(num_outputs=1, bars=4, decode=decode, no_copy_bars=guard))[0]
+        t, w = out.tune.tracks[0], out.window
+        new = t.start_beats >= out.continuation_beats
+        steps = lambda b: np.rint((b[new] - out.continuation_beats) * 4).astype(int)  # noqa: E731
+        primer = bar_contents(w.melody.pitch, w.melody.start_steps, w.melody.end_steps, 16, 4)
+        cont = bar_contents(t.pitch[new], steps(t.start_beats), steps(t.end_beats), 16, 4)
+        pairs = {tuple(primer[i:i + 2]) for i in range(3)}
+        return primer_copies(primer, cont), any(tuple(cont[i:i + 2]) in pairs for i in range(3))
+
+    (guarded, two_bar_copy) = stats(2)
+    assert not guarded.replay and not two_bar_copy
+
+
+def test_primer_window_in_the_output(tiny_run):
+    notes = [(50 + b, (b - 1) * 4 + k, (b - 1) * 4 + k + 1) for b in range(1, 21) for k in range(4)]
+    seed = tune(track(notes, name="tune", program=73))
+    out = generate(str(tiny_run), seed, None, GenerateConfig(num_outputs=1, bars=2, primer_bars=4))[0]
+    t = out.tune.tracks[0]
+    assert out.continuation_beats == 16.0 and (out.window.first_bar, out.window.cut_bar) == (17, 21)
+    primer = t.start_beats < 16
+    assert t.pitch[primer].tolist() == [n[0] for n in notes[-16:]]  # the seed's last 4 bars
+    assert t.start_beats[primer].tolist() == [float(i) for i in range(16)]
+    assert out.tune.markers[0].beat == 16.0 and out.tune.markers[0].text == "continuation"
+    mid = generate(str(tiny_run), seed, None, GenerateConfig(num_outputs=1, bars=2, primer_bars=2,
+                                                             from_bar=5))[0]
+    assert sorted(set(mid.tune.tracks[0].pitch[mid.tune.tracks[0].start_beats < 8].tolist())) == [53, 54]
+
+
+def _reread(path):
+    """The file as mido and pretty_midi see it: (key names, note pitches)."""
+    import mido
+    import pretty_midi
+
+    mid = mido.MidiFile(str(path))
+    keys = [m.key for tr in mid.tracks for m in tr if m.type == "key_signature"]
+    markers = [m.text for tr in mid.tracks for m in tr if m.type == "marker"]
+    pm = pretty_midi.PrettyMIDI(str(path))
+    pitches = [n.pitch for inst in pm.instruments for n in inst.notes]
+    return keys, markers, pitches, [k.key_number for k in pm.key_signature_changes]
+
+
+def test_key_signatures_and_every_file_parses(tiny_run, tmp_path):
+    seed = _motif_seed()
+    with_key = tune(*seed.tracks)
+    with_key.key_signatures = [KeySignature(0.0, 9, True)]  # A minor
+    cases = [(with_key, None, "A minor", "seed", "Am"), (seed, None, "C major", "inferred", "C"),
+             (seed, "Bb", "Bb major", "--key", "Bb")]
+    for i, (s, key, name, source, mido_key) in enumerate(cases):
+        out = generate(str(tiny_run), s, None, GenerateConfig(num_outputs=1, bars=2, key=key))[0]
+        assert (out.key, out.key_source) == (name, source)
+        path = tmp_path / f"k{i}.mid"
+        write_midi(out.tune, path)
+        keys, markers, pitches, _ = _reread(path)
+        assert keys == [mido_key] and markers == ["continuation"]
+        assert sorted(pitches) == sorted(out.tune.tracks[0].pitch.tolist())
+
+
+def test_new_pitches_stay_in_the_training_range(tiny_run, tiny_dataset):
+    from melodyrnn.checkpoint import load_checkpoint
+    from melodyrnn.compose import training_pitch_range
+    from melodyrnn.encodings import encoding_from_dict
+
+    ckpt = load_checkpoint(tiny_run)
+    low, high = training_pitch_range(ckpt, encoding_from_dict(ckpt["encoding"]))
+    assert 55 <= low <= 62 and 79 <= high <= 86  # the motif tunes span 60-83
+    hot = GenerateConfig(num_outputs=4, bars=4, continuation_only=True,
+                         decode=DecodeConfig(SamplingConfig(temperature=4.0)))
+    pitches = np.concatenate([o.tune.tracks[0].pitch for o in generate(str(tiny_run), None, [60], hot)])
+    assert pitches.min() >= low and pitches.max() <= high
+    wide = GenerateConfig(num_outputs=4, bars=4, continuation_only=True, pitch_range=(0, 127),
+                          decode=DecodeConfig(SamplingConfig(temperature=4.0)))
+    wider = np.concatenate([o.tune.tracks[0].pitch for o in generate(str(tiny_run), None, [60], wide)])
+    assert wider.min() < low or wider.max() > high  # the option widens it
+
+
+def test_cli_primer_errors_and_reports(tiny_run, seed_file, tmp_path):
+    out = tmp_path / "o"
+    for primer in ("62 200", "D E F#"):
+        result = CliRunner().invoke(main, ["generate", "--primer", primer, "--model", str(tiny_run),
+                                           "--output-dir", str(out)])
+        assert result.exit_code != 0 and "--primer" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+    result = CliRunner().invoke(main, ["generate", "--primer", "D4 E4 F#4", "--model", str(tiny_run),
+                                       "--output-dir", str(out), "--num-outputs", "1", "--bars", "2"])
+    assert result.exit_code == 0, result.output
+    assert _reread(out / "primer-0.mid")[2][:3] == [62, 64, 66]
+    result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run),
+                                       "--output-dir", str(out), "--num-outputs", "1", "--bars", "2"])
+    assert "track 0 'fiddle' (program 40" in result.stderr and "continuation starts at bar 3" in result.stderr
+    result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run),
+                                       "--output-dir", str(tmp_path / "o2"), "--soundfont", str(tmp_path / "no.sf2")])
+    assert result.exit_code == 1 and "--soundfont" in result.stderr

@@ -73,4 +73,4 @@ def test_installed_example_plugin_works_end_to_end(tmp_path):
     out = melodyrnn("generate", "--model", tmp_path / "run" / "best.pt", "--steps", "12",
                     "--num-outputs", "1", "--output-dir", tmp_path / "gen")
     tune = read_midi(out.strip())
-    assert len(tune.tracks[0]) == 12  # one note per generated pitch token (none ends early here)
+    assert len(tune.tracks[0]) == 12  # one note per generated pitch token (no early end)
