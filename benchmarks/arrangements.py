@@ -42,7 +42,8 @@ def random_tune(rng: np.random.Generator, bars: int = 16, bar_beats: float = 4.0
     while t < bars * bar_beats - 1e-9:
         dur = min(float(rng.choice(values)), bars * bar_beats - t)
         notes.append((degrees[idx], t, t + dur, 90))
-        idx = int(np.clip(idx + rng.choice((-2, -1, -1, -1, -1, 0, 1, 1, 1, 1, 2, 3, -3, -4)), 0, len(degrees) - 1))
+        move = rng.choice((-2, -1, -1, -1, -1, 0, 1, 1, 1, 1, 2, 3, -3, -4))  # scale degrees
+        idx = int(np.clip(idx + move, 0, len(degrees) - 1))
         t += dur
     return _track(notes, "melody", 0)
 
@@ -106,7 +107,8 @@ def bury(melody: Track, bar_beats: float, rng: np.random.Generator, qpm: float =
         scale = set(scale_pitch_classes(*key).tolist())
         third = [int(p) - (3 if (int(p) - 3) % 12 in scale else 4) for p in melody.pitch]
         tracks.append(_track(list(zip(third, melody.start_beats, melody.end_beats,
-                                      [70] * len(third))), program=int(rng.choice(_MELODY_PROGRAMS)), qpm=qpm))
+                                      [70] * len(third))),
+                             program=int(rng.choice(_MELODY_PROGRAMS)), qpm=qpm))
     if rng.random() < 0.3:  # a percussion loop on a melodic channel (agogo, woodblock)
         loop = [(int(rng.choice((76, 77))), b * bar_beats + k * 0.5, b * bar_beats + k * 0.5 + 0.25, 90)
                 for b in range(bars) for k in range(int(bar_beats * 2))]

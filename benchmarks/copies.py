@@ -96,7 +96,8 @@ def main() -> None:
             stats = []
             for i, tune in enumerate(tunes):
                 cfg = GenerateConfig(num_outputs=1, bars=8, decode=decode, seed=args.seed + i,
-                                     primer_bars=8, from_bar=9 if seed_window(tune, SPQ, 0).seed_bars >= 16 else None,
+                                     primer_bars=8,
+                                     from_bar=9 if seed_window(tune, SPQ, 0).seed_bars >= 16 else None,
                                      no_copy_bars=guard)
                 stats.append(generated_stats(generate(ckpt, tune, None, cfg)[0]))
             print(f"| {name} | {'on' if guard else 'off'} | {np.mean([s.replay for s in stats]):.0%} "

@@ -78,7 +78,8 @@ def training_pitch_range(ckpt: dict, enc: MelodyEncoding) -> tuple[int, int] | N
     counts = ckpt.get("train_id_counts")
     if not counts:
         return None
-    seen = np.flatnonzero(np.asarray(counts[FIRST_NOTE_ON:FIRST_NOTE_ON + enc.config.max_pitch - enc.config.min_pitch + 1]) > 0)
+    n_pitches = enc.config.max_pitch - enc.config.min_pitch + 1
+    seen = np.flatnonzero(np.asarray(counts[FIRST_NOTE_ON:FIRST_NOTE_ON + n_pitches]) > 0)
     if not seen.size:
         return None
     shift = int((ckpt.get("train_config") or {}).get("transpose") or 0)
@@ -189,9 +190,10 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
 
 
 def _load(checkpoint) -> tuple[dict, tuple]:
-    """(checkpoint dict or {}, (model, encoding)); a built (model, encoding) passes through."""
+    """(checkpoint dict or {}, (model, encoding)); a built (model, encoding) or
+    (model, encoding, checkpoint dict) passes through."""
     if isinstance(checkpoint, tuple):
-        return {}, checkpoint
+        return (checkpoint[2], checkpoint[:2]) if len(checkpoint) == 3 else ({}, checkpoint)
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
     return ckpt, load_model(ckpt)
 

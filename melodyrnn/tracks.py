@@ -160,11 +160,19 @@ def _scores(tune: Tune) -> tuple[list[float], list[dict]]:
         # register: 1 for the highest candidate, 0 for the lowest
         rank = (np.searchsorted(np.sort(means), f["sky_mean"]) / max(len(means) - 1, 1)
                 if len(means) > 1 else 1.0)
-        few = 2.0 if len(t) < 16 else 0.0  # a handful of notes is an ornament, not the tune
-        scores.append(4.0 * rank * min(f["steps"] / 0.5, 1.0) - 2.0 * f["dyads"] - 6.0 * f["chords"] + 4.0 * f["steps"] - 1.0 * f["leaps"]
-                      + 0.25 * min(f["variety"], 6) - 3.0 * (f["variety"] <= 3) + 3.0 * f["presence"] - 1.5 * f["repeats"]
-                      + _name_score(t.name) + _program_score(t, f["sky_mean"]) - few)
+        scores.append(_melody_score(f, rank) + _name_score(t.name) + _program_score(t, f["sky_mean"])
+                      - (2.0 if len(t) < 16 else 0.0))  # a handful of notes is an ornament
     return scores, feats
+
+
+def _melody_score(f: dict, rank: float) -> float:
+    """The music's part of the score; weights set on generated arrangements and chorales
+    (``benchmarks/tracks.py``). Register counts only for lines that move by step (an
+    arpeggio above the tune is not the tune)."""
+    return (4.0 * rank * min(f["steps"] / 0.5, 1.0) + 4.0 * f["steps"] - 1.0 * f["leaps"]
+            - 2.0 * f["dyads"] - 6.0 * f["chords"]
+            + 0.25 * min(f["variety"], 6) - 3.0 * (f["variety"] <= 3)
+            + 3.0 * f["presence"] - 1.5 * f["repeats"])
 
 
 def melody_track_index(tune: Tune) -> int:
@@ -190,8 +198,9 @@ def describe_tracks(tune: Tune, channels: list[int | None] | None = None) -> lis
     out = []
     for i, (t, s) in enumerate(zip(tune.tracks, scores)):
         voices = _voices(t) if len(t) else np.zeros(0, np.int64)
+        channel = None if not channels or channels[i] is None else channels[i] + 1
         out.append(TrackInfo(
-            i, t.name, int(t.program), (None if not channels or channels[i] is None else channels[i] + 1), bool(t.is_drum), len(t),
+            i, t.name, int(t.program), channel, bool(t.is_drum), len(t),
             float((voices > 1).mean()) if len(t) else 0.0, int(voices.max()) if len(t) else 0,
             int(t.pitch.min()) if len(t) else 0, int(t.pitch.max()) if len(t) else 0,
             float(t.pitch.mean()) if len(t) else 0.0, float(s), i == chosen))

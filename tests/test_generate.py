@@ -97,6 +97,8 @@ def test_cli_writes_files_and_refuses_to_overwrite(tiny_run, seed_file, tmp_path
     assert result.exit_code == 0, result.output
     paths = result.stdout.split()
     assert paths == [str(out / "seed-0.mid"), str(out / "seed-1.mid")]
+    for path in paths:
+        assert _reread(path)[2]  # mido and pretty_midi read the notes
     assert "bits/note" in result.stderr
     first = (out / "seed-0.mid").read_bytes()
     again = CliRunner().invoke(main, args)
@@ -186,6 +188,10 @@ def test_generate_seed_file_with_the_default_model(tmp_path):
     assert len(result.stdout.split()) == 4
     out = read_midi(tmp_path / "jig-0.mid")
     assert out.time_signatures[0].numerator == 6 and out.tracks[0].program == 40
+    for path in result.stdout.split():  # independent parsers read every file written
+        keys, markers, pitches, _ = _reread(path)
+        assert keys == ["D"] and markers == ["continuation"] and len(pitches) > 22
+        assert 33 <= min(pitches) and max(pitches) <= 96  # the default model's training range
 
 
 def _notes(out):
@@ -329,5 +335,6 @@ def test_cli_primer_errors_and_reports(tiny_run, seed_file, tmp_path):
                                        "--output-dir", str(out), "--num-outputs", "1", "--bars", "2"])
     assert "track 0 'fiddle' (program 40" in result.stderr and "continuation starts at bar 3" in result.stderr
     result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run),
-                                       "--output-dir", str(tmp_path / "o2"), "--soundfont", str(tmp_path / "no.sf2")])
+                                       "--output-dir", str(tmp_path / "o2"),
+                                       "--soundfont", str(tmp_path / "no.sf2")])
     assert result.exit_code == 1 and "--soundfont" in result.stderr

@@ -27,7 +27,8 @@ CORE = {"atomic", "vocab", "dataset", "models.plugins", "models.config", "models
         "models.network", "models", "checkpoint", "batching", "metrics", "scoring", "trainer",
         "classifier",
         "sampling", "beam", "continuation"}
-MUSIC = {"render", "notes", "midi_scan", "midi_io", "keys", "tracks", "seeds", "copies", "quantize", "encodings", "encodings.base", "encodings.melody",
+MUSIC = {"render", "notes", "midi_scan", "midi_io", "keys", "tracks", "seeds", "copies",
+         "quantize", "encodings", "encodings.base", "encodings.melody",
          "encodings.performance", "encodings.registry", "ingest", "ingest_worker",
          "ingest_cache", "ingest_pool", "shards", "features", "sample_eval"}
 

@@ -91,3 +91,15 @@ def test_tracks_command_lists_and_marks_the_melody(tmp_path):
     bad.write_bytes(b"MThd nonsense")
     result = CliRunner().invoke(main, ["tracks", str(bad)])
     assert result.exit_code == 1 and result.stderr.startswith("Error:") and "Traceback" not in result.output
+
+
+def test_real_files_chorales_buried_tunes_and_messy_songs(data_dir):
+    """The benchmark's labelled kinds (benchmarks/tracks.py), each at least 95%."""
+    from tracks import labelled
+
+    for kind, n in (("chorales", 0), ("buried", 150), ("messy", 0)):
+        hits = []
+        for t, label in labelled(kind, data_dir, n, 0):
+            labels = label if isinstance(label, set) else {label}
+            hits.append(melody_track_index(t) in labels)
+        assert len(hits) >= (150 if kind == "buried" else 20) * 0.9 and np.mean(hits) >= 0.95, kind
