@@ -185,6 +185,9 @@ def info(dataset, as_json) -> None:
               help="Add the tokens some bars back, repeat flags and the position in the bar as inputs.")
 @click.option("--lookback-bars", default="1,2", show_default=True, callback=_int_list,
               help="--lookback: how many bars back, comma-separated (folk phrases: 1,2,4,8).")
+@click.option("--bar-index", is_flag=True,
+              help="--lookback: also input the bar's index in the tune (its place in 2-, 4-, 8-, "
+                   "16- and 32-bar blocks), so the model knows where it is in the form.")
 @click.option("--attention-length", type=click.IntRange(1), default=40, show_default=True,
               help="attention: past outputs attended over.")
 @click.option("--unfused", is_flag=True, help="rnn: run the written-out Elman equations.")
@@ -227,7 +230,7 @@ def info(dataset, as_json) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
-          lookback_bars, attention_length, unfused, batch_size, seq_len, lr, weight_decay, optimizer,
+          lookback_bars, bar_index, attention_length, unfused, batch_size, seq_len, lr, weight_decay, optimizer,
           schedule, warmup, clip, epochs, max_steps, eval_every, patience, transpose, checkpoint_every,
           seed, device, no_amp, init_from, resume, task, labels, max_len, quiet) -> None:
     """Train a next-event model (or with --task classify a sequence classifier) on a dataset
@@ -238,7 +241,7 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
     model, cfg = train_configs(
         model=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
         tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
-        attention_length=attention_length, unfused=unfused, batch_size=batch_size,
+        bar_index=bar_index, attention_length=attention_length, unfused=unfused, batch_size=batch_size,
         seq_len=seq_len, lr=lr, weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
         warmup=warmup, clip=clip, epochs=epochs, max_steps=max_steps, eval_every=eval_every,
         patience=patience, transpose=transpose, checkpoint_every=checkpoint_every, seed=seed,

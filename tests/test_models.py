@@ -49,10 +49,11 @@ def model(kind, **kw):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("lookback", [False, True])
+@pytest.mark.parametrize("lookback", [False, True, "bar_index"])
 @pytest.mark.parametrize("window", [5, 1])  # 1: the single-step cell path of generation
 def test_windows_with_carried_state_equal_one_pass(kind, lookback, window):
-    m = model(kind, lookback=lookback, fused=False, lookback_bars=(1, 2, 4))
+    m = model(kind, lookback=bool(lookback), fused=False, lookback_bars=(1, 2, 4),
+              bar_index=lookback == "bar_index")
     ids = torch.randint(1, 30, (3, 24))
     periods = torch.tensor([4, 3, 0])
     whole, _ = m(ids, m.initial_state(3, periods))
@@ -95,6 +96,20 @@ def test_lookback_inputs_by_hand():
     # position in bar of each target step: 0 1 0 1 0 (sine, cosine, then bit 0)
     assert extra[0, :, 3].tolist() == pytest.approx([1, -1, 1, -1, 1])
     assert extra[0, :, 4].tolist() == [0, 1, 0, 1, 0]
+
+
+def test_bar_index_bits_by_hand():
+    m = model("lstm", lookback=True, bar_index=True)
+    # period 2: the target of input s is step s (0-based after <s>), in bar s // 2
+    ids = torch.tensor([[1] + [5] * 13])
+    _, extra = m._lookback_inputs(ids, m.initial_state(1, torch.tensor([2])))
+    bits = extra[0, :, -5:].long()  # FORM_BITS, bit 0 first
+    bars = (bits * (2 ** torch.arange(5))).sum(dim=-1)
+    assert bars.tolist() == [s // 2 for s in range(14)]
+    none, _ = m._lookback_inputs(ids, m.initial_state(1, torch.tensor([0])))
+    assert none[0, :, -5:].abs().sum() == 0  # no bar length: no bar index
+    with pytest.raises(ValueError, match="bar_index needs lookback"):
+        ModelConfig(vocab_size=30, bar_index=True)
 
 
 def test_lookback_reaches_phrases_bars_back():

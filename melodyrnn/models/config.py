@@ -44,6 +44,10 @@ class ModelConfig:
         Longest bar, in tokens, that lookback can reach (history kept in the state).
     num_classes : int
         Size of the many-to-one classification head (0: none).
+    bar_index : bool
+        With ``lookback``: also input the index of the target's bar in the sequence, as
+        bits (its place in 2-, 4-, 8-, 16- and 32-bar blocks), so that the network knows
+        where it is in the tune's form (after A A comes B).
     """
 
     vocab_size: int
@@ -60,6 +64,7 @@ class ModelConfig:
     lookback_bars: tuple[int, ...] = (1, 2)
     max_period: int = 128
     num_classes: int = 0
+    bar_index: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS and self.kind not in plugin_kinds():
@@ -72,5 +77,7 @@ class ModelConfig:
         object.__setattr__(self, "lookback_bars", tuple(int(b) for b in self.lookback_bars))
         if not self.lookback_bars or min(self.lookback_bars) < 1:
             raise ValueError("lookback_bars must be one or more positive bar counts")
+        if self.bar_index and not self.lookback:
+            raise ValueError("bar_index needs lookback (the bar length comes with it)")
         if self.kind == "attention" and self.attention_length < 1:
             raise ValueError("attention_length must be positive")

@@ -24,6 +24,7 @@ __all__ = ["SequenceModel", "State"]
 
 PAD = 0
 POSITION_BITS = 7
+FORM_BITS = 5  # bar index in the tune, bits 0-4: its place in 2-, 4-, 8-, 16- and 32-bar blocks
 State = dict[str, torch.Tensor]
 
 
@@ -47,7 +48,8 @@ class SequenceModel(nn.Module):
         c = self.config = config
         self.embed = nn.Embedding(c.vocab_size, c.embedding, padding_idx=PAD)
         k = len(c.lookback_bars) * c.lookback
-        in_size = c.embedding * (1 + k) + (k + 2 + POSITION_BITS) * c.lookback
+        in_size = (c.embedding * (1 + k) + (k + 2 + POSITION_BITS) * c.lookback
+                   + FORM_BITS * c.bar_index)
         drop = c.dropout if c.layers > 1 else 0.0
         if c.kind == "rnn":
             self.core = ElmanRNN(in_size, c.hidden, c.layers, drop, fused=c.fused)
@@ -116,7 +118,8 @@ class SequenceModel(nn.Module):
     # -- forward -------------------------------------------------------------------
     def _lookback_inputs(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor]:
         """Tokens K bars before each target (B, T, K; 0 where there is none), and the
-        repeat flags and position in the bar (B, T, K + 2 + BITS)."""
+        repeat flags, position in the bar and (``bar_index``) the bar's index bits
+        (B, T, K + 2 + BITS [+ FORM_BITS])."""
         batch, steps = ids.shape
         hist, pos, period = state["hist"], state["pos"], state["period"]
         k = self._bars.shape[-1]
@@ -135,7 +138,12 @@ class SequenceModel(nn.Module):
         table = self._position_table.flatten(0, 1)  # (P + 1, P, F) -> ((P + 1) * P, F)
         position = nn.functional.embedding(period[:, None] * self._position_table.shape[1] + phase,
                                            table)  # (B, T, 2 + BITS)
-        return back, torch.cat([flags.to(position.dtype), position], dim=-1)
+        extra = [flags.to(position.dtype), position]
+        if self.config.bar_index:  # where the target lies in the tune's form
+            bar = seq_index[..., 0] // per[..., 0].clamp(min=1)  # (B, T)
+            bits = (bar[..., None] >> torch.arange(FORM_BITS, device=ids.device)) & 1
+            extra.append((bits * on).to(position.dtype))  # (B, T, FORM_BITS)
+        return back, torch.cat(extra, dim=-1)
 
     def features(self, ids: torch.Tensor, state: State | None = None,
                  valid: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
