@@ -4,7 +4,9 @@ The features of Yang & Lerch, "On the evaluation of generative models in music" 
 count, pitch-class histogram and transition matrix, pitch range, average pitch interval, note
 count, average inter-onset interval, note-length histogram and transition matrix -- and four
 of MusPy's (Dong et al. 2020): scale consistency, pitch-class entropy, empty-beat rate and
-polyphony rate. A piece is the notes of a :class:`~melodyrnn.notes.Tune` (drums left out),
+polyphony rate -- and four of form (:mod:`melodyrnn.structure`): the share of bars that
+repeat an earlier bar, the longest repeated phrase (1, 2, 4, 8 bars), the number of new bars
+and the in-key rate. A piece is the notes of a :class:`~melodyrnn.notes.Tune` (drums left out),
 times in quarter-note beats.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .notes import Tune
+from .structure import structure_features
 
 __all__ = ["FEATURES", "piece_features", "pitched_notes", "NOTE_LENGTH_BEATS"]
 
@@ -27,7 +30,8 @@ FEATURES = ("pitch_count", "pitch_class_histogram", "pitch_class_transition_matr
             "pitch_range", "average_pitch_interval", "note_count",
             "average_inter_onset_interval", "note_length_histogram",
             "note_length_transition_matrix", "scale_consistency", "pitch_class_entropy",
-            "empty_beat_rate", "polyphony_rate")
+            "empty_beat_rate", "polyphony_rate",
+            "repeat_fraction", "longest_repeat_bars", "new_bars", "in_key_rate")
 
 
 def pitched_notes(tune: Tune) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,6 +81,7 @@ def piece_features(tune: Tune) -> dict[str, np.ndarray]:
         "pitch_class_entropy": float(entropy),
         "empty_beat_rate": _empty_beat_rate(start, end),
         "polyphony_rate": _polyphony_rate(start, end),
+        **structure_features(tune),
     }
     return {k: np.asarray(v, dtype=np.float64) for k, v in f.items()}
 

@@ -10,7 +10,7 @@ PKG = Path(melodyrnn.__file__).parent
 # upstream first; a module may import only modules listed before it
 ORDER = [
     "melodyrnn", "atomic", "vocab",
-    "notes", "midi_scan", "midi_io", "quantize", "keys", "tracks", "seeds", "copies",
+    "notes", "midi_scan", "midi_io", "quantize", "keys", "tracks", "seeds", "copies", "structure",
     "encodings.base", "encodings.melody", "encodings.performance", "encodings.text",
     "encodings.registry",
     "encodings",
@@ -27,7 +27,7 @@ CORE = {"atomic", "vocab", "dataset", "models.plugins", "models.config", "models
         "models.network", "models", "checkpoint", "batching", "metrics", "scoring", "trainer",
         "classifier",
         "sampling", "beam", "continuation"}
-MUSIC = {"render", "notes", "midi_scan", "midi_io", "keys", "tracks", "seeds", "copies",
+MUSIC = {"render", "notes", "midi_scan", "midi_io", "keys", "tracks", "seeds", "copies", "structure",
          "quantize", "encodings", "encodings.base", "encodings.melody",
          "encodings.performance", "encodings.registry", "ingest", "ingest_worker",
          "ingest_cache", "ingest_pool", "shards", "features", "sample_eval"}
