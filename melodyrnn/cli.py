@@ -231,8 +231,8 @@ def info(dataset, as_json) -> None:
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
           lookback_bars, bar_index, attention_length, unfused, batch_size, seq_len, lr, weight_decay,
-          optimizer, schedule, warmup, clip, epochs, max_steps, eval_every, patience, transpose, checkpoint_every,
-          seed, device, no_amp, init_from, resume, task, labels, max_len, quiet) -> None:
+          optimizer, schedule, warmup, clip, epochs, max_steps, eval_every, patience, transpose,
+          checkpoint_every, seed, device, no_amp, init_from, resume, task, labels, max_len, quiet) -> None:
     """Train a next-event model (or with --task classify a sequence classifier) on a dataset
     folder; prints the best valid metrics (classify: valid and test scores) as JSON."""
     from .settings import train_configs
