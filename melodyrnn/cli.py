@@ -13,7 +13,7 @@ import sys
 import click
 
 from . import __version__
-from .cli_batch import classify, evaluate_samples, pipeline, plugins
+from .cli_batch import classify, evaluate_continuations, evaluate_samples, pipeline, plugins
 from .cli_generate import generate, tracks
 from .cli_common import fail_cleanly as _fail_cleanly
 from .cli_live import live
@@ -309,6 +309,7 @@ main.add_command(pipeline)
 main.add_command(generate)
 main.add_command(tracks)
 main.add_command(evaluate_samples)
+main.add_command(evaluate_continuations)
 main.add_command(plugins)
 main.add_command(classify)
 main.add_command(live)

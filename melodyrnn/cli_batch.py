@@ -8,7 +8,7 @@ import click
 
 from .cli_common import fail_cleanly
 
-__all__ = ["pipeline", "evaluate_samples", "plugins", "classify"]
+__all__ = ["pipeline", "evaluate_samples", "evaluate_continuations", "plugins", "classify"]
 
 STAGES = ("ingest", "train", "generate", "evaluate", "report")  # as melodyrnn.pipeline.STAGES
 
@@ -64,6 +64,42 @@ def evaluate_samples(generated, reference, train_set, split, json_path, max_piec
     click.echo(markdown_table(result))
     if json_path:
         atomic_write_text(json_path, json.dumps(result, indent=1))
+
+
+@click.command("evaluate-continuations")
+@click.argument("checkpoint")
+@click.argument("tunes", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--primer-bars", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--bars", type=click.IntRange(1), default=16, show_default=True,
+              help="Bars to continue (tunes need primer + these bars).")
+@click.option("--num-outputs", type=click.IntRange(1), default=1, show_default=True,
+              help="Continuations per tune.")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True)
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
+@click.option("--no-copy-bars", type=click.IntRange(0), default=2, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the full result (per tune, features) as JSON here.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@fail_cleanly
+def evaluate_continuations(checkpoint, tunes, primer_bars, bars, num_outputs, temperature, top_p,
+                           no_copy_bars, json_path, seed) -> None:
+    """Prime CHECKPOINT with the first bars of each of TUNES, continue, and compare the
+    continuations with the tunes' own (form, Yang-Lerch features, bits/note of the real
+    continuation); a Markdown table on stdout."""
+    from .atomic import atomic_write_text
+    from .continuation import DecodeConfig
+    from .continuations import ContinuationConfig, continuation_table
+    from .continuations import evaluate_continuations as run
+    from .sampling import SamplingConfig
+
+    cfg = ContinuationConfig(primer_bars, bars, num_outputs,
+                             DecodeConfig(SamplingConfig(temperature, top_p=top_p)), no_copy_bars, seed)
+    result = run(checkpoint, list(tunes), cfg)
+    click.echo(f"{len(result['skipped'])} files skipped (too short or unreadable)", err=True)
+    click.echo(continuation_table(result))
+    if json_path:
+        result = {**result, "tunes": result["tunes"]}
+        atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
 
 
 @click.command("plugins")

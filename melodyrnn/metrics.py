@@ -8,7 +8,12 @@
 - ``perplexity``: ``exp(nats_per_event)``;
 - ``accuracy``: argmax equals target, over every predicted token;
 - ``event_accuracy``: the same over targets that are not filler tokens (for melodies the
-  NO_EVENT hold/rest token, as Magenta's event accuracy: plain accuracy is inflated by it).
+  NO_EVENT hold/rest token, as Magenta's event accuracy: plain accuracy is inflated by it);
+- with ``groups`` (a group number per id), ``-ln p(target)`` splits exactly into
+  ``-ln p(target's group)`` and ``-ln p(target | its group)``: ``bits_per_note_groups`` and
+  ``bits_per_note_within`` add up to ``bits_per_note`` (for melodies: the rhythm part --
+  whether a note starts, stops or holds -- and the pitch part, which pitch given that one
+  starts).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ class MetricSums:
     events_correct: int = 0
     notes: int = 0
     sequences: int = 0
+    groups: tuple[int, ...] | None = None
+    within_nats: float = 0.0
     _filler: torch.Tensor | None = field(default=None, repr=False)
 
     def add(self, logits: torch.Tensor, targets: torch.Tensor, ignore: int = -100) -> torch.Tensor:
@@ -53,21 +60,43 @@ class MetricSums:
         self.correct += int(hit.sum())
         self.events += int(event.sum())
         self.events_correct += int((hit & event).sum())
+        if self.groups is not None:
+            self.within_nats += float(self._within(logits, safe, mask))
         return nll
+
+    def _within(self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sum of ``-ln p(target | target's group)`` (0 for ids alone in their group)."""
+        groups = torch.tensor(self.groups, device=logits.device)
+        logp = torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
+        own = logp.gather(-1, targets[..., None])[..., 0]  # (B, T)
+        total = torch.zeros_like(own)
+        for g in torch.unique(groups).tolist():
+            members = groups == g
+            if int(members.sum()) < 2:
+                continue
+            in_group = (groups[targets] == g) & mask
+            lse = torch.logsumexp(logp[..., members], dim=-1)
+            total += torch.where(in_group, lse - own, torch.zeros_like(own))
+        return total.sum()
 
     def as_list(self) -> list[float]:
         return [self.nats, self.tokens, self.correct, self.events, self.events_correct,
-                self.notes, self.sequences]
+                self.notes, self.sequences, self.within_nats]
 
     @classmethod
-    def from_list(cls, values, filler_ids=()) -> "MetricSums":
-        s = cls(filler_ids)
+    def from_list(cls, values, filler_ids=(), groups=None) -> "MetricSums":
+        s = cls(filler_ids, groups=groups)
         (s.nats, s.tokens, s.correct, s.events, s.events_correct, s.notes,
-         s.sequences) = values[0], *(int(v) for v in values[1:])
+         s.sequences) = values[0], *(int(v) for v in values[1:7])
+        s.within_nats = float(values[7]) if len(values) > 7 else 0.0
         return s
 
     def result(self) -> dict[str, float]:
         nats = self.nats / max(self.tokens, 1)
+        split = {}
+        if self.groups is not None and self.notes:
+            split = {"bits_per_note_groups": (self.nats - self.within_nats) / LN2 / self.notes,
+                     "bits_per_note_within": self.within_nats / LN2 / self.notes}
         return {
             "nats_per_event": nats,
             "bits_per_note": self.nats / LN2 / self.notes if self.notes else float("nan"),
@@ -77,4 +106,5 @@ class MetricSums:
             "tokens": self.tokens,
             "notes": self.notes,
             "sequences": self.sequences,
+            **split,
         }

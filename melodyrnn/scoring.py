@@ -16,8 +16,11 @@ __all__ = ["score_split"]
 @torch.no_grad()
 def score_split(model: SequenceModel, split: SplitArrays, *, batch_size: int = 64,
                 seq_len: int = 256, filler_ids: tuple[int, ...] = (), device="cpu",
-                sequences: np.ndarray | None = None) -> tuple[MetricSums, np.ndarray]:
-    """Metric sums over ``sequences`` (default: all) and the nats of each sequence.
+                sequences: np.ndarray | None = None, groups: tuple[int, ...] | None = None
+                ) -> tuple[MetricSums, np.ndarray]:
+    """Metric sums over ``sequences`` (default: all) and the nats of each sequence;
+    ``groups`` (a group number per id) adds the split of the nats by group (see
+    :mod:`melodyrnn.metrics`).
 
     Returns
     -------
@@ -29,7 +32,7 @@ def score_split(model: SequenceModel, split: SplitArrays, *, batch_size: int = 6
     model.eval()
     order = np.arange(split.n_sequences) if sequences is None else np.asarray(sequences)
     plan = plan_epoch(split.lengths, order, batch_size, seq_len)
-    sums = MetricSums(filler_ids)
+    sums = MetricSums(filler_ids, groups=groups)
     sums.notes, sums.sequences = int(split.notes[order].sum()), len(order)
     per_seq = torch.zeros(split.n_sequences, dtype=torch.float64)
     state = model.initial_state(batch_size, device=device)

@@ -137,9 +137,13 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
         extra["skipped_files"] = len(failures)
     if arrays.n_sequences == 0:
         raise ValueError("nothing to evaluate: no sequences")
+    split_by = enc.score_groups()
     sums, _ = score_split(model, arrays, batch_size=batch_size, filler_ids=enc.filler_ids,
-                          device=dev)
+                          device=dev, groups=split_by[0] if split_by else None)
     result = sums.result()
+    if split_by:  # e.g. rhythm_bits_per_note + pitch_bits_per_note = bits_per_note
+        result[f"{split_by[1][0]}_bits_per_note"] = result.pop("bits_per_note_groups")
+        result[f"{split_by[1][1]}_bits_per_note"] = result.pop("bits_per_note_within")
     if enc.kind == "text":  # the dataset's units are characters
         result = _text_names(result, enc)
     return {**result, **extra}

@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from melodyrnn.batching import IGNORE, make_batch, plan_epoch
@@ -68,3 +69,30 @@ def test_metrics_by_hand():
     r2 = s2.result()
     assert r2["accuracy"] == 3 / 4  # three of four right
     assert r2["event_accuracy"] == 1 / 2  # of the non-filler targets (1, 2) one is right
+
+
+def test_group_split_adds_up_and_by_hand():
+    import math
+
+    from melodyrnn.metrics import MetricSums
+
+    # vocabulary of 4: ids 2 and 3 share a group ("pitch"), 0 and 1 are alone
+    probs = torch.tensor([[[0.1, 0.3, 0.2, 0.4], [0.1, 0.3, 0.2, 0.4]]])
+    logits = probs.log()
+    targets = torch.tensor([[3, 1]])
+    sums = MetricSums(groups=(0, 1, 2, 2))
+    sums.notes = 1
+    sums.add(logits, targets)
+    r = sums.result()
+    # target 3: p(group) = 0.6, p(3 | group) = 0.4 / 0.6; target 1: p = 0.3, alone
+    assert r["bits_per_note_within"] == pytest.approx(-math.log2(0.4 / 0.6), rel=1e-5)
+    assert r["bits_per_note_groups"] == pytest.approx(-math.log2(0.6) - math.log2(0.3), rel=1e-5)
+    assert r["bits_per_note_groups"] + r["bits_per_note_within"] == pytest.approx(r["bits_per_note"])
+
+
+def test_evaluate_splits_rhythm_and_pitch(tiny_run, tiny_dataset):
+    from melodyrnn.tasks import evaluate
+
+    r = evaluate(str(tiny_run), [str(tiny_dataset)], split="test")
+    assert r["rhythm_bits_per_note"] > 0 and r["pitch_bits_per_note"] > 0
+    assert r["rhythm_bits_per_note"] + r["pitch_bits_per_note"] == pytest.approx(r["bits_per_note"])

@@ -19,7 +19,7 @@ ORDER = [
     "models.plugins", "models.config", "models.elman", "models.attention", "models.network", "models",
     "checkpoint", "batching", "metrics", "scoring", "trainer", "classifier", "sampling", "beam",
     "continuation", "loading", "text", "tasks", "labels", "render", "compose", "settings",
-    "features", "sample_eval", "report", "stages", "pipeline", "live", "live_ports",
+    "features", "sample_eval", "continuations", "report", "stages", "pipeline", "live", "live_ports",
     "cli_common", "cli_batch", "cli_live", "cli_generate", "cli", "__main__",
 ]
 # the sequence core works on ints and must not know about music

@@ -95,6 +95,11 @@ class Encoding(ABC):
         """``ids`` with every pitch moved by ``semitones`` (within :meth:`pitch_span`)."""
         raise NotImplementedError(f"the {self.name} encoding cannot be transposed")
 
+    def score_groups(self) -> tuple[tuple[int, ...], tuple[str, str]] | None:
+        """A group number for each id and the names of the two parts that ``evaluate``
+        splits bits/note into (the group, then the id within it); None: no split."""
+        return None
+
     def to_dict(self) -> dict:
         return {"name": self.name, "config": asdict(self.config)}
 

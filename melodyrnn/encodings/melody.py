@@ -77,6 +77,12 @@ class MelodyEncoding(Encoding):
     config_class = MelodyConfig
     filler_ids = (NO_EVENT,)
 
+    def score_groups(self) -> tuple[tuple[int, ...], tuple[str, str]]:
+        """Rhythm (hold, stop, start a note, end) and pitch (which pitch, given a start):
+        every NOTE_ON shares one group, every other id is its own."""
+        groups = tuple(FIRST_NOTE_ON if i >= FIRST_NOTE_ON else i for i in range(len(self.vocab)))
+        return groups, ("rhythm", "pitch")
+
     def _build_vocab(self) -> Vocabulary:
         c = self.config
         return Vocabulary.from_names(["NO_EVENT", "NOTE_OFF"] + [
