@@ -30,6 +30,8 @@ __all__ = ["generate", "tracks"]
               help="Continue from this bar of the seed (1-based), replacing what follows; "
                    "default: after the seed's last bar.")
 @click.option("--num-outputs", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--until-end", is_flag=True,
+              help="Let the model end each tune (its end token, a cadence) within --bars.")
 @click.option("--bars", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--steps", type=click.IntRange(0), default=0, help="Length in steps (overrides --bars).")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
@@ -61,7 +63,8 @@ __all__ = ["generate", "tracks"]
                    "the system's, e.g. Debian's fluid-soundfont-gm).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_fail_cleanly
-def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar, num_outputs, bars,
+def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar, num_outputs, until_end,
+             bars,
              steps, temperature, top_k, top_p, greedy, beam_size, branch_factor, steps_per_iteration,
              no_copy_bars, key, pitch_range, continuation_only, output_dir, force, render, soundfont,
              seed) -> None:
@@ -83,7 +86,7 @@ def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar
                           branch_factor=branch_factor, steps_per_iteration=steps_per_iteration,
                           key=key, pitch_range=pitch_range, continuation_only=continuation_only,
                           track=track, seed=seed, primer_bars=primer_bars, from_bar=from_bar,
-                          no_copy_bars=no_copy_bars)
+                          no_copy_bars=no_copy_bars, until_end=until_end)
     if prompt is not None:
         if seed_file or primer:
             raise click.UsageError("--prompt completes text: give no seed file or --primer with it")

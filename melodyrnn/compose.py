@@ -37,7 +37,8 @@ class GenerateConfig:
 
     ``primer_bars`` bars of the seed (0: all of it) before bar ``from_bar`` (None: after
     its end) prime the model; ``no_copy_bars`` > 0 forbids copying that many consecutive
-    bars of the primer; ``pitch_range`` None keeps to the model's training range.
+    bars of the primer; ``pitch_range`` None keeps to the model's training range;
+    ``until_end`` lets the model end the tune with its end token (at most ``bars``).
     """
 
     num_outputs: int = 4
@@ -52,6 +53,7 @@ class GenerateConfig:
     primer_bars: int = 8
     from_bar: int | None = None
     no_copy_bars: int = 2
+    until_end: bool = False
 
 
 @dataclass
@@ -87,10 +89,12 @@ def training_pitch_range(ckpt: dict, enc: MelodyEncoding) -> tuple[int, int] | N
     return max(low - shift, enc.config.min_pitch), min(high + shift, enc.config.max_pitch)
 
 
-def _allowed(enc: MelodyEncoding, key: tuple[int, bool] | None, span: tuple[int, int]) -> torch.Tensor:
-    """Ids the melody may use: events and the notes that fit key and range."""
+def _allowed(enc: MelodyEncoding, key: tuple[int, bool] | None, span: tuple[int, int],
+             until_end: bool = False) -> torch.Tensor:
+    """Ids the melody may use: events, the notes that fit key and range, and the end
+    token when the model may end the tune."""
     allowed = torch.ones(len(enc.vocab), dtype=torch.bool)
-    allowed[[PAD, BOS, EOS]] = False
+    allowed[[PAD, BOS] if until_end else [PAD, BOS, EOS]] = False
     pitches = np.arange(enc.config.min_pitch, enc.config.max_pitch + 1)
     ok = (pitches >= span[0]) & (pitches <= span[1])
     if key is not None:
@@ -102,13 +106,17 @@ def _allowed(enc: MelodyEncoding, key: tuple[int, bool] | None, span: tuple[int,
 
 
 def _grammar(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Melody events as a two-state grammar (silent, sounding): NOTE_OFF only while a
-    note sounds, so that no two continuations differ only in redundant NOTE_OFFs."""
-    next_state = torch.tensor([[0], [1]]).repeat(1, vocab_size)  # (2, V): events keep the state
-    next_state[:, FIRST_NOTE_ON:] = 1
-    next_state[:, NOTE_OFF] = 0
-    allowed = torch.ones(2, vocab_size, dtype=torch.bool)
+    """Melody events as a grammar of three states (silent, sounding, ended): NOTE_OFF only
+    while a note sounds, so that no two continuations differ only in redundant NOTE_OFFs;
+    after the end token only end tokens (a tune that ended stays ended)."""
+    next_state = torch.tensor([[0], [1], [2]]).repeat(1, vocab_size)  # (3, V): events keep it
+    next_state[:2, FIRST_NOTE_ON:] = 1
+    next_state[:2, NOTE_OFF] = 0
+    next_state[:, EOS] = 2
+    allowed = torch.ones(3, vocab_size, dtype=torch.bool)
     allowed[0, NOTE_OFF] = False
+    allowed[2] = False
+    allowed[2, EOS] = True
     return next_state, allowed
 
 
@@ -225,7 +233,8 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
     span = cfg.pitch_range or training_pitch_range(ckpt, enc) or (enc.config.min_pitch,
                                                                  enc.config.max_pitch)
     out = continue_ids(model, primer_ids, cfg.num_outputs, cfg.steps or cfg.bars * bar, cfg.decode,
-                       cfg.seed, _allowed(enc, chosen, span), bar, cfg.no_copy_bars * bar,
+                       cfg.seed, _allowed(enc, chosen, span, cfg.until_end), bar,
+                       cfg.no_copy_bars * bar,
                        _grammar(len(enc.vocab)))
     _warn_duplicates(out.ids.numpy())
     begin = 0.0 if cfg.continuation_only else window.primer_beats

@@ -156,7 +156,8 @@ def continuation_table(result: dict) -> str:
         cells = [f"{s['generated_' + k]:.2f} / {s['real_' + k]:.2f}" for k in ("repeat_fraction", "new_bars")]
         cells.append(f"{s['generated_aaa']:.0%} / {s['real_aaa']:.0%}")
         cells.append(f"{s['generated_in_primer_key']:.3f} / {s['real_in_primer_key']:.3f}")
-        lines.append(f"| {name} | {s['tunes']} | " + " | ".join(cells) + f" | {s['real_bits_per_note']:.3f} |")
+        cells.append(f"{s['real_bits_per_note']:.3f}")
+        lines.append(f"| {name} | {s['tunes']} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("(generated / real; A A A: one 8-bar block three times in a row, share of tunes)")
     return "\n".join(lines)

@@ -338,3 +338,41 @@ def test_cli_primer_errors_and_reports(tiny_run, seed_file, tmp_path):
                                        "--output-dir", str(tmp_path / "o2"),
                                        "--soundfont", str(tmp_path / "no.sf2")])
     assert result.exit_code == 1 and "--soundfont" in result.stderr
+
+
+def test_until_end_lets_the_model_end_and_an_ended_tune_stays_ended(tiny_run):
+    import torch
+
+    from melodyrnn.compose import _grammar
+    from melodyrnn.continuation import continue_ids
+    from melodyrnn.loading import load_model
+    from melodyrnn.vocab import EOS
+
+    model, enc = load_model(str(tiny_run))
+    allowed = torch.ones(len(enc.vocab), dtype=torch.bool)
+    allowed[[0, 1]] = False
+    # a strong push towards the end token: logits of EOS raised by a wrapper
+    class Ending(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m, self.embed = m, m.embed
+
+        def initial_state(self, *a, **k):
+            return self.m.initial_state(*a, **k)
+
+        def forward(self, ids, state):
+            logits, st = self.m(ids, state)
+            logits[..., EOS] += 4.0
+            return logits, st
+    out = continue_ids(Ending(model), [1, 65, 3, 3, 3], 8, 40, DecodeConfig(), 0, allowed, 16,
+                       grammar=_grammar(len(enc.vocab)))
+    ended = 0
+    for row in out.ids.tolist():
+        if EOS in row:
+            first = row.index(EOS)
+            assert set(row[first:]) == {EOS}
+            ended += 1
+    assert ended >= 1
+    outs = generate(str(tiny_run), None, [60, 62, 64, 65],
+                    GenerateConfig(num_outputs=4, bars=4, until_end=True))
+    assert all(o.tune.end_beats <= 4 + 16 + 1e-9 for o in outs)
