@@ -1,14 +1,15 @@
 """Do decoders loop their seed? Copy statistics of each decoder against real tunes.
 
-Seeds: the first 8 bars of held-out folk tunes (``$MELODYRNN_DATA/midi``, tunes of 16 bars
-or more) and ``samples/*.mid``. Each decoder continues every seed for 8 bars with the
-default model, with the primer copy guard (``--no-copy-bars 2``, the default) and
-without it (``0``). Reported per decoder:
+Seeds: the first 8 bars of tunes of ``$MELODYRNN_DATA/midi`` with 24 bars or more (and
+``samples/*.mid``). Each decoder continues every seed for 16 bars with the default model,
+with the phrase limit (``--max-plays 2``, the default: no 4-bar run played a third time)
+and without it (``0``). Reported per decoder:
 
-- replay: share of outputs whose continuation begins by playing the primer's bars again;
+- replay: the continuation begins by playing the primer's 8 bars again (A A);
+- A A A: it plays them twice (the seed three times in a row: a loop);
 - copied bars: share of continuation bars equal to a bar of the primer.
 
-The reference row is the real tunes themselves: bars 9-16 against bars 1-8.
+The reference row is the real tunes themselves: bars 9-24 against bars 1-8.
 
     python benchmarks/copies.py [--tunes 40] [--seed 0]
 """
@@ -30,6 +31,7 @@ from melodyrnn.copies import bar_contents, primer_copies
 from melodyrnn.midi_io import read_midi
 from melodyrnn.sampling import SamplingConfig
 from melodyrnn.seeds import seed_window
+from melodyrnn.structure import has_aaa
 
 DECODERS = {
     "sample T=1": DecodeConfig(),
@@ -52,7 +54,7 @@ def seeds(tunes: int, seed: int) -> list:
         rng = np.random.default_rng(seed)
         for i in rng.permutation(len(rows)):
             tune = read_midi(root / rows[i]["path"])
-            if seed_window(tune, SPQ, 0).seed_bars >= 16:
+            if seed_window(tune, SPQ, 0).seed_bars >= 24:
                 out.append(tune)
             if len(out) >= tunes:
                 break
@@ -60,10 +62,10 @@ def seeds(tunes: int, seed: int) -> list:
 
 
 def real_stats(tune):
-    w = seed_window(tune, SPQ, 16, 17)
+    w = seed_window(tune, SPQ, 24, 25)
     m, bar = w.melody, w.melody.steps_per_bar
-    bars = bar_contents(m.pitch, m.start_steps, m.end_steps, bar, 16)
-    return primer_copies(bars[:8], bars[8:])
+    bars = bar_contents(m.pitch, m.start_steps, m.end_steps, bar, 24)
+    return primer_copies(bars[:8], bars[8:]), has_aaa(bars)
 
 
 def generated_stats(out, spq: int = SPQ):
@@ -74,7 +76,8 @@ def generated_stats(out, spq: int = SPQ):
     new = t.start_beats >= out.continuation_beats - 1e-9
     start = np.rint((t.start_beats[new] - out.continuation_beats) * spq).astype(int)
     end = np.rint((t.end_beats[new] - out.continuation_beats) * spq).astype(int)
-    return primer_copies(primer, bar_contents(t.pitch[new], start, end, bar, 8))
+    cont = bar_contents(t.pitch[new], start, end, bar, 16)
+    return primer_copies(primer, cont), has_aaa(primer + cont)
 
 
 def main() -> None:
@@ -85,23 +88,24 @@ def main() -> None:
     warnings.simplefilter("ignore")
     tunes = seeds(args.tunes, args.seed)
     ckpt = load_checkpoint("default")
-    print(f"{len(tunes)} seeds, 8-bar primers, 8-bar continuations, default model\n")
-    print("| decoder | no-copy guard | replay | copied bars |")
-    print("|---|---|---|---|")
-    real = [real_stats(t) for t in tunes if seed_window(t, SPQ, 0).seed_bars >= 16]
-    print(f"| real tunes (bars 9-16 vs 1-8, {len(real)}) | - | {np.mean([s.replay for s in real]):.0%} "
-          f"| {np.mean([s.copied for s in real]):.0%} |")
+    print(f"{len(tunes)} seeds, 8-bar primers, 16-bar continuations, default model\n")
+    print("| decoder | phrase limit | replay (A A) | A A A | copied bars |")
+    print("|---|---|---|---|---|")
+    real = [real_stats(t) for t in tunes if seed_window(t, SPQ, 0).seed_bars >= 24]
+    print(f"| real tunes (bars 9-24 vs 1-8, {len(real)}) | - | {np.mean([s.replay for s, _ in real]):.0%} "
+          f"| {np.mean([a for _, a in real]):.0%} | {np.mean([s.copied for s, _ in real]):.0%} |")
     for name, decode in DECODERS.items():
         for guard in (2, 0):
             stats = []
             for i, tune in enumerate(tunes):
-                cfg = GenerateConfig(num_outputs=1, bars=8, decode=decode, seed=args.seed + i,
+                cfg = GenerateConfig(num_outputs=1, bars=16, decode=decode, seed=args.seed + i,
                                      primer_bars=8,
-                                     from_bar=9 if seed_window(tune, SPQ, 0).seed_bars >= 16 else None,
-                                     no_copy_bars=guard)
+                                     from_bar=9 if seed_window(tune, SPQ, 0).seed_bars >= 24 else None,
+                                     max_plays=guard)
                 stats.append(generated_stats(generate(ckpt, tune, None, cfg)[0]))
-            print(f"| {name} | {'on' if guard else 'off'} | {np.mean([s.replay for s in stats]):.0%} "
-                  f"| {np.mean([s.copied for s in stats]):.0%} |", flush=True)
+            print(f"| {name} | {'on' if guard else 'off'} | {np.mean([s.replay for s, _ in stats]):.0%} "
+                  f"| {np.mean([a for _, a in stats]):.0%} | {np.mean([s.copied for s, _ in stats]):.0%} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

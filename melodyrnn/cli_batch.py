@@ -76,13 +76,14 @@ def evaluate_samples(generated, reference, train_set, split, json_path, max_piec
               help="Continuations per tune.")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True)
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
-@click.option("--no-copy-bars", type=click.IntRange(0), default=2, show_default=True)
+@click.option("--max-plays", type=click.IntRange(0), default=2, show_default=True,
+              help="As generate's: no 4-bar run played more often (0: no limit).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the full result (per tune, features) as JSON here.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @fail_cleanly
 def evaluate_continuations(checkpoint, tunes, primer_bars, bars, num_outputs, temperature, top_p,
-                           no_copy_bars, json_path, seed) -> None:
+                           max_plays, json_path, seed) -> None:
     """Prime CHECKPOINT with the first bars of each of TUNES, continue, and compare the
     continuations with the tunes' own (form, Yang-Lerch features, bits/note of the real
     continuation); a Markdown table on stdout."""
@@ -93,7 +94,7 @@ def evaluate_continuations(checkpoint, tunes, primer_bars, bars, num_outputs, te
     from .sampling import SamplingConfig
 
     cfg = ContinuationConfig(primer_bars, bars, num_outputs,
-                             DecodeConfig(SamplingConfig(temperature, top_p=top_p)), no_copy_bars, seed)
+                             DecodeConfig(SamplingConfig(temperature, top_p=top_p)), max_plays, seed)
     result = run(checkpoint, list(tunes), cfg)
     click.echo(f"{len(result['skipped'])} files skipped (too short or unreadable)", err=True)
     click.echo(continuation_table(result))

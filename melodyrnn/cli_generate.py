@@ -44,9 +44,11 @@ __all__ = ["generate", "tracks"]
 @click.option("--branch-factor", type=click.IntRange(1), default=1, show_default=True,
               help="> 1: Magenta's stochastic beam search.")
 @click.option("--steps-per-iteration", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--no-copy-bars", type=click.IntRange(0), default=2, show_default=True,
-              help="The continuation never copies this many consecutive bars of the primer "
-                   "(0: allow copies; greedy and beam decoders then tend to loop the seed).")
+@click.option("--max-plays", type=click.IntRange(0), default=2, show_default=True,
+              help="No run of --phrase-bars bars is played more often than this, primer "
+                   "included (0: no limit; greedy and beam decoders then loop the seed).")
+@click.option("--phrase-bars", type=click.IntRange(1), default=4, show_default=True,
+              help="Length of the runs --max-plays counts, in bars.")
 @click.option("--key", default=None,
               help="Keep to this key's scale and write its key signature, e.g. D, Bb, F#m "
                    "(default: the seed's key signature, or the key inferred from its notes).")
@@ -63,11 +65,10 @@ __all__ = ["generate", "tracks"]
                    "the system's, e.g. Debian's fluid-soundfont-gm).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_fail_cleanly
-def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar, num_outputs, until_end,
-             bars,
-             steps, temperature, top_k, top_p, greedy, beam_size, branch_factor, steps_per_iteration,
-             no_copy_bars, key, pitch_range, continuation_only, output_dir, force, render, soundfont,
-             seed) -> None:
+def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar, num_outputs,
+             until_end, bars, steps, temperature, top_k, top_p, greedy, beam_size, branch_factor,
+             steps_per_iteration, max_plays, phrase_bars, key, pitch_range, continuation_only,
+             output_dir, force, render, soundfont, seed) -> None:
     """Write new tunes continuing SEED_FILE (or --primer, or nothing); paths go to stdout,
     the track, bars and key used to stderr. With a text model, --prompt TEXT prints
     completions instead."""
@@ -86,7 +87,7 @@ def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar
                           branch_factor=branch_factor, steps_per_iteration=steps_per_iteration,
                           key=key, pitch_range=pitch_range, continuation_only=continuation_only,
                           track=track, seed=seed, primer_bars=primer_bars, from_bar=from_bar,
-                          no_copy_bars=no_copy_bars, until_end=until_end)
+                          max_plays=max_plays, phrase_bars=phrase_bars, until_end=until_end)
     if prompt is not None:
         if seed_file or primer:
             raise click.UsageError("--prompt completes text: give no seed file or --primer with it")

@@ -5,8 +5,8 @@ window of bars (:mod:`melodyrnn.seeds`) and encoded as the primer; the model con
 it. Each output holds the primer bars, unchanged, then the continuation, with the seed's
 tempo, time signature, program and typical velocity, and a key signature: the seed's,
 ``--key``'s, or one inferred from the notes. By default new notes stay within the pitch
-range the model saw in training, and the continuation never copies two bars of the
-primer in a row (greedy and beam decoders would otherwise loop the seed).
+range the model saw in training, and no 4-bar phrase is played more than twice, primer
+included: a tune may repeat its A part, but greedy and beam decoders no longer loop it.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ class GenerateConfig:
     """Settings of :func:`generate` (the ``melodyrnn generate`` options).
 
     ``primer_bars`` bars of the seed (0: all of it) before bar ``from_bar`` (None: after
-    its end) prime the model; ``no_copy_bars`` > 0 forbids copying that many consecutive
-    bars of the primer; ``pitch_range`` None keeps to the model's training range;
+    its end) prime the model; ``max_plays`` > 0 lets no run of ``phrase_bars`` bars be
+    played more than that many times, primer included (a phrase may return, not loop);
+    ``pitch_range`` None keeps to the model's training range;
     ``until_end`` lets the model end the tune with its end token (at most ``bars``).
     """
 
@@ -52,7 +53,8 @@ class GenerateConfig:
     track: str | None = None
     primer_bars: int = 8
     from_bar: int | None = None
-    no_copy_bars: int = 2
+    phrase_bars: int = 4
+    max_plays: int = 2
     until_end: bool = False
 
 
@@ -234,7 +236,7 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
                                                                  enc.config.max_pitch)
     out = continue_ids(model, primer_ids, cfg.num_outputs, cfg.steps or cfg.bars * bar, cfg.decode,
                        cfg.seed, _allowed(enc, chosen, span, cfg.until_end), bar,
-                       cfg.no_copy_bars * bar,
+                       (cfg.phrase_bars * bar, cfg.max_plays),
                        _grammar(len(enc.vocab)))
     _warn_duplicates(out.ids.numpy())
     begin = 0.0 if cfg.continuation_only else window.primer_beats

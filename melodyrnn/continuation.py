@@ -2,8 +2,9 @@
 
 The primer runs through the model once to set the hidden state; every new id is then
 produced one step at a time from that carried state -- the prefix is never re-run.
-Music-agnostic: ids in, ids out; constraints arrive as a mask of allowed ids and as a
-length of primer n-grams that the continuation may not copy.
+Music-agnostic: ids in, ids out; constraints arrive as a mask of allowed ids, a grammar of
+the id language, and a limit on how often one run of ids may be played (which keeps
+decoders from looping: a phrase may come back, but not again and again).
 
 Reproducibility: output ``k`` draws its random numbers from its own generator, seeded
 by ``(seed, k)``, so it is the same whatever the number of outputs.
@@ -20,7 +21,7 @@ from .beam import beam_search, stochastic_beam_search
 from .models import SequenceModel
 from .sampling import SamplingConfig, sample_next
 
-__all__ = ["DecodeConfig", "Continuation", "continue_ids", "row_generator", "primer_ngrams"]
+__all__ = ["DecodeConfig", "Continuation", "continue_ids", "row_generator", "plays_of_next"]
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,23 @@ def row_generator(seed: int, row: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
-def primer_ngrams(primer: list[int], n: int) -> dict[tuple, list[int]]:
-    """``(n - 1) ids -> ids that followed them`` over the primer's n-grams."""
-    out: dict[tuple, list[int]] = {}
-    for i in range(len(primer) - n + 1):
-        out.setdefault(tuple(primer[i:i + n - 1]), []).append(primer[i + n - 1])
-    return out
+def plays_of_next(tokens: torch.Tensor, n: int, vocab: int) -> torch.Tensor:
+    """How often each id (N, V) has followed the last ``n - 1`` ids of ``tokens`` (N, T)
+    before: the number of times the run of ``n`` ids it would complete was played."""
+    counts = torch.zeros(tokens.shape[0], vocab, dtype=torch.long, device=tokens.device)
+    if tokens.shape[1] < n:
+        return counts
+    windows = tokens.unfold(1, n - 1, 1)[:, :-1]  # (N, T - n + 1, n - 1), each followed by an id
+    match = (windows == tokens[:, None, -(n - 1):]).all(dim=-1)  # (N, T - n + 1)
+    nxt = tokens[:, n - 1:].clamp(min=0)  # (N, T - n + 1): the id after each window
+    return counts.scatter_add_(1, nxt, match.long())
 
 
 def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
                  decode: DecodeConfig = DecodeConfig(), seed: int = 0,
                  allowed: torch.Tensor | None = None, period: int = 0,
-                 no_copy: int = 0, grammar: tuple[torch.Tensor, torch.Tensor] | None = None
-                 ) -> Continuation:
+                 limit: tuple[int, int] = (0, 0),
+                 grammar: tuple[torch.Tensor, torch.Tensor] | None = None) -> Continuation:
     """Generate ``n`` continuations of ``steps`` ids after ``primer`` (which starts with <s>).
 
     Parameters
@@ -76,9 +81,10 @@ def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
         Ids that may be generated.
     period : int
         Bar length in tokens for lookback models (0: none).
-    no_copy : int
-        > 0: no run of ``no_copy`` ids of the primer (after <s>) appears in the
-        continuation (the id that would complete one is masked out).
+    limit : (n, plays)
+        ``plays`` > 0: no run of ``n`` ids is played more than ``plays`` times in primer
+        (after <s>) and continuation together (the id that would play one once more is
+        masked out).
     grammar : (next_state (S, V) long, allowed (S, V) bool), optional
         A finite-state grammar of the id language: from state 0, each id moves to
         ``next_state[state, id]``; only ids ``allowed[state]`` may come next (an encoding
@@ -95,13 +101,13 @@ def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
         torch.set_num_threads(1)
     try:
         with torch.no_grad():
-            return _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy,
+            return _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
                              grammar)
     finally:
         torch.set_num_threads(threads)
 
 
-def _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy,
+def _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
               grammar) -> Continuation:
     model.eval()
     device = model.embed.weight.device
@@ -111,10 +117,10 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy,
         _, state = model(prefix, state)  # the primer, once
     last = torch.tensor([primer[-1]], device=device)
     mask = None if allowed is None else allowed.to(device)[None, :]
-    banned = primer_ngrams(primer[1:], no_copy) if no_copy > 1 else {}
-    if banned:  # the last no_copy - 2 ids before ``last`` travel with the state
-        tail = ([-1] * no_copy + primer[1:-1])[-(no_copy - 2):] if no_copy > 2 else []
-        state = {**state, "recent": torch.tensor([tail], dtype=torch.long).reshape(1, no_copy - 2)}
+    run, plays = limit
+    if plays > 0 and run > 1:  # the ids so far (after <s>) travel with the state
+        state = {**state, "played": torch.tensor([primer[1:-1]], dtype=torch.long,
+                                                 device=device).reshape(1, -1)}
 
     if grammar is not None:
         grammar = (grammar[0].to(device), grammar[1].to(device))
@@ -125,7 +131,7 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy,
 
     def step(ids: torch.Tensor, st: dict) -> tuple[torch.Tensor, dict]:
         st = dict(st)
-        recent, fsm = st.pop("recent", None), st.pop("fsm", None)
+        played, fsm = st.pop("played", None), st.pop("fsm", None)
         logits, st = model(ids[:, None], st)
         logits = logits[:, -1].float()
         if mask is not None:
@@ -134,14 +140,14 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, no_copy,
             fsm = grammar[0][fsm, ids]  # (N,)
             logits = logits.masked_fill(~grammar[1][fsm], float("-inf"))
             st["fsm"] = fsm
-        logp = torch.log_softmax(logits, dim=-1)
-        if banned:
-            recent = torch.cat([recent, ids[:, None].cpu()], dim=1)  # (N, no_copy - 1)
-            st = {**st, "recent": recent[:, 1:]}
-            for row, key in enumerate(map(tuple, recent.tolist())):
-                if key in banned:
-                    logp[row, banned[key]] = float("-inf")
-        return logp, st
+        if played is not None:
+            played = torch.cat([played, ids[:, None]], dim=1)  # (N, T + 1)
+            st["played"] = played
+            limited = logits.masked_fill(plays_of_next(played, run, logits.shape[-1]) >= plays,
+                                         float("-inf"))
+            stuck = torch.isinf(limited).all(dim=-1, keepdim=True)  # nothing left: no limit
+            logits = torch.where(stuck, logits, limited)
+        return torch.log_softmax(logits, dim=-1), st
 
     if decode.beam_size > 1 and decode.branch_factor == 1:
         ids, scores = beam_search(step, _select, last[0], state, steps, max(decode.beam_size, n))

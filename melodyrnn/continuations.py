@@ -44,7 +44,7 @@ class ContinuationConfig:
     bars: int = 16
     num_outputs: int = 1
     decode: DecodeConfig = field(default_factory=DecodeConfig)
-    no_copy_bars: int = 2
+    max_plays: int = 2
     seed: int = 0
 
 
@@ -89,7 +89,7 @@ def _one(loaded, enc, tune: Tune, cfg: ContinuationConfig, seed: int) -> dict | 
     real["bits_per_note"] = _score_real(loaded[0], ids, bar, 1 + cut, int(cont.sum()))
     gen_cfg = GenerateConfig(num_outputs=cfg.num_outputs, bars=cfg.bars, decode=cfg.decode, seed=seed,
                              primer_bars=cfg.primer_bars, from_bar=cfg.primer_bars + 1,
-                             no_copy_bars=cfg.no_copy_bars)
+                             max_plays=cfg.max_plays)
     outs, tunes = [], []
     for out in generate(loaded, tune, None, gen_cfg):
         t = out.tune.tracks[0]
@@ -135,7 +135,7 @@ def evaluate_continuations(checkpoint, paths: list[str], cfg: ContinuationConfig
     for r in rows:
         groups.setdefault(r["collection"], []).append(r)
     out = {"config": {"primer_bars": cfg.primer_bars, "bars": cfg.bars, "num_outputs": cfg.num_outputs,
-                      "no_copy_bars": cfg.no_copy_bars, "seed": cfg.seed},
+                      "max_plays": cfg.max_plays, "seed": cfg.seed},
            "collections": {name: _summary(g) for name, g in sorted(groups.items())},
            "all": _summary(rows), "skipped": skipped, "tunes": rows}
     if features and len(real_tunes) >= 2:
