@@ -137,7 +137,8 @@ def _evaluation_section(folder: Path | None) -> str:
         return "<p class=muted>no evaluate stage</p>"
     ev = json.loads((folder / "evaluate.json").read_text())
     m = ev["model"]
-    keys = [k for k in ("bits_per_note", "bits_per_char", "bits_per_token", "nats_per_event",
+    keys = [k for k in ("bits_per_note", "rhythm_bits_per_note", "pitch_bits_per_note",
+                        "bits_per_char", "bits_per_token", "nats_per_event",
                         "nats_per_token", "perplexity", "accuracy", "event_accuracy", "sequences",
                         "split") if k in m]
     out = "<h3>The model on the held-out split</h3>" + _table(keys, [[
@@ -158,6 +159,11 @@ def _evaluation_section(folder: Path | None) -> str:
             out += (f"<p>Longest run of notes shared with a training tune: median {c['median']:.0f}, "
                     f"max {c['max']}; {c['at_least']} of {c['tunes']} generated tunes share "
                     f"{c['threshold']} or more notes.</p>")
+    if (folder / "continuations.md").is_file():
+        out += ("<h3>Continuations of held-out tunes against their real continuations</h3>"
+                "<p>Each tune primed with its first bars and continued; form compared bar by bar "
+                "(generated / real).</p><pre>" + html.escape((folder / "continuations.md").read_text())
+                + "</pre>")
     return out
 
 

@@ -33,7 +33,8 @@ __all__ = ["RUNNERS", "check_stage", "ingest_stage", "train_stage", "generate_st
 
 EXTRA = {"ingest": {"inputs", "shards"}, "train": {"nproc"},
          "generate": {"seeds", "unprimed", "prompts", "render", "workers", "model"},
-         "evaluate": {"split", "copy_threshold", "max_pieces"}, "report": {"audio"}}
+         "evaluate": {"split", "copy_threshold", "max_pieces", "continuations", "primer_bars",
+                      "continuation_bars"}, "report": {"audio"}}
 
 
 def check_stage(stage: str, settings: dict) -> None:
@@ -225,9 +226,25 @@ def evaluate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
                                    copy_threshold=copy_threshold, seed=p.seed)
         out["samples"] = samples
         atomic_write_text(folder / "evaluate.md", markdown_table(samples) + "\n")
+    if settings.pop("continuations", False) and music:
+        out["continuations"] = _continuations(folder, folders, settings, split, p.seed)
     atomic_write_text(folder / "evaluate.json", json.dumps(out, indent=1))
     return {k: v for k, v in out["model"].items()
             if k in ("bits_per_note", "bits_per_char", "bits_per_token", "event_accuracy")}
+
+
+def _continuations(folder: Path, folders: dict, settings: dict, split: str, seed: int) -> dict:
+    """``[evaluate] continuations = true``: the split's tunes continued and compared with
+    their own continuations (``melodyrnn evaluate-continuations``)."""
+    from .continuations import ContinuationConfig, continuation_table, evaluate_continuations
+
+    rows = [json.loads(line) for line in (_data(folders) / "report.jsonl").read_text().splitlines()]
+    files = sorted(r["path"] for r in rows if r.get("split") == split)
+    cfg = ContinuationConfig(int(settings.pop("primer_bars", 8)), int(settings.pop("continuation_bars", 16)),
+                             seed=seed)
+    result = evaluate_continuations(str(folders["train"] / "best.pt"), files, cfg, features=False)
+    atomic_write_text(folder / "continuations.md", continuation_table(result) + "\n")
+    return {k: result[k] for k in ("config", "collections", "all")}
 
 
 def report_stage(folder: Path, settings: dict, p, folders: dict) -> dict:

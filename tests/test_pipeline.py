@@ -46,6 +46,9 @@ render = []
 
 [evaluate]
 max_pieces = 50
+continuations = true         # held-out tunes continued from bar 3, compared with their own
+primer_bars = 2
+continuation_bars = 4
 
 [report]
 """
@@ -107,7 +110,8 @@ def test_runs_every_stage_then_caches_and_reruns_only_what_changed(collection):
     assert [r["status"] for r in records] == ["skipped", "ok", "ok"]  # broken.mid, good.mid, unprimed
     page = (out / "report.html").read_text()
     for part in ("Settings", "Dataset", "Training", "Evaluation", "Samples", "data:image/png;base64",
-                 "overlap area", "broken.mid"):
+                 "overlap area", "broken.mid", "Continuations of held-out tunes", "repeat fraction",
+                 "pitch_bits_per_note"):
         assert part in page
     screenshot_if_possible(out / "report.html", collection / "report.png")
     p = load_pipeline(toml, str(out))
