@@ -1,6 +1,6 @@
 """Generation speed: melodyrnn against a bare single-step nn.LSTM loop, in one run.
 
-    python benchmarks/generate.py [--model CKPT] [--steps 512]
+    python benchmarks/generate.py [--model CKPT] [--against CKPT] [--steps 512]
 
 Events/s of :func:`melodyrnn.continuation.continue_ids` (sampling, state carried step to step)
 at batch 1 and batch 64, against a bare loop of single ``nn.LSTM`` steps of the same size
@@ -9,7 +9,8 @@ with an embedding, output layer and multinomial sampling (both single-threaded b
 16, as melodyrnn runs there), and the same bare loop on ``torch.lstm_cell``, the per-step
 kernel melodyrnn decodes with (``nn.LSTM`` re-packs its weights on every call); then the wall time of a cold
 ``melodyrnn generate samples/jig.mid`` process (4 outputs of 16 bars). Goal: ratio >= 0.8
-at batch 1; a cold process under 3 s on 2 cores. ``--model`` defaults to the shipped one.
+at batch 1; a cold process under 3 s on 2 cores. ``--model`` defaults to the shipped one;
+``--against`` also times another checkpoint in the same rounds and prints model / against.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def main() -> int:
     ap.add_argument("--model", default="default")
     ap.add_argument("--steps", type=int, default=512)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--against", default=None, help="another checkpoint, timed in the same rounds")
     args = ap.parse_args()
+    other = model_from_checkpoint(load_checkpoint(args.against)) if args.against else None
     ckpt = load_checkpoint(args.model)
     model = model_from_checkpoint(ckpt)
     cfg = model.config
@@ -89,13 +92,19 @@ def main() -> int:
         rounds = []  # interleaved, so that a noisy neighbour slows all sides alike
         for _ in range(args.rounds):
             rounds.append((our_rate(model, batch, args.steps), bare_rate(cfg, batch, args.steps, width),
-                           bare_rate(cfg, batch, args.steps, width, cells=True)))
+                           bare_rate(cfg, batch, args.steps, width, cells=True),
+                           our_rate(other, batch, args.steps) if other is not None else 1.0))
         ours, bare, cells = (max(r[i] for r in rounds) for i in range(3))
         paired = statistics.median(r[0] / r[1] for r in rounds)
         print(f"batch {batch:3d}: melodyrnn {ours:8.0f} events/s, bare nn.LSTM steps "
               f"{bare:8.0f} events/s, ratio {ours / bare:.2f} (best of each; median of "
               f"paired rounds {paired:.2f}); bare torch.lstm_cell loop {cells:8.0f} events/s, "
               f"ratio {ours / cells:.2f}")
+        if other is not None:
+            theirs = max(r[3] for r in rounds)
+            print(f"           {args.against}: {theirs:8.0f} events/s; {args.model} / it = "
+                  f"{ours / theirs:.2f} (median of paired rounds "
+                  f"{statistics.median(r[0] / r[3] for r in rounds):.2f})")
     seed = Path(__file__).resolve().parent.parent / "samples" / "jig.mid"
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()

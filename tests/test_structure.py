@@ -36,3 +36,28 @@ def test_in_key_rate_and_tune_bars():
     assert bars == [((0, 12, 60), (12, 12, 62))] * 2 + [((12, 12, 64),)]
     f = structure_features(t)
     assert f["repeat_fraction"] == 0.5 and f["longest_repeat_bars"] == 1 and f["new_bars"] == 2
+
+
+def test_continuation_evaluation_on_tunes_made_here(tiny_run, tmp_path):
+    from click.testing import CliRunner
+
+    from conftest import _motif_tune
+    from melodyrnn.cli import main
+    from melodyrnn.continuations import ContinuationConfig, evaluate_continuations
+    from melodyrnn.midi_io import write_midi
+
+    (tmp_path / "a").mkdir()
+    for i in range(4):
+        write_midi(_motif_tune(200 + i), tmp_path / "a" / f"t{i}.mid")
+    write_midi(tune(track([(60, 0, 1)])), tmp_path / "a" / "short.mid")
+    r = evaluate_continuations(str(tiny_run), [str(tmp_path / "a")], ContinuationConfig(2, 4))
+    assert r["all"]["tunes"] == 4 and [s["reason"] for s in r["skipped"]] == ["shorter than 6 bars"]
+    s = r["collections"]["a"]
+    # motif tunes: bars 3-4 repeat bars 1-2 (but for one changed note), bars 5-6 an octave up
+    assert 0.3 <= s["real_repeat_fraction"] <= 0.5 and s["real_in_primer_key"] > 0.85
+    assert 0 <= s["generated_repeat_fraction"] <= 1 and 0 <= s["generated_new_bars"] <= 4
+    assert s["real_bits_per_note"] > 0 and "note_count" in r["features"]
+    out = CliRunner().invoke(main, ["evaluate-continuations", str(tiny_run), str(tmp_path / "a"),
+                                    "--primer-bars", "2", "--bars", "4"])
+    assert out.exit_code == 0, out.output
+    assert "| a | 4 |" in out.stdout and "1 files skipped" in out.stderr
