@@ -19,7 +19,6 @@ with the tunes' own bars 9-24, per collection (Irish = O'Neill + Ryan's; Essen):
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import warnings
 from pathlib import Path
@@ -28,16 +27,12 @@ import numpy as np
 
 from melodyrnn.continuation import DecodeConfig
 from melodyrnn.continuations import ContinuationConfig, evaluate_continuations
+from melodyrnn.dataset import load_dataset
 from melodyrnn.sampling import SamplingConfig
 from melodyrnn.tasks import evaluate
 
 GROUPS = {"oneills1850": "Irish", "ryans-mammoth": "Irish", "essen": "Essen", "nottingham": "Nottingham"}
 GOALS = {"repeat_fraction": 0.05, "new_bars": 1.5, "in_primer_key": 0.02}
-
-
-def test_files(dataset: Path) -> list[str]:
-    rows = [json.loads(line) for line in open(dataset / "report.jsonl")]
-    return sorted(r["path"] for r in rows if r.get("split") == "test")
 
 
 def scores(model: str, dataset: Path, files: list[str]) -> None:
@@ -78,7 +73,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    files = test_files(args.dataset)
+    files = load_dataset(args.dataset).split_files("test")
     if args.limit:
         files = files[:: max(len(files) // args.limit, 1)][:args.limit]
     for model in args.models:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from melodyrnn.checkpoint import load_checkpoint
 from melodyrnn.compose import GenerateConfig, generate
 from melodyrnn.continuation import DecodeConfig
 from melodyrnn.copies import bar_contents, primer_copies
+from melodyrnn.loading import load_with_checkpoint
 from melodyrnn.midi_io import read_midi
 from melodyrnn.sampling import SamplingConfig
 from melodyrnn.seeds import seed_window
@@ -45,6 +45,7 @@ SPQ = 4
 
 
 def seeds(tunes: int, seed: int) -> list:
+    """The seed tunes: the samples, then tunes of 24 bars or more from the corpus."""
     out = [read_midi(p) for p in sorted(Path(__file__).parents[1].glob("samples/*.mid"))]
     data = os.environ.get("MELODYRNN_DATA")
     if data:
@@ -68,15 +69,8 @@ def real_stats(tune):
     return primer_copies(bars[:8], bars[8:]), has_aaa(bars)
 
 
-def generated_stats(out, spq: int = SPQ):
-    w, bar = out.window, out.window.melody.steps_per_bar
-    primer = bar_contents(w.melody.pitch, w.melody.start_steps, w.melody.end_steps, bar,
-                          w.melody.length_steps // bar)
-    t = out.tune.tracks[0]
-    new = t.start_beats >= out.continuation_beats - 1e-9
-    start = np.rint((t.start_beats[new] - out.continuation_beats) * spq).astype(int)
-    end = np.rint((t.end_beats[new] - out.continuation_beats) * spq).astype(int)
-    cont = bar_contents(t.pitch[new], start, end, bar, 16)
+def generated_stats(out):
+    primer, cont = out.bars()
     return primer_copies(primer, cont), has_aaa(primer + cont)
 
 
@@ -87,22 +81,21 @@ def main() -> None:
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     tunes = seeds(args.tunes, args.seed)
-    ckpt = load_checkpoint("default")
+    long = [seed_window(t, SPQ, 0).seed_bars >= 24 for t in tunes]
+    loaded = load_with_checkpoint("default")  # built once for every generation
     print(f"{len(tunes)} seeds, 8-bar primers, 16-bar continuations, default model\n")
     print("| decoder | phrase limit | replay (A A) | A A A | copied bars |")
     print("|---|---|---|---|---|")
-    real = [real_stats(t) for t in tunes if seed_window(t, SPQ, 0).seed_bars >= 24]
+    real = [real_stats(t) for t, is_long in zip(tunes, long) if is_long]
     print(f"| real tunes (bars 9-24 vs 1-8, {len(real)}) | - | {np.mean([s.replay for s, _ in real]):.0%} "
           f"| {np.mean([a for _, a in real]):.0%} | {np.mean([s.copied for s, _ in real]):.0%} |")
     for name, decode in DECODERS.items():
         for guard in (2, 0):
             stats = []
-            for i, tune in enumerate(tunes):
+            for i, (tune, is_long) in enumerate(zip(tunes, long)):
                 cfg = GenerateConfig(num_outputs=1, bars=16, decode=decode, seed=args.seed + i,
-                                     primer_bars=8,
-                                     from_bar=9 if seed_window(tune, SPQ, 0).seed_bars >= 24 else None,
-                                     max_plays=guard)
-                stats.append(generated_stats(generate(ckpt, tune, None, cfg)[0]))
+                                     primer_bars=8, from_bar=9 if is_long else None, max_plays=guard)
+                stats.append(generated_stats(generate(loaded, tune, None, cfg)[0]))
             print(f"| {name} | {'on' if guard else 'off'} | {np.mean([s.replay for s, _ in stats]):.0%} "
                   f"| {np.mean([a for _, a in stats]):.0%} | {np.mean([s.copied for s, _ in stats]):.0%} |",
                   flush=True)

@@ -99,7 +99,6 @@ def evaluate_continuations(checkpoint, tunes, primer_bars, bars, num_outputs, te
     click.echo(f"{len(result['skipped'])} files skipped (too short or unreadable)", err=True)
     click.echo(continuation_table(result))
     if json_path:
-        result = {**result, "tunes": result["tunes"]}
         atomic_write_text(json_path, json.dumps(result, indent=1, default=float))
 
 

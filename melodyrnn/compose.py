@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
 from .continuation import DecodeConfig, continue_ids
+from .copies import bar_contents
 from .encodings.melody import FIRST_NOTE_ON, NOTE_OFF, MelodyEncoding
 from .keys import infer_key, key_name, parse_key, scale_pitch_classes
-from .loading import load_model
+from .loading import load_with_checkpoint
 from .notes import KeySignature, Marker, Track, Tune
 from .quantize import Melody
 from .seeds import SeedWindow, primer_window, seed_window
@@ -64,7 +64,8 @@ class Generated:
 
     ``continuation_beats`` is where the new part starts in ``tune``; ``window`` says which
     seed track and bars primed it; ``key`` names the key signature written and
-    ``key_source`` where it came from (``seed``, ``--key`` or ``inferred``).
+    ``key_source`` where it came from (``seed``, ``--key`` or ``inferred``);
+    ``continuation`` is the new part on the model's grid (steps from its start).
     """
 
     tune: Tune
@@ -74,6 +75,15 @@ class Generated:
     window: SeedWindow | None = None
     key: str = ""
     key_source: str = ""
+    continuation: Melody | None = None
+
+    def bars(self) -> tuple[list[tuple], list[tuple]]:
+        """Bar contents (:func:`melodyrnn.copies.bar_contents`) of the primer and of the
+        continuation, on the model's grid (melody models only)."""
+        p, c = self.window.melody, self.continuation
+        bar = p.steps_per_bar
+        return (bar_contents(p.pitch, p.start_steps, p.end_steps, bar, p.length_steps // bar),
+                bar_contents(c.pitch, c.start_steps, c.end_steps, bar, -(-c.length_steps // bar)))
 
 
 def training_pitch_range(ckpt: dict, enc: MelodyEncoding) -> tuple[int, int] | None:
@@ -199,19 +209,10 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
     return results
 
 
-def _load(checkpoint) -> tuple[dict, tuple]:
-    """(checkpoint dict or {}, (model, encoding)); a built (model, encoding) or
-    (model, encoding, checkpoint dict) passes through."""
-    if isinstance(checkpoint, tuple):
-        return (checkpoint[2], checkpoint[:2]) if len(checkpoint) == 3 else ({}, checkpoint)
-    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
-    return ckpt, load_model(ckpt)
-
-
 def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = None,
              cfg: GenerateConfig = GenerateConfig()) -> list[Generated]:
     """New tunes continuing ``seed`` (a tune), or ``primer`` pitches, or nothing;
-    ``checkpoint`` is anything :func:`melodyrnn.loading.load_model` takes.
+    ``checkpoint`` is anything :func:`melodyrnn.loading.load_with_checkpoint` takes.
 
     Raises
     ------
@@ -222,7 +223,7 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
     if cfg.decode.sampling.greedy and cfg.decode.beam_size == 1 and cfg.num_outputs > 1:
         raise ValueError("--greedy has one answer, so every output would be the same: use "
                          "--num-outputs 1, or --beam-size N for the N best continuations")
-    ckpt, (model, enc) = _load(checkpoint)
+    model, enc, ckpt = load_with_checkpoint(checkpoint)
     if not isinstance(enc, MelodyEncoding):
         return _generate_events(model, enc, seed, primer, cfg)
     spq = enc.config.steps_per_quarter
@@ -249,5 +250,6 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
         tune = _output_tune(window, cont, begin, spq, own_key)
         bits = nats / math.log(2) / len(cont) if len(cont) else math.inf
         results.append(Generated(tune, bits, len(cont), begin, window,
-                                 key_name(*own_key) if own_key else "", own_source if own_key else ""))
+                                 key_name(*own_key) if own_key else "", own_source if own_key else "",
+                                 cont))
     return results

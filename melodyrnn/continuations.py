@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
 from .compose import GenerateConfig, generate
 from .continuation import DecodeConfig
 from .copies import bar_contents
 from .ingest import discover
-from .loading import load_model
+from .loading import load_with_checkpoint
 from .midi_io import read_midi
 from .notes import Track, Tune
 from .sample_eval import compare_sets
@@ -92,13 +91,10 @@ def _one(loaded, enc, tune: Tune, cfg: ContinuationConfig, seed: int) -> dict | 
                              max_plays=cfg.max_plays)
     outs, tunes = [], []
     for out in generate(loaded, tune, None, gen_cfg):
-        t = out.tune.tracks[0]
-        new = t.start_beats >= out.continuation_beats - 1e-9
-        start = np.rint((t.start_beats[new] - out.continuation_beats) * spq).astype(np.int64)
-        end = np.rint((t.end_beats[new] - out.continuation_beats) * spq).astype(np.int64)
-        bars = real_bars[:cfg.primer_bars] + bar_contents(t.pitch[new], start, end, bar, cfg.bars)
-        outs.append(_metrics(bars, cfg.primer_bars, t.pitch[new], primer_pcs))
-        tunes.append(_track(t.pitch[new], start / spq, end / spq))
+        c = out.continuation
+        outs.append(_metrics(real_bars[:cfg.primer_bars] + out.bars()[1], cfg.primer_bars, c.pitch,
+                             primer_pcs))
+        tunes.append(_track(c.pitch, c.start_steps / spq, c.end_steps / spq))
     generated = {k: float(np.mean([o[k] for o in outs])) for k in METRICS}
     real_tune = _track(m.pitch[cont], (m.start_steps[cont] - cut) / spq, (m.end_steps[cont] - cut) / spq)
     return {"real": real, "generated": generated, "generated_tunes": tunes, "real_tune": real_tune}
@@ -109,11 +105,10 @@ def evaluate_continuations(checkpoint, paths: list[str], cfg: ContinuationConfig
     """Continue each tune of ``paths`` (files or folders) and compare with its real
     continuation; returns per-collection means, the overall means, skipped files with
     reasons, and (``features``) the Yang-Lerch comparison of all continuations."""
-    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
-    model, enc = load_model(ckpt)
+    loaded = load_with_checkpoint(checkpoint)
+    enc = loaded[1]
     if getattr(enc, "name", "") != "melody":
         raise ValueError("evaluate-continuations needs a melody model")
-    loaded = (model, enc, ckpt)
     rows, skipped, gen_tunes, real_tunes = [], [], [], []
     for i, path in enumerate(discover(list(paths))):
         try:

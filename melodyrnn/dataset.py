@@ -140,6 +140,15 @@ class Dataset:
             raise ValueError(f"no split {name!r}; choose from {', '.join(self.splits)}")
         return self.splits[name]
 
+    def id_counts(self, name: str) -> list[int]:
+        """How often each id occurs in split ``name`` (checkpoints record the train split's)."""
+        return np.bincount(np.asarray(self.split(name).tokens), minlength=self.vocab_size).tolist()
+
+    def split_files(self, name: str) -> list[str]:
+        """The source files whose sequences went to split ``name``, sorted."""
+        self.split(name)  # an unknown split is an error here too
+        return sorted(f["path"] for f in self.meta.get("files", []) if f.get("split") == name)
+
 
 def load_dataset(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
     """Open a dataset folder.

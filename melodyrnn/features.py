@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .keys import scale_pitch_classes
 from .notes import Tune
-from .structure import structure_features
+from .structure import notes_structure
 
 __all__ = ["FEATURES", "piece_features", "pitched_notes", "NOTE_LENGTH_BEATS"]
 
 # Yang & Lerch's 12 note-length classes, in quarter-note beats: whole, half, quarter, 8th, 16th;
 # dotted half, quarter, 8th, 16th; half-, quarter- and 8th-note triplets
 NOTE_LENGTH_BEATS = np.array([4, 2, 1, 0.5, 0.25, 3, 1.5, 0.75, 0.375, 4 / 3, 2 / 3, 1 / 3])
-_MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
-_MINOR = np.array([0, 2, 3, 5, 7, 8, 10])
 POLYPHONY_GRID = 12  # time steps per beat for the polyphony rate
 
 FEATURES = ("pitch_count", "pitch_class_histogram", "pitch_class_transition_matrix",
@@ -81,7 +80,8 @@ def piece_features(tune: Tune) -> dict[str, np.ndarray]:
         "pitch_class_entropy": float(entropy),
         "empty_beat_rate": _empty_beat_rate(start, end),
         "polyphony_rate": _polyphony_rate(start, end),
-        **structure_features(tune),
+        **notes_structure(pitch, start, end, tune.time_signatures[0].bar_beats
+                          if tune.time_signatures else 4.0),
     }
     return {k: np.asarray(v, dtype=np.float64) for k, v in f.items()}
 
@@ -91,7 +91,8 @@ def _scale_consistency(pc: np.ndarray) -> float:
     if not len(pc):
         return 0.0
     counts = np.bincount(pc, minlength=12)
-    best = max(counts[(root + scale) % 12].sum() for root in range(12) for scale in (_MAJOR, _MINOR))
+    best = max(counts[scale_pitch_classes(root, minor)].sum() for root in range(12)
+               for minor in (False, True))
     return float(best / len(pc))
 
 

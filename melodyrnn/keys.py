@@ -1,4 +1,5 @@
-"""Keys: parse a key name, infer a key from notes (Krumhansl-Schmuckler), name it.
+"""Keys and pitch names: parse a key name, infer a key from notes (Krumhansl-Schmuckler),
+name it; name a pitch (C4 = 60) and read a name or MIDI number back.
 
 Plain functions over pitch arrays; no files, no MIDI library.
 """
@@ -9,8 +10,8 @@ import re
 
 import numpy as np
 
-__all__ = ["parse_key", "key_name", "pitch_name", "infer_key", "scale_pitch_classes", "MAJOR_SCALE",
-           "MINOR_SCALE"]
+__all__ = ["parse_key", "key_name", "pitch_name", "parse_pitch", "infer_key",
+           "scale_pitch_classes", "MAJOR_SCALE", "MINOR_SCALE"]
 
 _TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -21,6 +22,8 @@ _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69
 # spelling of key names as musicians write them (flats for F, Bb, Eb...; minor keys likewise)
 _MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+_NOTE = re.compile(r"([A-Ga-g])(#{1,2}|b{1,2})?(-1|\d)")  # a note name: D4, F#4, Bb3, C-1
+_PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def parse_key(text: str) -> tuple[int, bool]:
@@ -43,8 +46,30 @@ def parse_key(text: str) -> tuple[int, bool]:
 
 def pitch_name(pitch: int) -> str:
     """60 -> 'C4', 66 -> 'F#4' (scientific pitch notation, sharps)."""
-    names = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-    return f"{names[pitch % 12]}{pitch // 12 - 1}"
+    return f"{_PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def parse_pitch(token: str) -> int:
+    """'62' -> 62, 'D4' -> 62, 'F#4' -> 66, 'Bb3' -> 58 (C4 = 60, scientific pitch).
+
+    Raises
+    ------
+    ValueError
+        For anything that is not a MIDI number 0-127 or a note name in that range.
+    """
+    if token.isdigit():
+        pitch = int(token)
+    else:
+        m = _NOTE.fullmatch(token)
+        if not m:
+            raise ValueError(f"--primer: {token!r} is neither a MIDI pitch (0-127) nor a note "
+                             "name such as D4, F#4 or Bb3")
+        accidental = m.group(2) or ""
+        pitch = (12 * (int(m.group(3)) + 1) + _TONICS[m.group(1).upper()]
+                 + accidental.count("#") - accidental.count("b"))
+    if not 0 <= pitch <= 127:
+        raise ValueError(f"--primer: {token} is outside the MIDI range 0-127 (C-1 to G9)")
+    return pitch
 
 
 def key_name(tonic: int, minor: bool) -> str:

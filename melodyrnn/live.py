@@ -98,11 +98,9 @@ class ModelResponder:
     """Answers a phrase with a melody model's continuation (the model is loaded once)."""
 
     def __init__(self, checkpoint: str = "default") -> None:
-        from .checkpoint import load_checkpoint
-        from .loading import load_model
+        from .loading import load_with_checkpoint
 
-        ckpt = load_checkpoint(checkpoint)  # built once, not for every answer; the checkpoint
-        self.model = (*load_model(ckpt), ckpt)  # rides along for its training pitch range
+        self.model = load_with_checkpoint(checkpoint)  # built once, not for every answer
 
     def __call__(self, phrase: Tune, bars: int, temperature: float, seed: int) -> list[tuple]:
         """(start_beats, end_beats, pitch, velocity) of the answer, from its own beat 0."""

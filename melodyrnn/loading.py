@@ -9,7 +9,7 @@ from .encodings.base import Encoding
 from .encodings.registry import encoding_from_dict
 from .models import SequenceModel
 
-__all__ = ["load_model"]
+__all__ = ["load_model", "load_with_checkpoint"]
 
 
 def load_model(checkpoint: str | os.PathLike | dict | tuple) -> tuple[SequenceModel, Encoding]:
@@ -20,3 +20,13 @@ def load_model(checkpoint: str | os.PathLike | dict | tuple) -> tuple[SequenceMo
         return checkpoint
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
     return model_from_checkpoint(ckpt), encoding_from_dict(ckpt["encoding"])
+
+
+def load_with_checkpoint(checkpoint) -> tuple[SequenceModel, Encoding, dict]:
+    """(model, encoding, checkpoint dict): what generation needs (the checkpoint carries the
+    training ids, hence the pitch range). A triple this returned passes through; a
+    (model, encoding) pair gets an empty dict."""
+    if isinstance(checkpoint, tuple):
+        return checkpoint if len(checkpoint) == 3 else (*checkpoint, {})
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    return (*load_model(ckpt), ckpt)

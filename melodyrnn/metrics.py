@@ -43,6 +43,8 @@ class MetricSums:
     groups: tuple[int, ...] | None = None
     within_nats: float = 0.0
     _filler: torch.Tensor | None = field(default=None, repr=False)
+    _groups: torch.Tensor | None = field(default=None, repr=False)
+    _shared: list[int] = field(default_factory=list, repr=False)
 
     def add(self, logits: torch.Tensor, targets: torch.Tensor, ignore: int = -100) -> torch.Tensor:
         """Add a batch: logits (B, T, V), targets (B, T). Returns per-token nats (B, T)."""
@@ -66,14 +68,16 @@ class MetricSums:
 
     def _within(self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Sum of ``-ln p(target | target's group)`` (0 for ids alone in their group)."""
-        groups = torch.tensor(self.groups, device=logits.device)
+        if self._groups is None:  # the group of each id, and the groups of two ids or more
+            self._groups = torch.tensor(self.groups)
+            ids, counts = torch.unique(self._groups, return_counts=True)
+            self._shared = ids[counts > 1].tolist()
+        groups = self._groups.to(logits.device)
         logp = torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
         own = logp.gather(-1, targets[..., None])[..., 0]  # (B, T)
         total = torch.zeros_like(own)
-        for g in torch.unique(groups).tolist():
+        for g in self._shared:
             members = groups == g
-            if int(members.sum()) < 2:
-                continue
             in_group = (groups[targets] == g) & mask
             lse = torch.logsumexp(logp[..., members], dim=-1)
             total += torch.where(in_group, lse - own, torch.zeros_like(own))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
-from .keys import pitch_name
+from .keys import MAJOR_SCALE, pitch_name
 from .notes import Tune
 
 __all__ = ["render_wav", "piano_roll_png", "find_soundfont", "check_wav_renderer", "normalise_wav",
@@ -129,7 +129,7 @@ def piano_roll_png(tune: Tune, png_path: str | os.PathLike, split_beats: float |
     low, high = min(pitches) - 1, max(pitches) + 1
     ax.set_ylim(low - 0.5, high + 0.5)
     every = 1 if high - low <= 24 else 2
-    ticks = [p for p in range(low, high + 1) if (p % 12) in (0, 2, 4, 5, 7, 9, 11)][::every]
+    ticks = [p for p in range(low, high + 1) if p % 12 in MAJOR_SCALE][::every]  # the naturals
     ax.set_yticks(ticks, [pitch_name(p) for p in ticks], fontsize=7)
     label_every = max(1, len(bars) // 24)
     ax.set_xticks(bars[::label_every], [str(i + 1) for i in range(0, len(bars), label_every)],

@@ -8,43 +8,16 @@ Bars are counted from 1 at the start of the seed, in its first time signature.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .keys import parse_pitch
 from .notes import TempoChange, TimeSignature, Track, Tune
 from .quantize import ExtractConfig, Melody, bar_steps, extract_melodies
 from .tracks import pick_melody_track
 
 __all__ = ["SeedWindow", "parse_primer", "parse_pitch", "seed_window", "primer_window"]
-
-_NOTE = re.compile(r"([A-Ga-g])(#{1,2}|b{1,2})?(-1|\d)")
-_PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
-def parse_pitch(token: str) -> int:
-    """'62' -> 62, 'D4' -> 62, 'F#4' -> 66, 'Bb3' -> 58 (C4 = 60, scientific pitch).
-
-    Raises
-    ------
-    ValueError
-        For anything that is not a MIDI number 0-127 or a note name in that range.
-    """
-    if token.isdigit():
-        pitch = int(token)
-    else:
-        m = _NOTE.fullmatch(token)
-        if not m:
-            raise ValueError(f"--primer: {token!r} is neither a MIDI pitch (0-127) nor a note "
-                             "name such as D4, F#4 or Bb3")
-        accidental = m.group(2) or ""
-        pitch = (12 * (int(m.group(3)) + 1) + _PITCH_CLASS[m.group(1).upper()]
-                 + accidental.count("#") - accidental.count("b"))
-    if not 0 <= pitch <= 127:
-        raise ValueError(f"--primer: {token} is outside the MIDI range 0-127 (C-1 to G9)")
-    return pitch
-
 
 def parse_primer(text: str) -> list[int]:
     """Pitches separated by spaces or commas: MIDI numbers or note names."""
@@ -90,8 +63,8 @@ def _from(events: list, beat: float, default) -> list:
     """Events in effect from ``beat`` on, shifted so that ``beat`` becomes 0."""
     before = [e for e in events if e.beat <= beat + 1e-9]
     later = [e for e in events if e.beat > beat + 1e-9]
-    first = [type(e)(0.0, *list(vars(e).values())[1:]) for e in before[-1:]] or default
-    return first + [type(e)(e.beat - beat, *list(vars(e).values())[1:]) for e in later]
+    first = [replace(e, beat=0.0) for e in before[-1:]] or default
+    return first + [replace(e, beat=e.beat - beat) for e in later]
 
 
 def _context(seed: Tune, start_beats: float) -> Tune:

@@ -22,6 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .atomic import atomic_write_bytes, atomic_write_text
+from .dataset import load_dataset
 from .ingest import discover, run_ingest
 from .sample_eval import evaluate_samples, markdown_table
 from .settings import check_options, generate_config, ingest_config, train_configs
@@ -238,8 +239,7 @@ def _continuations(folder: Path, folders: dict, settings: dict, split: str, seed
     their own continuations (``melodyrnn evaluate-continuations``)."""
     from .continuations import ContinuationConfig, continuation_table, evaluate_continuations
 
-    rows = [json.loads(line) for line in (_data(folders) / "report.jsonl").read_text().splitlines()]
-    files = sorted(r["path"] for r in rows if r.get("split") == split)
+    files = load_dataset(_data(folders)).split_files(split)
     cfg = ContinuationConfig(int(settings.pop("primer_bars", 8)), int(settings.pop("continuation_bars", 16)),
                              seed=seed)
     result = evaluate_continuations(str(folders["train"] / "best.pt"), files, cfg, features=False)

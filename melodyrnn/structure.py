@@ -14,7 +14,7 @@ from .keys import infer_key, scale_pitch_classes
 from .notes import Tune
 
 __all__ = ["tune_bars", "repeat_fraction", "new_bars", "longest_repeat", "has_aaa",
-           "in_key_rate", "structure_features", "GRID_PER_BEAT"]
+           "in_key_rate", "structure_features", "notes_structure", "GRID_PER_BEAT"]
 
 GRID_PER_BEAT = 12  # onsets and lengths compared on a 1/12-beat grid (16ths and triplets)
 PHRASES = (1, 2, 4, 8)
@@ -30,19 +30,24 @@ def tune_bars(pitch: np.ndarray, start_beats: np.ndarray, end_beats: np.ndarray,
     return bar_contents(np.asarray(pitch), start, end, bar, bars)
 
 
+def _heard_before(bars: list[tuple], start: int) -> list[bool]:
+    """For each bar from ``start`` on: does it equal an earlier bar?"""
+    seen, out = set(bars[:start]), []
+    for b in bars[start:]:
+        out.append(b in seen)
+        seen.add(b)
+    return out
+
+
 def repeat_fraction(bars: list[tuple], start: int = 1) -> float:
     """Share of bars ``start`` onward that equal an earlier bar."""
-    seen = set(bars[:start])
-    hits = 0
-    for b in bars[start:]:
-        hits += b in seen
-        seen.add(b)
-    return hits / (len(bars) - start) if len(bars) > start else 0.0
+    heard = _heard_before(bars, start)
+    return sum(heard) / len(heard) if heard else 0.0
 
 
 def new_bars(bars: list[tuple], start: int = 0) -> int:
     """Bars from ``start`` on that were never heard before in the piece."""
-    return round((1 - repeat_fraction(bars, start)) * (len(bars) - start)) if len(bars) > start else 0
+    return _heard_before(bars, start).count(False)
 
 
 def longest_repeat(bars: list[tuple]) -> int:
@@ -92,13 +97,18 @@ def structure_features(tune: Tune) -> dict[str, float]:
     ``longest_repeat_bars`` (1, 2, 4, 8 or 0), ``new_bars`` and ``in_key_rate`` of all its
     pitched notes, in the tune's first time signature."""
     tracks = [t for t in tune.tracks if not t.is_drum and len(t)]
-    if not tracks:
+    bar_beats = tune.time_signatures[0].bar_beats if tune.time_signatures else 4.0
+    cat = (lambda attr: np.concatenate([getattr(t, attr) for t in tracks]) if tracks else np.zeros(0))
+    return notes_structure(cat("pitch"), cat("start_beats"), cat("end_beats"), bar_beats)
+
+
+def notes_structure(pitch: np.ndarray, start_beats: np.ndarray, end_beats: np.ndarray,
+                    bar_beats: float) -> dict[str, float]:
+    """:func:`structure_features` of notes (pitch, onset and offset in beats)."""
+    if not len(pitch):
         return {"repeat_fraction": 0.0, "longest_repeat_bars": 0.0, "new_bars": 0.0,
                 "in_key_rate": 0.0}
-    pitch = np.concatenate([t.pitch for t in tracks])
-    start = np.concatenate([t.start_beats for t in tracks])
-    end = np.concatenate([t.end_beats for t in tracks])
-    bar_beats = tune.time_signatures[0].bar_beats if tune.time_signatures else 4.0
-    bars = tune_bars(pitch, start, end, bar_beats)
+    bars = tune_bars(pitch, start_beats, end_beats, bar_beats)
     return {"repeat_fraction": repeat_fraction(bars), "longest_repeat_bars": float(longest_repeat(bars)),
-            "new_bars": float(new_bars(bars)), "in_key_rate": in_key_rate(pitch, None, end - start)}
+            "new_bars": float(new_bars(bars)),
+            "in_key_rate": in_key_rate(pitch, None, end_beats - start_beats)}

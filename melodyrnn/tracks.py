@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .notes import Track, Tune
+from .structure import tune_bars
 
 __all__ = ["TrackInfo", "describe_tracks", "melody_track_index", "pick_melody_track"]
 
@@ -99,16 +100,12 @@ def _skyline(t: Track) -> np.ndarray:
 
 
 def _bar_repeats(t: Track, bar_beats: float) -> float:
-    """Fraction of the track's bars whose notes (onset in bar, pitch) repeat the bar before."""
-    bars = np.floor(t.start_beats / bar_beats + 1e-9).astype(np.int64)
-    pos = np.round((t.start_beats - bars * bar_beats) * 12).astype(np.int64)
-    content: dict[int, tuple] = {}
-    for b in np.unique(bars).tolist():
-        sel = bars == b
-        content[b] = tuple(sorted(zip(pos[sel].tolist(), t.pitch[sel].tolist())))
-    if len(content) < 2:
+    """Fraction of the track's bars with notes that repeat the bar before exactly."""
+    bars = tune_bars(t.pitch, t.start_beats, t.end_beats, bar_beats)
+    filled = [i for i, b in enumerate(bars) if b]
+    if len(filled) < 2:
         return 0.0
-    return sum(content.get(b - 1) == c for b, c in content.items()) / len(content)
+    return sum(i > 0 and bars[i] == bars[i - 1] for i in filled) / len(filled)
 
 
 def _features(t: Track, bar_beats: float, total_bars: int) -> dict:

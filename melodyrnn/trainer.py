@@ -176,8 +176,7 @@ class Trainer:
             raise ValueError(f"{dataset_dir}: the train split is empty")
         # which ids training saw, and how often: the checkpoint carries them (a music
         # layer reads the pitch range the model knows from them)
-        self.id_counts = np.bincount(np.asarray(self.train.tokens),
-                                     minlength=self.data.vocab_size).tolist()
+        self.id_counts = self.data.id_counts("train")
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress and self.dist.main

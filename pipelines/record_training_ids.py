@@ -13,8 +13,6 @@ config and vocabulary are unchanged.
 
 import sys
 
-import numpy as np
-
 from melodyrnn.checkpoint import load_checkpoint, save_checkpoint
 from melodyrnn.dataset import load_dataset
 
@@ -24,12 +22,11 @@ def main(checkpoint: str, dataset: str) -> None:
     data = load_dataset(dataset)
     if data.meta["vocab"] != ckpt["vocab"]:
         raise SystemExit("the dataset's vocabulary differs from the checkpoint's")
-    train = data.split("train")
-    counts = np.bincount(np.asarray(train.tokens), minlength=data.vocab_size)
-    ckpt["train_id_counts"] = counts.tolist()
+    ckpt["train_id_counts"] = data.id_counts("train")
     ckpt.pop("format", None)
     save_checkpoint(checkpoint, ckpt)
-    print(f"{checkpoint}: {train.n_sequences} training sequences, {int(counts.sum())} ids counted")
+    print(f"{checkpoint}: {data.split('train').n_sequences} training sequences, "
+          f"{sum(ckpt['train_id_counts'])} ids counted")
 
 
 if __name__ == "__main__":

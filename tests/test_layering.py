@@ -10,7 +10,7 @@ PKG = Path(melodyrnn.__file__).parent
 # upstream first; a module may import only modules listed before it
 ORDER = [
     "melodyrnn", "atomic", "vocab",
-    "notes", "midi_scan", "midi_io", "quantize", "keys", "tracks", "seeds", "copies", "structure",
+    "notes", "midi_scan", "midi_io", "quantize", "keys", "copies", "structure", "tracks", "seeds",
     "encodings.base", "encodings.melody", "encodings.performance", "encodings.text",
     "encodings.registry",
     "encodings",
