@@ -13,7 +13,7 @@ with the tunes' own bars 9-24, per collection (Irish = O'Neill + Ryan's; Essen):
 - A A A: one 8-bar block three times in a row (at most 3 points above real).
 
     python benchmarks/continuations.py DATASET --models default runs/form/best.pt \\
-        [--temperatures 0.8,1.0,1.2] [--limit 0]
+        [--temperatures 0.8,1.0,1.2] [--outputs 4] [--limit 0]
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def scores(model: str, dataset: Path, files: list[str]) -> None:
     print("pitch bits/note by Essen subset (test tunes): " + ", ".join(cells))
 
 
-def form(model: str, files: list[str], temperature: float, seed: int) -> dict:
-    cfg = ContinuationConfig(8, 16, 1, DecodeConfig(SamplingConfig(temperature)), 2, seed)
+def form(model: str, files: list[str], temperature: float, seed: int, outputs: int) -> dict:
+    cfg = ContinuationConfig(8, 16, outputs, DecodeConfig(SamplingConfig(temperature)), 2, seed)
     result = evaluate_continuations(model, files, cfg, features=False)
     out = {}
     for group in sorted(set(GROUPS.values())):
@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["default"])
     ap.add_argument("--temperatures", default="0.8,1.0,1.2")
     ap.add_argument("--limit", type=int, default=0, help="at most this many test tunes (0: all)")
+    ap.add_argument("--outputs", type=int, default=4, help="continuations per tune")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     warnings.simplefilter("ignore")
@@ -83,7 +84,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for model in args.models:
         for t in (float(x) for x in args.temperatures.split(",")):
-            for group, s in form(model, files, t, args.seed).items():
+            for group, s in form(model, files, t, args.seed, args.outputs).items():
                 ok = [abs(s[f"generated_{k}"] - s[f"real_{k}"]) <= tol for k, tol in GOALS.items()]
                 ok.append(s["generated_aaa"] - s["real_aaa"] <= 0.03)
                 print(f"| {Path(model).stem} | {t} | {group} | {s['tunes']} "

@@ -20,11 +20,14 @@ from .atomic import atomic_path
 from .models import ModelConfig, SequenceModel
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
-           "resolve_checkpoint", "DEFAULT_NAME"]
+           "resolve_checkpoint", "DEFAULT_NAME", "SHIPPED"]
 
 FORMAT = 1
 REQUIRED = ("format", "model_config", "model_state")
 DEFAULT_NAME = "default"
+# models shipped in the package, by name: the default (lookback network + bar-copy form head,
+# pipelines/folk_copy.toml) and its plain lookback network (pipelines/folk.toml)
+SHIPPED = {DEFAULT_NAME: "default.pt", "lookback": "lookback.pt"}
 
 
 def assets_dir() -> Path:
@@ -35,18 +38,19 @@ def assets_dir() -> Path:
 
 
 def resolve_checkpoint(name: str | os.PathLike) -> Path:
-    """A checkpoint path; the name ``default`` stands for the model shipped in the package.
+    """A checkpoint path; a name of :data:`SHIPPED` (``default``, ``lookback``) stands for
+    that model shipped in the package.
 
     Raises
     ------
     ValueError
-        For ``default`` when this build ships no default model.
+        For a shipped name when this build does not ship that model.
     """
-    if str(name) != DEFAULT_NAME:
+    if str(name) not in SHIPPED:
         return Path(name)
-    path = assets_dir() / "default.pt"
+    path = assets_dir() / SHIPPED[str(name)]
     if not path.is_file():
-        raise ValueError("no default model ships with this build of melodyrnn; "
+        raise ValueError(f"no {name} model ships with this build of melodyrnn; "
                          "pass a checkpoint (--model RUN/best.pt)")
     return path
 

@@ -188,6 +188,13 @@ def info(dataset, as_json) -> None:
 @click.option("--bar-index", is_flag=True,
               help="--lookback: also input the bar's index in the tune (its place in 2-, 4-, 8-, "
                    "16- and 32-bar blocks), so the model knows where it is in the form.")
+@click.option("--bar-copy", type=click.IntRange(0, 32), default=0, show_default=True,
+              help="--lookback: a form head that weighs repeating one of the last N bars against a "
+                   "new bar at every bar line (0: off); with --init-from it is added to that network.")
+@click.option("--train-only", default="", help="Train only the parameters named PREFIX* (e.g. "
+              "bar_copy: the form head on a frozen network).")
+@click.option("--add-on-lr", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="--init-from: learning rate of the parts added to the network (0: --lr).")
 @click.option("--attention-length", type=click.IntRange(1), default=40, show_default=True,
               help="attention: past outputs attended over.")
 @click.option("--unfused", is_flag=True, help="rnn: run the written-out Elman equations.")
@@ -230,9 +237,10 @@ def info(dataset, as_json) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
-          lookback_bars, bar_index, attention_length, unfused, batch_size, seq_len, lr, weight_decay,
-          optimizer, schedule, warmup, clip, epochs, max_steps, eval_every, patience, transpose,
-          checkpoint_every, seed, device, no_amp, init_from, resume, task, labels, max_len, quiet) -> None:
+          lookback_bars, bar_index, bar_copy, train_only, add_on_lr, attention_length, unfused,
+          batch_size, seq_len, lr, weight_decay, optimizer, schedule, warmup, clip, epochs, max_steps,
+          eval_every, patience, transpose, checkpoint_every, seed, device, no_amp, init_from, resume,
+          task, labels, max_len, quiet) -> None:
     """Train a next-event model (or with --task classify a sequence classifier) on a dataset
     folder; prints the best valid metrics (classify: valid and test scores) as JSON."""
     from .settings import train_configs
@@ -241,7 +249,9 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
     model, cfg = train_configs(
         model=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
         tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
-        bar_index=bar_index, attention_length=attention_length, unfused=unfused, batch_size=batch_size,
+        bar_index=bar_index, bar_copy=bar_copy, train_only=train_only, add_on_lr=add_on_lr,
+        attention_length=attention_length,
+        unfused=unfused, batch_size=batch_size,
         seq_len=seq_len, lr=lr, weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
         warmup=warmup, clip=clip, epochs=epochs, max_steps=max_steps, eval_every=eval_every,
         patience=patience, transpose=transpose, checkpoint_every=checkpoint_every, seed=seed,

@@ -126,6 +126,13 @@ def _content(stage: str, settings: dict) -> str | None:
         return _files_digest([str(i) for i in settings.get("inputs", [])])
     if stage == "generate" and settings.get("seeds"):
         return _files_digest(seed_inputs(settings["seeds"]))
+    if stage == "train" and settings.get("init_from"):  # the checkpoint fine-tuned
+        from .checkpoint import resolve_checkpoint
+
+        try:
+            return hashlib.sha256(resolve_checkpoint(settings["init_from"]).read_bytes()).hexdigest()
+        except (OSError, ValueError):
+            return "unreadable"
     return None
 
 

@@ -66,6 +66,7 @@ def ingest_config(inputs, output: str, *, encoding: str = "melody", steps_per_qu
 def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
                   embedding: int = 128, dropout: float = 0.0, tie_weights: bool = False,
                   lookback: bool = False, lookback_bars=(1, 2), bar_index: bool = False,
+                  bar_copy: int = 0, train_only: str = "", add_on_lr: float = 0.0,
                   attention_length: int = 40,
                   unfused: bool = False, batch_size: int = 64, seq_len: int = 128,
                   lr: float = 2e-3, weight_decay: float = 0.01, optimizer: str = "adamw",
@@ -78,12 +79,13 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
     model_dict = dict(kind=model, hidden=hidden, layers=layers, embedding=embedding,
                       dropout=dropout, tie_weights=tie_weights, lookback=lookback,
                       lookback_bars=tuple(lookback_bars), attention_length=attention_length,
-                      fused=not unfused, bar_index=bar_index)
+                      fused=not unfused, bar_index=bar_index, bar_copy=bar_copy)
     cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
                       optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,
                       epochs=epochs, max_steps=max_steps, eval_every=eval_every,
                       patience=patience, transpose=transpose, seed=seed, device=device,
-                      amp=not no_amp, checkpoint_every=checkpoint_every)
+                      amp=not no_amp, checkpoint_every=checkpoint_every, train_only=train_only,
+                      add_on_lr=add_on_lr)
     return model_dict, cfg
 
 

@@ -32,7 +32,7 @@ from .text import TextIngestConfig, ingest_text
 __all__ = ["RUNNERS", "check_stage", "ingest_stage", "train_stage", "generate_stage", "evaluate_stage"]
 
 
-EXTRA = {"ingest": {"inputs", "shards"}, "train": {"nproc"},
+EXTRA = {"ingest": {"inputs", "shards"}, "train": {"nproc", "init_from"},
          "generate": {"seeds", "unprimed", "prompts", "render", "workers", "model"},
          "evaluate": {"split", "copy_threshold", "max_pieces", "continuations", "primer_bars",
                       "continuation_bars"}, "report": {"audio"}}
@@ -99,19 +99,21 @@ def _cli_args(settings: dict) -> list[str]:
 
 def train_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     nproc = int(settings.pop("nproc", 1))
+    init_from = settings.pop("init_from", None)
     settings.setdefault("seed", p.seed)
     model, cfg = train_configs(**settings)
     resume = (folder / "last.pt").is_file()
     if nproc > 1:  # DistributedDataParallel, one process per device or CPU share
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
                "-m", "melodyrnn", "train", str(_data(folders)), "-o", str(folder), "-q",
-               *_cli_args(settings), *(["--resume"] if resume else [])]
+               *_cli_args(settings), *(["--resume"] if resume else []),
+               *([f"--init-from={init_from}"] if init_from else [])]
         if subprocess.run(cmd).returncode:
             raise ValueError("[train]: torchrun failed (its output is above)")
         evals = [json.loads(line)["valid"] for line in (folder / "metrics.jsonl").read_text().splitlines()]
         best = min(evals, key=lambda v: v["nats_per_event"])
     else:
-        best = train(_data(folders), folder, model, cfg, resume=resume)
+        best = train(_data(folders), folder, model, cfg, init_from=init_from, resume=resume)
     return {"best_valid": best}
 
 

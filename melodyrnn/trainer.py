@@ -28,6 +28,7 @@ from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .dataset import load_dataset
 from .metrics import MetricSums
 from .models import ModelConfig, SequenceModel
+from .finetune import extended, freeze_all_but, param_groups
 from .scoring import score_split
 
 __all__ = ["TrainConfig", "Trainer", "fit", "pick_device"]
@@ -56,6 +57,8 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     checkpoint_every: int = 200
+    train_only: str = ""
+    add_on_lr: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "adamw"):
@@ -146,7 +149,8 @@ def fit(dataset_dir: str | os.PathLike, run_dir: str | os.PathLike, model_config
     ----------
     model_config : dict
         :class:`ModelConfig` fields except ``vocab_size`` (taken from the dataset).
-        Ignored with ``init_from`` or ``resume`` (the checkpoint's config is used).
+        Ignored with ``init_from`` or ``resume`` (the checkpoint's config is used), except
+        add-ons such as ``bar_copy`` that ``init_from`` adds to the checkpoint's network.
     init_from : str, optional
         Checkpoint to fine-tune (same vocabulary as the dataset).
     resume : bool
@@ -186,7 +190,8 @@ class Trainer:
             raise ValueError(f"--resume: no {last} to resume from")
         base = self.resumed or (load_checkpoint(init_from) if init_from else None)
         if base is not None:
-            self.model = model_from_checkpoint(base).train()
+            self.model = (model_from_checkpoint(base) if self.resumed is not None
+                          else extended(base, model_config)).train()
             if base.get("vocab") and base["vocab"] != self.data.meta["vocab"]:
                 raise ValueError("the checkpoint's vocabulary differs from the dataset's")
         else:
@@ -195,6 +200,8 @@ class Trainer:
                                                    **model_config))
         if self.model.config.vocab_size != self.data.vocab_size:
             raise ValueError("the model's vocabulary size differs from the dataset's")
+        if cfg.train_only:
+            freeze_all_but(self.model, cfg.train_only)
         self.model.to(self.device)
         self.net = self.model
         if self.dist.world > 1:
@@ -203,7 +210,7 @@ class Trainer:
             self.net = DistributedDataParallel(self.model)
         opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         wd = {"weight_decay": cfg.weight_decay} if cfg.optimizer == "adamw" else {}
-        self.opt = opt_cls(self.model.parameters(), lr=cfg.lr, **wd)
+        self.opt = opt_cls(param_groups(self.model, cfg.lr, cfg.add_on_lr), lr=cfg.lr, **wd)
         self.plateau = (torch.optim.lr_scheduler.ReduceLROnPlateau(self.opt, factor=0.5,
                                                                    patience=1)
                         if cfg.schedule == "plateau" else None)
@@ -325,7 +332,7 @@ class Trainer:
         lr = (self.cfg.lr * self.lr_scale if self.plateau is not None and
               self.global_step >= cfg.warmup_steps else _lr_at(cfg, self.global_step, total))
         for group in self.opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("rate", 1.0)
         with torch.autocast(dev.type, dtype=self.amp_dtype, enabled=self.amp):
             logits, state = self.net(inputs, state)
             loss_sum = torch.nn.functional.cross_entropy(

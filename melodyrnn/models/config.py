@@ -48,6 +48,9 @@ class ModelConfig:
         With ``lookback``: also input the index of the target's bar in the sequence, as
         bits (its place in 2-, 4-, 8-, 16- and 32-bar blocks), so that the network knows
         where it is in the tune's form (after A A comes B).
+    bar_copy : int
+        With ``lookback``: a form head that, at each bar line, weighs repeating one of the
+        last ``bar_copy`` bars against a new bar (:mod:`melodyrnn.models.barcopy`); 0: off.
     """
 
     vocab_size: int
@@ -65,6 +68,7 @@ class ModelConfig:
     max_period: int = 128
     num_classes: int = 0
     bar_index: bool = False
+    bar_copy: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS and self.kind not in plugin_kinds():
@@ -77,6 +81,10 @@ class ModelConfig:
         object.__setattr__(self, "lookback_bars", tuple(int(b) for b in self.lookback_bars))
         if not self.lookback_bars or min(self.lookback_bars) < 1:
             raise ValueError("lookback_bars must be one or more positive bar counts")
+        if not 0 <= self.bar_copy <= 32:
+            raise ValueError("bar_copy must be 0 (off) to 32 bars")
+        if self.bar_copy and not self.lookback:
+            raise ValueError("bar_copy needs lookback (the bar length comes with it)")
         if self.bar_index and not self.lookback:
             raise ValueError("bar_index needs lookback (the bar length comes with it)")
         if self.kind == "attention" and self.attention_length < 1:

@@ -2,6 +2,7 @@
 
     embedding (+ lookback inputs) -> recurrent core (rnn | lstm | gru | lstm+attention)
     -> dropout -> output layer o_t = W_hy h_t (optionally tied to the embedding)
+    [-> bar copy: a mixture with whole earlier bars (:mod:`.barcopy`), log-probs out]
 
 It knows no files, no MIDI and no token names: only ids, with id 0 as padding. The state
 is a plain dict of tensors so that it can be carried between truncated-BPTT windows,
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from .attention import WindowAttention
+from .barcopy import BarCopy
 from .config import ModelConfig
 from .elman import ElmanRNN
 from .plugins import load_core_factory
@@ -68,6 +70,7 @@ class SequenceModel(nn.Module):
         else:
             self.out = nn.Linear(c.hidden, c.vocab_size)
         self.classifier = nn.Linear(c.hidden, c.num_classes) if c.num_classes else None
+        self.bar_copy = BarCopy(c.hidden, c.bar_copy) if c.bar_copy else None
         if c.lookback:  # constant tables, not saved in checkpoints
             self.register_buffer("_position_table", _position_table(c.max_period), persistent=False)
             self.register_buffer("_bars", torch.tensor([[list(c.lookback_bars)]]), persistent=False)
@@ -85,12 +88,14 @@ class SequenceModel(nn.Module):
         if self.attention is not None:
             state["past"], state["past_valid"] = self.attention.initial(batch, c.hidden, device)
         if c.lookback:
-            reach = max(c.lookback_bars) * c.max_period
+            reach = max(*c.lookback_bars, c.bar_copy) * c.max_period
             state["hist"] = torch.full((batch, reach), PAD, dtype=torch.long,
                                        device=device)
             state["pos"] = torch.zeros(batch, dtype=torch.long, device=device)
             p = periods if periods is not None else torch.zeros(batch, dtype=torch.long)
             state["period"] = self._clamp_period(p.to(device))
+        if self.bar_copy is not None:
+            state.update(self.bar_copy.initial(batch, c.vocab_size, device))
         return state
 
     def _clamp_period(self, periods: torch.Tensor) -> torch.Tensor:
@@ -203,9 +208,17 @@ class SequenceModel(nn.Module):
 
     def forward(self, ids: torch.Tensor, state: State | None = None,
                 valid: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
-        """Next-token logits (B, T, vocab) for ids (B, T), and the state after them."""
+        """Next-token logits (B, T, vocab) for ids (B, T), and the state after them
+        (with bar copy: normalised log-probabilities)."""
+        if state is None:
+            state = self.initial_state(ids.shape[0], device=ids.device)
         h, new = self.features(ids, state, valid)
-        return self.logits(h), new
+        if self.bar_copy is None:
+            return self.logits(h), new
+        ext = torch.cat([state["hist"], ids], dim=1)  # (B, reach + T): history, then ids
+        out, extra = self.bar_copy(ids, self.drop(h), self.logits(h), ext, state["pos"],
+                                   state["period"], state)
+        return out, {**new, **extra}
 
     def classify(self, ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (B, classes) from the output at each sequence's last real token."""

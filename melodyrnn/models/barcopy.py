@@ -1,0 +1,175 @@
+"""Bar copy: a form head that lets a periodic sequence repeat a whole earlier bar.
+
+At the first token of every bar (sequences with a bar length, ``period`` tokens) a small
+head reads the network's output and says how likely the coming bar is an exact repeat of
+the bar ``d`` bars back (``d = 1..K``), a varied repeat of it, or a new bar. The
+next-token distribution is the mixture
+
+    p(y) = w_new * p_net(y) + sum_c w_c * ((1 - eps_c) * [y == copy_c] + eps_c * p_net(y))
+
+over copy components ``c`` (exact: ``eps_c = 0``; varied: a learned ``eps``), where
+``copy_c`` is the token at the same place ``d`` bars back and the weights ``w`` start at the
+head's probabilities and follow Bayes' rule token by token through the bar (an exact copy
+that misses a token is out; a varied one keeps ``eps``). Over a bar this is exactly the
+mixture of "the bar d bars back, as it was or varied" and "a new bar from the network", so
+its likelihood is an honest code length and sampling from it token by token samples the
+mixture. The head
+reads, per distance, for how many bars in a row the tune has already repeated the bars
+``d`` back (after A comes A again, bar by bar) and the bar's index in the sequence: it knows
+where it is in the form. Ids only: no notes, no files.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
+
+MAX_BAR = 63  # bar indices beyond this share one entry
+MAX_STREAK = 4  # bars in a row already repeated at one distance, capped
+NEG = -1e9  # log-weight of an unavailable copy (no bar that far back yet)
+
+
+class BarCopy(nn.Module):
+    """The form head and the copy mixture (see the module docstring). Components, in this
+    order: exact copies of 1..K bars back, varied copies of 1..K bars back, new."""
+
+    def __init__(self, hidden: int, bars: int) -> None:
+        super().__init__()
+        self.k, n = bars, 2 * bars + 1
+        self.proj = nn.Linear(hidden, n)
+        self.place = nn.Embedding(MAX_BAR + 1, n)
+        self.streak = nn.Parameter(torch.zeros(MAX_STREAK + 1, 2 * bars))
+        self.eps_logit = nn.Parameter(torch.tensor(-3.0))
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.place.weight)
+        with torch.no_grad():
+            self.proj.bias.zero_()
+            self.proj.bias[-1] = 3.0  # start close to the plain network (new bars)
+        self.register_buffer("_d", torch.arange(1, bars + 1), persistent=False)
+        self.register_buffer("_exact", torch.arange(2 * bars) < bars, persistent=False)
+
+    def initial(self, batch: int, vocab: int, device) -> dict[str, torch.Tensor]:
+        """State entries (all batch-first): component log-weights, whether the bar so far
+        equals the one d bars back, repeat streaks, and the last position's pending update
+        (its target comes with the next call)."""
+        lw = torch.full((batch, 2 * self.k + 1), NEG, device=device)
+        lw[:, -1] = 0.0
+        return {"copy_lw": lw, "copy_match": torch.zeros(batch, self.k, dtype=torch.bool, device=device),
+                "copy_streak": torch.zeros(batch, self.k, dtype=torch.long, device=device),
+                "copy_pend_lp": torch.zeros(batch, vocab, device=device),
+                "copy_pend_tok": torch.zeros(batch, self.k, dtype=torch.long, device=device),
+                "copy_pend_on": torch.zeros(batch, dtype=torch.bool, device=device)}
+
+    def _eps(self) -> torch.Tensor:
+        """Per copy component (2K,): 0 for exact copies, the learned eps for varied ones."""
+        return torch.where(self._exact, 0.0, torch.sigmoid(self.eps_logit))
+
+    def forward(self, ids: torch.Tensor, h: torch.Tensor, logits: torch.Tensor, ext: torch.Tensor,
+                pos: torch.Tensor, period: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
+        """Mixture log-probs (B, T, V) from the network's ``logits`` (B, T, V) and outputs
+        ``h`` (B, T, H) for ``ids`` (B, T); ``ext`` (B, R + T) is the token history before
+        ``ids`` followed by them, ``pos`` (B,) the sequence index of ``ids[:, 0]``."""
+        batch, steps, _ = logits.shape
+        if batch == steps == 1 and not torch.is_grad_enabled():
+            return self._one_step(ids, h, logits, ext, int(pos[0]), int(period[0]), state)
+        eps = self._eps()  # (2K,)
+        lp_net = torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
+        on = period > 0
+        per = period.clamp(min=1)
+        lw, match, streak = state["copy_lw"], state["copy_match"], state["copy_streak"]
+        pend = state["copy_pend_on"] & on
+        if bool(pend.any()):  # the previous call's last target is ids[:, 0]
+            lw, match = self._observe(lw, match, state["copy_pend_lp"], state["copy_pend_tok"],
+                                      ids[:, 0], eps, pend)
+        outs, hist = [], ext.shape[1] - steps
+        for t in range(steps):
+            s = pos + t  # (B,) step of the target (the token after ids[:, t])
+            bar = s // per
+            start = on & (s % per == 0)
+            if bool(start.any()):
+                held = match & (self._d[None, :] < bar[:, None])  # bar - 1 equals bar - 1 - d
+                streak = torch.where(start[:, None],
+                                     torch.where(held, (streak + 1).clamp(max=MAX_STREAK), 0), streak)
+                lw = torch.where(start[:, None], self._head(h[:, t], bar, streak), lw)
+                match = match | start[:, None]
+            at = (hist + t + 1 - self._d[None, :] * per[:, None]).clamp(min=0)  # (B, K) in ext
+            tok = torch.gather(ext, 1, at)  # (B, K): the token d bars back
+            w = lw.exp()  # (B, 2K + 1)
+            coef = w[:, -1] + (w[:, :-1] * eps).sum(dim=1)  # (B,): weight of the network
+            p = coef[:, None] * lp_net[:, t].exp()
+            p = p.scatter_add(1, tok.repeat(1, 2), w[:, :-1] * (1 - eps))
+            outs.append(torch.where(on[:, None], p.clamp_min(1e-30).log(), lp_net[:, t]))
+            if t + 1 < steps:
+                lw, match = self._observe(lw, match, lp_net[:, t], tok, ids[:, t + 1], eps, on)
+        new = {"copy_lw": lw, "copy_match": match, "copy_streak": streak,
+               "copy_pend_lp": lp_net[:, -1], "copy_pend_tok": tok, "copy_pend_on": on}
+        return torch.stack(outs, dim=1).to(logits.dtype), new
+
+    def _one_step(self, ids, h, logits, ext, pos: int, period: int, state: dict):
+        """:meth:`forward` for one lane and one token (decoding at batch 1), in Python
+        floats where torch would pay per-call overhead on 33-element tensors."""
+        dev = ids.device
+        lp = torch.log_softmax(logits[0, 0].float(), dim=-1)  # (V,)
+        new = {key: v for key, v in state.items() if key.startswith("copy_")}
+        new.update(copy_pend_lp=lp[None], copy_pend_on=torch.tensor([period > 0], device=dev))
+        if period <= 0:
+            return lp[None, None].to(logits.dtype), new
+        k, eps = self.k, float(torch.sigmoid(self.eps_logit))
+        lw, match, streak = state["copy_lw"][0].tolist(), state["copy_match"][0].tolist(), \
+            state["copy_streak"][0].tolist()
+        if bool(state["copy_pend_on"][0]):  # Bayes' rule with the previous call's target
+            y = int(ids[0, 0])
+            py = math.exp(float(state["copy_pend_lp"][0, y]))
+            pend = state["copy_pend_tok"][0].tolist()
+            floor = math.log(1e-30)
+            varied = math.log(max(eps * py, 1e-30)), math.log(max(1 - eps + eps * py, 1e-30))
+            lw = ([a + (0.0 if t == y else floor) for a, t in zip(lw[:k], pend)]
+                  + [a + varied[t == y] for a, t in zip(lw[k:2 * k], pend)]
+                  + [lw[-1] + math.log(max(py, 1e-30))])
+            top = max(lw)
+            norm = top + math.log(sum(math.exp(a - top) for a in lw))
+            lw = [a - norm for a in lw]
+            match = [m and t == y for m, t in zip(match, pend)]
+        bar, phase = divmod(pos, period)
+        if phase == 0:
+            streak = [min(s + 1, MAX_STREAK) if m and d < bar else 0
+                      for d, (m, s) in enumerate(zip(match, streak), start=1)]
+            lw = self._head(h[:, 0], torch.tensor([bar], device=dev),
+                            torch.tensor([streak], device=dev))[0].tolist()
+            match = [True] * k
+        hist = ext.shape[1] - 1
+        tok = ext[0, [max(hist + 1 - d * period, 0) for d in range(1, k + 1)]]  # (K,)
+        toks = tok.tolist()
+        w = [math.exp(a) for a in lw]
+        coef = w[-1] + eps * sum(w[k:2 * k])
+        mass: dict[int, float] = {}
+        for t, we, wv in zip(toks, w[:k], w[k:2 * k]):
+            mass[t] = mass.get(t, 0.0) + we + (1 - eps) * wv
+        out = lp + math.log(coef)
+        at = list(mass)
+        copied = torch.tensor([mass[t] for t in at], device=dev)
+        out[at] = (lp[at].exp() * coef + copied).clamp_min(1e-30).log()
+        new.update({"copy_lw": torch.tensor([lw], device=dev),
+                    "copy_match": torch.tensor([match], device=dev),
+                    "copy_streak": torch.tensor([streak], device=dev), "copy_pend_tok": tok[None]})
+        return out[None, None].to(logits.dtype), new
+
+    def _head(self, h: torch.Tensor, bar: torch.Tensor, streak: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities (B, 2K + 1) of the components at a bar's start."""
+        logits = self.proj(h) + self.place(bar.clamp(max=MAX_BAR))  # (B, 2K + 1)
+        per_c = self.streak.gather(0, streak.repeat(1, 2))  # (B, 2K): table[streak_d, c]
+        near = (self._d[None, :] <= bar[:, None]).repeat(1, 2)  # a bar lies d bars back
+        copies = torch.where(near, logits[:, :-1] + per_c, torch.full_like(per_c, NEG))
+        return torch.log_softmax(torch.cat([copies, logits[:, -1:]], dim=1), dim=1)
+
+    def _observe(self, lw, match, lp_net, tok, y, eps, lanes):
+        """Bayes' rule on the component weights once target ``y`` (B,) is known."""
+        lp_y = lp_net.gather(1, y[:, None])  # (B, 1)
+        hit = tok == y[:, None]  # (B, K)
+        lp_copy = ((1 - eps) * hit.repeat(1, 2) + eps * lp_y.exp()).clamp_min(1e-30).log()
+        post = torch.log_softmax(lw + torch.cat([lp_copy, lp_y], dim=1), dim=1)
+        return (torch.where(lanes[:, None], post, lw), torch.where(lanes[:, None], match & hit, match))
