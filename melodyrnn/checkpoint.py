@@ -72,6 +72,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     path = resolve_checkpoint(path)
     if not path.is_file():
         raise ValueError(f"no checkpoint at {path}")
+    _check_unpacked_size(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -87,11 +88,75 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         raise ValueError(f"{path}: not a melodyrnn checkpoint")
     if ckpt["format"] != FORMAT:
         raise ValueError(f"{path}: checkpoint format {ckpt['format']} is not supported")
+    _check_structure(ckpt, path)
     return ckpt
 
 
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse a zip whose entries inflate far beyond the file (torch stores them
+    uncompressed, so an honest checkpoint unpacks to about its own size)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: torch.load says what it is
+    if unpacked > 2 * path.stat().st_size + (1 << 20):
+        raise ValueError(f"{path}: refused to load: its entries inflate to {unpacked / 2**20:.0f} MiB "
+                         f"from {path.stat().st_size / 2**20:.1f} MiB")
+
+
+def _check_structure(ckpt: dict, path) -> None:
+    """Plain config, a dict of finite tensors, a vocabulary of strings -- or ValueError."""
+    if not isinstance(ckpt["model_config"], dict) or not isinstance(ckpt["model_state"], dict):
+        raise ValueError(f"{path}: model_config and model_state must be dicts")
+    for key, value in ckpt["model_state"].items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ValueError(f"{path}: model_state holds {key!r}, which is not a named tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{path}: weight {key} is not finite (NaN or inf)")
+    vocab = ckpt.get("vocab")
+    if vocab is not None and not (isinstance(vocab, dict) and isinstance(vocab.get("tokens"), list)
+                                  and all(isinstance(t, str) for t in vocab["tokens"])):
+        raise ValueError(f"{path}: the vocabulary must be a list of token strings")
+    if "encoding" in ckpt and not isinstance(ckpt["encoding"], dict):
+        raise ValueError(f"{path}: the encoding must be a dict")
+    size = ckpt["model_config"].get("vocab_size")
+    if vocab is not None and isinstance(size, int) and len(vocab["tokens"]) != size:
+        raise ValueError(f"{path}: {len(vocab['tokens'])} tokens in the vocabulary, vocab_size {size}")
+    counts = ckpt.get("train_id_counts")
+    counted = isinstance(counts, list) and len(counts) == size and all(
+        isinstance(n, int) and n >= 0 for n in counts)
+    if counts is not None and isinstance(size, int) and not counted:
+        raise ValueError(f"{path}: train_id_counts must be a count per token id")
+
+
 def model_from_checkpoint(ckpt: dict) -> SequenceModel:
-    """The model of a loaded checkpoint, weights in place, in eval mode."""
-    model = SequenceModel(ModelConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["model_state"])
+    """The model of a loaded checkpoint, weights in place, in eval mode.
+
+    Raises
+    ------
+    ValueError
+        For a config that is not a model's, or weights whose names or shapes do not fit
+        it (checked on torch's meta device, before anything is allocated).
+    """
+    try:
+        config = ModelConfig(**ckpt["model_config"])
+    except TypeError as e:  # unknown or missing fields
+        raise ValueError(f"bad model config in the checkpoint: {str(e).split(') ', 1)[-1]}") from None
+    except ValueError as e:
+        raise ValueError(f"bad model config in the checkpoint: {e}") from None
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in SequenceModel(config).state_dict().items()}
+    state = ckpt["model_state"]
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        raise ValueError(f"the checkpoint's weights do not fit its config ("
+                         f"{'missing ' + missing[0] if missing else 'unexpected ' + extra[0]})")
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            raise ValueError(f"the checkpoint's weight {key} has shape {tuple(state[key].shape)}, "
+                             f"its config needs {shape}")
+    model = SequenceModel(config)
+    model.load_state_dict(state)
     return model.eval()

@@ -19,7 +19,13 @@ def load_model(checkpoint: str | os.PathLike | dict | tuple) -> tuple[SequenceMo
     if isinstance(checkpoint, tuple):
         return checkpoint
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
-    return model_from_checkpoint(ckpt), encoding_from_dict(ckpt["encoding"])
+    if "encoding" not in ckpt:
+        raise ValueError("the checkpoint names no encoding")
+    model, enc = model_from_checkpoint(ckpt), encoding_from_dict(ckpt["encoding"])
+    if len(enc.vocab) != model.config.vocab_size:
+        raise ValueError(f"the checkpoint's {enc.name} encoding has {len(enc.vocab)} tokens, its model "
+                         f"{model.config.vocab_size}")
+    return model, enc
 
 
 def load_with_checkpoint(checkpoint) -> tuple[SequenceModel, Encoding, dict]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from .checkpoint import load_checkpoint
 from .dataset import SplitArrays, load_dataset
 from .encodings.base import Encoding
 from .encodings.registry import encoding_from_dict
@@ -117,10 +117,9 @@ def evaluate(checkpoint: str, data: list[str], *, split: str = "test", batch_siz
     if ckpt.get("task") == "classify":
         raise ValueError(f"{checkpoint} is a sequence classifier: its test scores are in its run "
                          "folder's test.json; `melodyrnn classify` labels files")
-    model = model_from_checkpoint(ckpt)
+    model, enc = load_model(ckpt)
     dev = pick_device(device)
     model.to(dev)
-    enc = encoding_from_dict(ckpt["encoding"])
     extra: dict = {}
     if len(data) == 1 and (Path(data[0]) / "meta.json").is_file():
         ds = load_dataset(data[0])

@@ -218,3 +218,26 @@ steps = 20
     assert "bits_per_char" in summary["evaluate"]
     page = (tmp_path / "run" / "report.html").read_text()
     assert "prompt1-1.txt" in page and "<pre>be kind" in page and "bits_per_char" in page
+
+
+def test_train_stage_fine_tunes_a_checkpoint_and_its_bytes_key_the_stage(collection, tiny_run):
+    """[train] init_from adds the bar-copy head to a checkpoint's network; editing that
+    checkpoint file changes the stage's key (and so everything after it)."""
+    import shutil
+
+    from melodyrnn.checkpoint import load_checkpoint
+
+    base = collection / "base.pt"
+    shutil.copy(tiny_run, base)
+    toml = collection / "ft.toml"
+    toml.write_text(TOML.format(bars=2).replace("[train]\n", f'[train]\ninit_from = "{base}"\n'
+                                               'bar_copy = 2\nadd_on_lr = 1e-2\n'))
+    out = collection / "run"
+    run([str(toml), "-o", str(out)])
+    p = load_pipeline(toml, str(out))
+    trained = load_checkpoint(Path(plan(p)[1].folder) / "best.pt")
+    assert trained["model_config"]["bar_copy"] == 2
+    assert trained["model_config"]["hidden"] == load_checkpoint(base)["model_config"]["hidden"]
+    assert all(s.cached for s in plan(p))
+    base.write_bytes(base.read_bytes() + b"\0")  # another checkpoint under the same name
+    assert [s.cached for s in plan(load_pipeline(toml, str(out)))] == [True, False, False, False, False]

@@ -79,5 +79,17 @@ def get_encoding(name: str, **config) -> Encoding:
 
 
 def encoding_from_dict(d: dict) -> Encoding:
-    """Rebuild an encoding from :meth:`Encoding.to_dict` output."""
-    return get_encoding(d["name"], **d.get("config", {}))
+    """Rebuild an encoding from :meth:`Encoding.to_dict` output.
+
+    Raises
+    ------
+    ValueError
+        For a dict that does not describe an encoding (unknown name, bad settings).
+    """
+    if not isinstance(d, dict) or not isinstance(d.get("name"), str) \
+            or not isinstance(d.get("config", {}), dict):
+        raise ValueError("an encoding is a dict with a name and a config dict")
+    try:
+        return get_encoding(d["name"], **d.get("config", {}))
+    except TypeError as e:
+        raise ValueError(f"bad settings for the {d['name']} encoding: {str(e).split(') ', 1)[-1]}") from None

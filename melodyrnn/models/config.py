@@ -9,6 +9,9 @@ from .plugins import plugin_kinds
 __all__ = ["ModelConfig", "KINDS"]
 
 KINDS = ("rnn", "lstm", "gru", "attention")
+# upper bounds that keep a (possibly hostile) config from allocating gigabytes
+LIMITS = {"vocab_size": 1 << 20, "embedding": 8192, "hidden": 8192, "layers": 32,
+          "attention_length": 4096, "attention_dim": 8192, "max_period": 1024, "num_classes": 1 << 16}
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,22 @@ class ModelConfig:
     bar_copy: int = 0
 
     def __post_init__(self) -> None:
+        for name, top in LIMITS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, not {type(value).__name__}")
+            if not 0 <= value <= top:
+                raise ValueError(f"{name} = {value} is outside 0..{top}")
+        for name in ("kind",):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string")
+        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
+            raise ValueError("dropout must be a number")
+        if not isinstance(self.lookback_bars, (list, tuple)) or not all(
+                isinstance(b, int) and not isinstance(b, bool) and 0 < b <= 64 for b in self.lookback_bars):
+            raise ValueError("lookback_bars must be bar counts 1..64")
+        if not isinstance(self.bar_copy, int) or isinstance(self.bar_copy, bool):
+            raise ValueError("bar_copy must be an integer")
         if self.kind not in KINDS and self.kind not in plugin_kinds():
             raise ValueError(f"unknown model kind {self.kind!r}; choose from "
                              f"{', '.join([*KINDS, *plugin_kinds()])}")
