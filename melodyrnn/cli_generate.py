@@ -149,12 +149,11 @@ def _describe_window(seed, result) -> str:
 @_fail_cleanly
 def tracks(midi_file, as_json) -> None:
     """List MIDI_FILE's tracks and mark the melody track `generate` would take."""
-    from pathlib import Path
-
+    from .inputs import read_guarded
     from .midi_io import read_midi_bytes, track_channels
     from .tracks import describe_tracks
 
-    data = Path(midi_file).read_bytes()
+    data = read_guarded(midi_file)
     tune = read_midi_bytes(data)
     infos = describe_tracks(tune, track_channels(tune, data))
     if as_json:

@@ -8,14 +8,13 @@ pickle cheaply between processes and cache to ``.npz`` without pickles.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .encodings.base import EncodedBatch, concat_ragged
 from .encodings.registry import encoding_from_dict
+from .inputs import InputError, read_guarded
 from .midi_io import ReadLimits, TooLarge, read_midi_batch
 from .notes import Tune
 
@@ -169,38 +168,16 @@ def process_chunk(items: list[tuple[str, bytes]], encoding_dict: dict,
 
 
 def read_input(path: str, limits: Limits) -> tuple[str | None, bytes | str]:
-    """(content hash, bytes) of a file, or (None, reason) when it cannot be read.
-
-    Opens without blocking (a FIFO must not hang the worker) and checks the opened
-    file itself, so what is checked is what is read.
-    """
+    """(content hash, bytes) of a file, or (None, reason) when it cannot be read
+    (:func:`melodyrnn.inputs.read_guarded`: regular files only, never blocking)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        data = read_guarded(path, limits.max_file_bytes)
     except FileNotFoundError:
         return None, "unreadable: no such file (dangling symlink?)"
     except OSError as e:
         return None, f"unreadable: {e.strerror or e}"
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None, "not a regular file"
-        if st.st_size > limits.max_file_bytes:
-            return None, f"file too large ({st.st_size} bytes > {limits.max_file_bytes})"
-        chunks, size, want = [], 0, st.st_size + 1
-        while True:  # a short read of a regular file means its end (even if it grew)
-            chunk = os.read(fd, want)
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limits.max_file_bytes:
-                return None, f"file too large (over {limits.max_file_bytes} bytes)"
-            if len(chunk) < want:
-                break
-            want = 1 << 16
-    except OSError as e:
-        return None, f"unreadable: {e.strerror or e}"
-    finally:
-        os.close(fd)
-    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    except InputError as e:
+        return None, e.reason
     return hashlib.blake2b(data, digest_size=16).hexdigest(), data
 
 

@@ -9,6 +9,7 @@ left out and counted.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import load_checkpoint, model_from_checkpoint
+from .inputs import read_guarded
 from .classifier import ClassifyConfig, confusion, fit_classifier, predict_proba, take
 from .dataset import load_dataset
 from .encodings.registry import encoding_from_dict
@@ -33,8 +35,7 @@ def read_labels(spec: str) -> dict[str, str]:
     if not file or not column:
         raise ValueError(f"--labels {spec!r}: expected FILE.csv:COLUMN")
     try:
-        with open(file, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        rows = list(csv.DictReader(io.StringIO(read_guarded(file, 64 << 20).decode("utf-8"), newline="")))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ValueError(f"cannot read labels from {file}: {e}") from None
     fields = list(rows[0]) if rows else []

@@ -15,11 +15,11 @@ import os
 import struct
 from dataclasses import dataclass
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_write_bytes
+from .inputs import read_guarded
 from .midi_scan import channel_notes
 from .notes import (KeySignature, TempoChange, TimeSignature, Tune, TuneBatch,
                     beats_to_seconds)
@@ -319,7 +319,7 @@ def read_midi(path: str | os.PathLike) -> Tune:
     OSError
         When it cannot be read.
     """
-    return read_midi_bytes(Path(path).read_bytes())
+    return read_midi_bytes(read_guarded(path))
 
 
 def _to_score(tune: Tune):

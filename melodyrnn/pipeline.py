@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import atomic_write_text
+from .inputs import MAX_INPUT_BYTES, read_guarded
 from .ingest import discover
 from .stages import RUNNERS, check_stage, seed_inputs
 
@@ -82,7 +83,7 @@ def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
     """Read and check a pipeline file; ``run_dir`` and ``seed`` override its own."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = read_guarded(path, 1 << 20).decode("utf-8")
         raw = tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"cannot read {path}: {e}") from None
@@ -106,8 +107,9 @@ def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
                     {s: raw[s] for s in stages})
 
 
-def _files_digest(inputs: list[str]) -> str:
-    """Hash of the bytes of every MIDI file under ``inputs`` (paths relative to each input)."""
+def _files_digest(inputs: list[str], max_bytes: int = MAX_INPUT_BYTES) -> str:
+    """Hash of the bytes of every MIDI file under ``inputs`` (paths relative to each input;
+    a file that is not a regular file of at most ``max_bytes`` counts as unreadable)."""
     h = hashlib.sha256()
     for root in inputs:
         base = Path(root)
@@ -115,22 +117,24 @@ def _files_digest(inputs: list[str]) -> str:
             rel = os.path.relpath(f, base) if base.is_dir() else base.name
             h.update(rel.encode() + b"\0")
             try:
-                h.update(hashlib.sha256(Path(f).read_bytes()).digest())
-            except OSError:
+                h.update(hashlib.sha256(read_guarded(f, max_bytes)).digest())
+            except (OSError, ValueError):
                 h.update(b"unreadable")
     return h.hexdigest()
 
 
 def _content(stage: str, settings: dict) -> str | None:
     if stage == "ingest":
-        return _files_digest([str(i) for i in settings.get("inputs", [])])
+        mb = settings.get("max_file_mb", MAX_INPUT_BYTES / 2 ** 20)
+        return _files_digest([str(i) for i in settings.get("inputs", [])], int(mb * 2 ** 20))
     if stage == "generate" and settings.get("seeds"):
         return _files_digest(seed_inputs(settings["seeds"]))
     if stage == "train" and settings.get("init_from"):  # the checkpoint fine-tuned
         from .checkpoint import resolve_checkpoint
 
         try:
-            return hashlib.sha256(resolve_checkpoint(settings["init_from"]).read_bytes()).hexdigest()
+            data = read_guarded(resolve_checkpoint(settings["init_from"]), 1 << 31)
+            return hashlib.sha256(data).hexdigest()
         except (OSError, ValueError):
             return "unreadable"
     return None

@@ -22,11 +22,14 @@ from .continuation import DecodeConfig, continue_ids
 from .dataset import FORMAT_VERSION, SPLITS, SplitArrays, assign_split, token_dtype, write_meta, write_split
 from .encodings.text import (UNK, CharEncoding, TextEncoding, TokensConfig, TokensEncoding, WordEncoding,
                              guess_separator, split_documents)
+from .inputs import read_guarded
 from .loading import load_model
 from .vocab import BOS, EOS
 
 __all__ = ["TextIngestConfig", "ingest_text", "encode_text_files", "complete_text", "Completion",
-           "dataset_from_sequences"]
+           "dataset_from_sequences", "MAX_TEXT_BYTES"]
+
+MAX_TEXT_BYTES = 256 * 2 ** 20  # one text file
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ def _text_files(inputs) -> list[Path]:
             files += sorted(item.rglob("*.txt"))
         elif item.is_file():
             files.append(item)
+        elif item.exists():
+            raise ValueError(f"{item}: not a regular file")
         else:
             raise ValueError(f"no such file or folder: {item}")
     return files
@@ -77,7 +82,7 @@ def _text_files(inputs) -> list[Path]:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_guarded(path, MAX_TEXT_BYTES).decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 

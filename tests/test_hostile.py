@@ -87,3 +87,60 @@ def test_text_file_named_pt_and_a_zip_bomb_are_refused(tiny_dataset, tmp_path):
     bomb.write_bytes(buf.getvalue())
     assert bomb.stat().st_size < 2 << 20
     assert "inflate" in one_line_error(["evaluate", str(bomb), str(tiny_dataset)])
+
+
+def _run_cli(args, timeout=90):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "melodyrnn", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture()
+def traps(tmp_path):
+    """A FIFO and /dev/zero under MIDI-looking names (reading either would block or never end)."""
+    import os
+
+    fifo, zero = tmp_path / "fifo.mid", tmp_path / "zero.mid"
+    os.mkfifo(fifo)
+    zero.symlink_to("/dev/zero")
+    return fifo, zero
+
+
+def test_no_command_blocks_on_a_fifo_or_reads_dev_zero(traps, tiny_run, tmp_path):
+    for trap in traps:
+        for args in (["generate", str(trap), "--model", str(tiny_run), "--output-dir", str(tmp_path / "g")],
+                     ["tracks", str(trap)]):
+            r = _run_cli(args)
+            assert r.returncode == 1 and "not a regular file" in r.stderr, (args, r.stderr)
+            assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_batch_inputs_skip_fifos_and_devices(traps, tmp_path):
+    """evaluate-samples and text ingest report such inputs; the pipeline's input hashing
+    (even --dry-run) does not block on them."""
+    from conftest import _motif_tune
+
+    from melodyrnn.midi_io import write_midi
+
+    folder = traps[0].parent
+    for i in range(3):
+        write_midi(_motif_tune(i), folder / f"t{i}.mid")
+    r = _run_cli(["evaluate-samples", str(folder), str(folder)])
+    assert "Traceback" not in r.stderr, r.stderr
+    toml = tmp_path / "p.toml"
+    toml.write_text(f'[pipeline]\nname = "h"\n[ingest]\ninputs = ["{folder}"]\n')
+    r = _run_cli(["pipeline", "run", str(toml), "-o", str(tmp_path / "run"), "--dry-run"])
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    text = tmp_path / "text"
+    text.mkdir()
+    (text / "a.txt").write_text("hello there\n\nanother one\n" * 20)
+    import os
+
+    os.mkfifo(text / "b.txt")
+    r = _run_cli(["ingest", str(text), "-o", str(tmp_path / "tds"), "--encoding", "char", "-q"])
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr  # the folder's FIFO is passed by
+    r = _run_cli(["ingest", str(text / "a.txt"), str(text / "b.txt"), "-o", str(tmp_path / "tds2"),
+                  "--encoding", "char", "-q"])
+    assert r.returncode == 1 and "not a regular file" in r.stderr and "Traceback" not in r.stderr
