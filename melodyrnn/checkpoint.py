@@ -137,7 +137,8 @@ def model_from_checkpoint(ckpt: dict) -> SequenceModel:
     ------
     ValueError
         For a config that is not a model's, or weights whose names or shapes do not fit
-        it (checked on torch's meta device, before anything is allocated).
+        it (a config that would allocate far more weights than the file holds is refused
+        before the model is built).
     """
     try:
         config = ModelConfig(**ckpt["model_config"])
@@ -145,9 +146,14 @@ def model_from_checkpoint(ckpt: dict) -> SequenceModel:
         raise ValueError(f"bad model config in the checkpoint: {str(e).split(') ', 1)[-1]}") from None
     except ValueError as e:
         raise ValueError(f"bad model config in the checkpoint: {e}") from None
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in SequenceModel(config).state_dict().items()}
     state = ckpt["model_state"]
+    held = sum(v.numel() for v in state.values())
+    floor = config.vocab_size * config.embedding + config.layers * config.hidden ** 2  # fewest weights
+    if floor > 2 * held + 4096:  # building it would allocate far more than the file holds
+        raise ValueError(f"the checkpoint's config asks for at least {floor:,} weights, its file "
+                         f"holds {held:,}")
+    model = SequenceModel(config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
@@ -157,6 +163,5 @@ def model_from_checkpoint(ckpt: dict) -> SequenceModel:
         if tuple(state[key].shape) != shape:
             raise ValueError(f"the checkpoint's weight {key} has shape {tuple(state[key].shape)}, "
                              f"its config needs {shape}")
-    model = SequenceModel(config)
     model.load_state_dict(state)
     return model.eval()

@@ -29,21 +29,22 @@ __all__ = ["generate", "tracks"]
 @click.option("--from-bar", type=click.IntRange(1), default=None,
               help="Continue from this bar of the seed (1-based), replacing what follows; "
                    "default: after the seed's last bar.")
-@click.option("--num-outputs", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--num-outputs", type=click.IntRange(1, 1000), default=4, show_default=True)
 @click.option("--until-end", is_flag=True,
               help="Let the model end each tune (its end token, a cadence) within --bars.")
-@click.option("--bars", type=click.IntRange(1), default=16, show_default=True)
-@click.option("--steps", type=click.IntRange(0), default=0, help="Length in steps (overrides --bars).")
+@click.option("--bars", type=click.IntRange(1, 1024), default=16, show_default=True)
+@click.option("--steps", type=click.IntRange(0, 1024 * 96), default=0,
+              help="Length in steps (overrides --bars).")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
               show_default=True)
 @click.option("--top-k", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
 @click.option("--greedy", is_flag=True, help="Always the likeliest event (one output).")
-@click.option("--beam-size", type=click.IntRange(1), default=1, show_default=True,
+@click.option("--beam-size", type=click.IntRange(1, 256), default=1, show_default=True,
               help="> 1: beam search; the outputs are the N best distinct beams.")
-@click.option("--branch-factor", type=click.IntRange(1), default=1, show_default=True,
+@click.option("--branch-factor", type=click.IntRange(1, 256), default=1, show_default=True,
               help="> 1: Magenta's stochastic beam search.")
-@click.option("--steps-per-iteration", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--steps-per-iteration", type=click.IntRange(1, 4096), default=1, show_default=True)
 @click.option("--max-plays", type=click.IntRange(0), default=2, show_default=True,
               help="No run of --phrase-bars bars is played more often than this, primer "
                    "included (0: no limit; greedy and beam decoders then loop the seed).")

@@ -28,7 +28,11 @@ from .quantize import Melody
 from .seeds import SeedWindow, primer_window, seed_window
 from .vocab import BOS, EOS, PAD
 
-__all__ = ["GenerateConfig", "Generated", "generate", "parse_key", "training_pitch_range"]
+__all__ = ["GenerateConfig", "Generated", "generate", "parse_key", "training_pitch_range", "MAX_BARS",
+           "MAX_OUTPUTS"]
+
+MAX_BARS = 1024  # one output's new bars (--bars)
+MAX_OUTPUTS = 1000  # outputs of one call (--num-outputs)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,14 @@ class GenerateConfig:
     phrase_bars: int = 4
     max_plays: int = 2
     until_end: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_outputs <= MAX_OUTPUTS:
+            raise ValueError(f"num_outputs must be 1..{MAX_OUTPUTS}")
+        if not 1 <= self.bars <= MAX_BARS or not 0 <= self.steps <= MAX_BARS * 96:
+            raise ValueError(f"bars must be 1..{MAX_BARS} (steps at most {MAX_BARS * 96})")
+        if self.decode.beam_size * self.decode.branch_factor * self.num_outputs > 4096:
+            raise ValueError("num_outputs x beam_size x branch_factor must be at most 4096")
 
 
 @dataclass

@@ -37,6 +37,15 @@ class DecodeConfig:
     branch_factor: int = 1
     steps_per_iteration: int = 1
 
+    def __post_init__(self) -> None:
+        if not (1 <= self.beam_size <= MAX_BEAM and 1 <= self.branch_factor <= MAX_BEAM
+                and 1 <= self.steps_per_iteration <= 4096):
+            raise ValueError(f"need 1 <= beam_size, branch_factor <= {MAX_BEAM} and "
+                             "1 <= steps_per_iteration <= 4096")
+
+
+MAX_BEAM = 256  # beam and branch sizes: beyond this a search only burns memory
+
 
 @dataclass
 class Continuation:

@@ -47,6 +47,7 @@ CASES = {
     "missing config key": (_drop("vocab_size"), "missing"),
     "string size": (_set("hidden", "256"), "hidden must be an integer"),
     "huge size": (_set("hidden", 2 * 10 ** 9), "outside"),
+    "sizes far beyond the weights held": (_set("hidden", 8192), "asks for at least"),
     "huge vocabulary": (_set("vocab_size", 2 * 10 ** 7), "vocab_size"),
     "config not a dict": (lambda c: c.__setitem__("model_config", [1, 2]), "must be dicts"),
     "state not a dict": (lambda c: c.__setitem__("model_state", "weights"), "must be dicts"),
