@@ -15,18 +15,25 @@ never a mix. Loading memory-maps the token arrays, so a dataset larger than RAM 
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from .atomic import atomic_path, atomic_write_text
 
+T = TypeVar("T")
+
 __all__ = ["describe", "SPLITS", "SplitArrays", "Dataset", "assign_split", "write_split", "write_meta",
-           "load_dataset", "token_dtype", "FORMAT_VERSION"]
+           "load_dataset", "token_dtype", "FORMAT_VERSION", "swap_in", "check_output"]
 
 SPLITS = ("train", "valid", "test")
 COLUMNS = ("notes", "bar_steps", "source")
@@ -121,6 +128,72 @@ def write_split(folder: str | os.PathLike, split: str, arrays: SplitArrays, dtyp
 
 def write_meta(folder: str | os.PathLike, meta: dict) -> None:
     atomic_write_text(Path(folder) / "meta.json", json.dumps(meta) + "\n")
+
+
+def swap_in(out: str | os.PathLike, fill: Callable[[Path], T]) -> T:
+    """Write a dataset folder as a whole: ``fill(stage)`` writes the new dataset into a
+    folder beside ``out``, which then replaces ``out`` in one rename (an exchange where
+    the system has one), so readers see the old dataset or the new one, never a mix. The
+    old folder's ingest cache (``.cache``) moves into the new one; leftovers of an
+    interrupted swap are cleaned up (or the old dataset put back) first.
+
+    Raises
+    ------
+    ValueError
+        When ``out`` is an existing folder with files that are not a dataset's.
+    """
+    out = check_output(out)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        result = fill(stage)
+        if (out / ".cache").is_dir():
+            os.rename(out / ".cache", stage / ".cache")
+        if not out.exists():
+            os.rename(stage, out)
+        elif _exchange(stage, out):
+            shutil.rmtree(stage, ignore_errors=True)  # now the old dataset
+        else:
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, old / "data")
+            os.rename(stage, out)
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return result
+
+
+def check_output(out: str | os.PathLike) -> Path:
+    """``out`` as a Path, after :func:`recover`; ValueError when it exists and holds files
+    that are not a dataset's (a swap would take them away)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    recover(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "meta.json").is_file()
+                                              and not (out / ".cache").is_dir())):
+        raise ValueError(f"{out} exists and is not a dataset folder; choose a new --output")
+    return out
+
+
+def recover(out: Path) -> None:
+    """Undo what an interrupted :func:`swap_in` left beside ``out``."""
+    for left in sorted(out.parent.glob(f".{out.name}.old-*")):
+        if not out.exists() and (left / "data").is_dir():
+            os.rename(left / "data", out)  # killed between the two renames: the old dataset back
+        shutil.rmtree(left, ignore_errors=True)
+    for left in out.parent.glob(f".{out.name}.new-*"):
+        shutil.rmtree(left, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
 @dataclass

@@ -19,8 +19,8 @@ import numpy as np
 
 from . import __version__
 from .atomic import atomic_write_text
-from .dataset import (FORMAT_VERSION, SPLITS, SplitArrays, assign_split, token_dtype, write_meta,
-                      write_split)
+from .dataset import (FORMAT_VERSION, SPLITS, SplitArrays, assign_split, check_output, swap_in,
+                      token_dtype, write_meta, write_split)
 from .encodings.registry import encoding_from_dict
 from .ingest_cache import ResultCache
 from .ingest_pool import ChunkRunner
@@ -168,7 +168,7 @@ class _Assembler:
                 "notes": rec.notes, "split": split, "hash": rec.hash, "stats": rec.stats,
                 "warnings": rec.warnings}
         self.lines.append(line)
-        self.texts.append(json.dumps(line, ensure_ascii=False))
+        self.texts.append(report_line(line))
         self.report.status[rec.status] += 1
         self.report.stats.update(rec.stats)
         if rec.reason:
@@ -216,18 +216,35 @@ def _stack(rows: list) -> SplitArrays:
                        np.concatenate(bars), np.concatenate(source))
 
 
+def report_line(line: dict) -> str:
+    """One report.jsonl line: readable UTF-8, or escaped where a file name is not valid
+    UTF-8 (its bytes come back as the same path through ``json.loads``)."""
+    text = json.dumps(line, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(line)
+    return text
+
+
 def write_dataset(out: Path, encoding_dict: dict, splits: dict[str, SplitArrays],
                   lines: list[dict], extra: dict, texts: list[str] | None = None) -> dict:
-    """Write arrays, report.jsonl and meta.json (last) into ``out``; returns the meta.
+    """Write arrays, report.jsonl and meta.json as the dataset folder ``out``, swapped in
+    whole (:func:`melodyrnn.dataset.swap_in`); returns the meta.
 
     ``texts`` are the report lines already serialised, if the caller has them.
     """
+    return swap_in(out, lambda stage: _write_into(stage, encoding_dict, splits, lines, extra, texts))
+
+
+def _write_into(out: Path, encoding_dict: dict, splits: dict[str, SplitArrays],
+                lines: list[dict], extra: dict, texts: list[str] | None) -> dict:
     enc = encoding_from_dict(encoding_dict)
     dtype = token_dtype(len(enc.vocab))
     for split, arrays in splits.items():
         write_split(out, split, arrays, dtype)
     if texts is None:
-        texts = [json.dumps(line, ensure_ascii=False) for line in lines]
+        texts = [report_line(line) for line in lines]
     atomic_write_text(out / "report.jsonl", "".join(t + "\n" for t in texts))
     status = Counter(line["status"] for line in lines)
     meta = {
@@ -257,8 +274,7 @@ def run_ingest(cfg: IngestConfig) -> IngestReport:
     t0 = time.perf_counter()
     encoding_from_dict(cfg.encoding)  # validate early
     paths = [p for p in discover(cfg.inputs) if _in_shard(p, cfg.shard)]
-    out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output(cfg.output)
     cache = ResultCache(out, cfg.encoding, cfg.limits)
     cache.load()
     report = IngestReport(files=len(paths))

@@ -115,7 +115,7 @@ def _files_digest(inputs: list[str], max_bytes: int = MAX_INPUT_BYTES) -> str:
         base = Path(root)
         for f in discover([root]):
             rel = os.path.relpath(f, base) if base.is_dir() else base.name
-            h.update(rel.encode() + b"\0")
+            h.update(os.fsencode(rel) + b"\0")
             try:
                 h.update(hashlib.sha256(read_guarded(f, max_bytes)).digest())
             except (OSError, ValueError):

@@ -24,7 +24,19 @@ def merge_shards(shard_dirs: list[str], output: str) -> dict:
     """
     if not shard_dirs:
         raise ValueError("nothing to merge")
+    resolved = [Path(d).resolve() for d in shard_dirs]
+    twice = next((d for i, d in enumerate(shard_dirs) if resolved[i] in resolved[:i]), None)
+    if twice is not None:
+        raise ValueError(f"{twice}: the same shard twice (its sequences would be doubled)")
     shards = [load_dataset(d, mmap=True) for d in shard_dirs]
+    seen: dict[str, Path] = {}
+    for ds in shards:
+        for f in ds.meta.get("files", []):
+            if f.get("status") == "ok" and f.get("hash"):
+                if f["hash"] in seen and seen[f["hash"]] != ds.path:
+                    raise ValueError(f"{ds.path} and {seen[f['hash']]} both hold {f['path']} "
+                                     "(overlapping shards would double it)")
+                seen[f["hash"]] = ds.path
     first = shards[0].meta
     for ds in shards[1:]:
         for key in ("encoding", "split_fractions"):
@@ -37,7 +49,6 @@ def merge_shards(shard_dirs: list[str], output: str) -> dict:
         lines.extend(json.loads(line) for line in report.read_text(encoding="utf-8").splitlines())
     splits = {s: SplitArrays.concat([ds.split(s) for ds in shards], shifts) for s in SPLITS}
     out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
     stats: dict[str, int] = {}
     for ds in shards:
         for k, v in ds.meta.get("stats", {}).items():

@@ -19,7 +19,8 @@ import numpy as np
 from . import __version__
 from .atomic import atomic_write_text
 from .continuation import DecodeConfig, continue_ids
-from .dataset import FORMAT_VERSION, SPLITS, SplitArrays, assign_split, token_dtype, write_meta, write_split
+from .dataset import (FORMAT_VERSION, SPLITS, SplitArrays, assign_split, check_output, swap_in, token_dtype,
+                      write_meta, write_split)
 from .encodings.text import (UNK, CharEncoding, TextEncoding, TokensConfig, TokensEncoding, WordEncoding,
                              guess_separator, split_documents)
 from .inputs import read_guarded
@@ -98,7 +99,7 @@ def ingest_text(cfg: TextIngestConfig) -> dict:
     if cfg.encoding not in ("char", "word"):
         raise ValueError(f"text encodings are char and word, not {cfg.encoding!r}")
     out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out)
     docs, lines = [], []  # (file index, text, split)
     for i, path in enumerate(_text_files(cfg.inputs)):
         try:
@@ -120,17 +121,23 @@ def ingest_text(cfg: TextIngestConfig) -> dict:
     sep = next((ln["separator"] for ln in lines if "separator" in ln), "%")
     enc = (CharEncoding.fit(train_texts, sep) if cfg.encoding == "char" else
            WordEncoding.fit(train_texts, sep, cfg.max_words, cfg.min_count))
-    atomic_write_text(out / "report.jsonl", "".join(json.dumps(ln) + "\n" for ln in lines))
     rows = [(i, enc.encode_text(d), len(d), s) for i, d, s in docs]
     return _write_dataset(out, enc, rows, "char", {
         "counts": {"files": len(lines), "documents": len(docs)},
         "files": [{"path": ln["path"], "status": ln["status"]} for ln in lines],
-        "stats": {"documents": len(docs)}})
+        "stats": {"documents": len(docs)}}, "".join(json.dumps(ln) + "\n" for ln in lines))
 
 
-def _write_dataset(out: Path, enc, rows: list[tuple], unit: str, extra: dict) -> dict:
-    """Write the splits of ``rows`` -- (source index, ids with <s> and </s>, units, split) --
-    then meta.json (last, so a folder with meta.json is complete); returns the meta."""
+def _write_dataset(out: Path, enc, rows: list[tuple], unit: str, extra: dict, report: str = "") -> dict:
+    """Write the splits of ``rows`` -- (source index, ids with <s> and </s>, units, split) --,
+    ``report`` (report.jsonl) and meta.json as the dataset folder ``out``, swapped in whole;
+    returns the meta."""
+    return swap_in(out, lambda stage: _write_into(stage, enc, rows, unit, extra, report))
+
+
+def _write_into(out: Path, enc, rows: list[tuple], unit: str, extra: dict, report: str) -> dict:
+    if report:
+        atomic_write_text(out / "report.jsonl", report)
     dtype = token_dtype(len(enc.vocab))
     splits = {}
     for split in SPLITS:
@@ -216,8 +223,7 @@ def dataset_from_sequences(sequences, output: str | os.PathLike, *, names=None,
             raise ValueError(f"ids must be in 0..{len(names) - 1} (one name each)")
     enc = TokensEncoding(TokensConfig(tuple(names)))
     first = UNK + 1  # ids of names start after <pad> <s> </s> <unk>
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output(output)
     rows = []
     for i, s in enumerate(seqs):
         ids = np.asarray(s, np.int64)

@@ -175,7 +175,7 @@ def test_the_shipped_default_model_is_a_lossless_melody_model():
     assert enc["config"]["min_pitch"] == 0 and enc["config"]["max_pitch"] == 127
     assert enc["config"]["transpose_to_key"] is None
     assert enc["config"]["steps_per_quarter"] >= 4
-    assert ckpt["model_config"]["lookback"]
+    assert ckpt["model_config"]["lookback"] and ckpt["model_config"]["bar_copy"] == 16
 
 
 def test_generate_seed_file_with_the_default_model(tmp_path):

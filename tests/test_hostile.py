@@ -145,3 +145,94 @@ def test_batch_inputs_skip_fifos_and_devices(traps, tmp_path):
     r = _run_cli(["ingest", str(text / "a.txt"), str(text / "b.txt"), "-o", str(tmp_path / "tds2"),
                   "--encoding", "char", "-q"])
     assert r.returncode == 1 and "not a regular file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_like_any_other(tmp_path):
+    """Ingest reports it (escaped) and loads; the pipeline's --dry-run hashes it."""
+    import json
+    import os
+
+    from conftest import _motif_tune
+
+    from melodyrnn.dataset import load_dataset
+    from melodyrnn.midi_io import write_midi
+
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    for i in range(6):
+        write_midi(_motif_tune(i), folder / f"t{i}.mid")
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9-\xff.mid")
+    with open(odd, "wb") as f:
+        f.write((folder / "t0.mid").read_bytes()[:-3])  # a damaged copy, to be reported
+    r = _run_cli(["ingest", str(folder), "-o", str(tmp_path / "ds"), "-q"])
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    lines = [json.loads(x) for x in (tmp_path / "ds" / "report.jsonl").read_text().splitlines()]
+    assert len(lines) == 7 and any(os.fsencode(x["path"]) == odd for x in lines)
+    assert load_dataset(tmp_path / "ds").meta["counts"]["files"] == 7
+    toml = tmp_path / "p.toml"
+    toml.write_text(f'[pipeline]\nname = "u"\n[ingest]\ninputs = ["{folder}"]\n')
+    r = _run_cli(["pipeline", "run", str(toml), "-o", str(tmp_path / "run"), "--dry-run"])
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_merging_a_shard_twice_is_refused(tiny_dataset, tmp_path):
+    line = one_line_error(["ingest", "--merge", str(tiny_dataset), str(tiny_dataset),
+                           "-o", str(tmp_path / "m")])
+    assert "twice" in line
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_rewriting_a_dataset_never_leaves_a_mix(tmp_path, monkeypatch, exchange):
+    """Re-ingest (with --transpose-to-key 5, same split sizes) failing at every rename of
+    the swap: the folder always loads as the old dataset or the new one, whole (or, killed
+    between the two renames of the fallback, not at all until the next run puts the old one
+    back); the next run completes and leaves nothing beside it."""
+    import os
+
+    import numpy as np
+    from conftest import _motif_tune
+
+    from melodyrnn import dataset as ds_mod
+    from melodyrnn.dataset import load_dataset
+    from melodyrnn.midi_io import write_midi
+
+    folder, out = tmp_path / "tunes", tmp_path / "ds"
+    folder.mkdir()
+    for i in range(12):
+        write_midi(_motif_tune(i), folder / f"t{i}.mid")
+
+    def ingest(*extra):
+        return CliRunner().invoke(main, ["ingest", str(folder), "-o", str(out), "-q", *extra])
+
+    def snapshot():
+        d = load_dataset(out)
+        return {s: np.asarray(d.split(s).tokens).tobytes() for s in ("train", "valid", "test")}
+
+    assert ingest().exit_code == 0
+    old = snapshot()
+    if not exchange:
+        monkeypatch.setattr(ds_mod, "_exchange", lambda a, b: False)
+    real_rename, outcomes = os.rename, set()
+    for k in range(1, 6):
+        calls = {"n": 0}
+
+        def failing(a, b, k=k):
+            calls["n"] += 1
+            if calls["n"] == k:
+                raise OSError(28, "No space left on device")
+            return real_rename(a, b)
+
+        monkeypatch.setattr(ds_mod.os, "rename", failing)
+        result = ingest("--transpose-to-key", "5")
+        monkeypatch.setattr(ds_mod.os, "rename", real_rename)
+        if (out / "meta.json").is_file():
+            now = snapshot()
+            outcomes.add("old" if now == old else "new")
+            meta = load_dataset(out).meta
+            assert (meta["encoding"]["config"]["transpose_to_key"] == 5) == (now != old)
+        else:
+            outcomes.add("none")
+            assert result.exit_code != 0
+        assert ingest().exit_code == 0 and snapshot() == old  # recovered, or rewritten as before
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds.")]
+    assert "old" in outcomes
