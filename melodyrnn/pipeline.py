@@ -64,6 +64,9 @@ class PlannedStage:
     cached: bool
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def _expand(value, where: str):
     if isinstance(value, str):
         def var(m):
@@ -92,8 +95,16 @@ def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
     unknown = sorted(set(raw) - {"pipeline", *STAGES})
     if unknown:
         raise ValueError(f"{path}: unknown table [{unknown[0]}]; stages are {', '.join(STAGES)}")
+    bad = next((t for t in raw if not isinstance(raw[t], dict)), None)
+    if bad is not None:
+        raise ValueError(f"{path}: {bad} must be a table ([{bad}]), not a value")
     top = raw.get("pipeline", {})
-    name = str(top.get("name", path.stem))
+    name = top.get("name", path.stem)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"{path}: name = {name!r}: use letters, digits, '.', '_' and '-' "
+                         "(the run folder is runs/NAME)")
+    if not isinstance(top.get("seed", 0), int) or not isinstance(top.get("run_dir", ""), str):
+        raise ValueError(f"{path}: [pipeline] seed must be an integer and run_dir a string")
     stages = {s: _expand(dict(raw[s]), f"[{s}]") for s in STAGES if s in raw}
     for stage, settings in stages.items():
         check_stage(stage, settings)
@@ -126,7 +137,9 @@ def _files_digest(inputs: list[str], max_bytes: int = MAX_INPUT_BYTES) -> str:
 def _content(stage: str, settings: dict) -> str | None:
     if stage == "ingest":
         mb = settings.get("max_file_mb", MAX_INPUT_BYTES / 2 ** 20)
-        return _files_digest([str(i) for i in settings.get("inputs", [])], int(mb * 2 ** 20))
+        inputs = settings.get("inputs", [])
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        return _files_digest([str(i) for i in inputs], int(mb * 2 ** 20))
     if stage == "generate" and settings.get("seeds"):
         return _files_digest(seed_inputs(settings["seeds"]))
     if stage == "train" and settings.get("init_from"):  # the checkpoint fine-tuned

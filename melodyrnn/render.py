@@ -56,9 +56,13 @@ def render_wav(midi_path: str | os.PathLike, wav_path: str | os.PathLike,
     exe, font = check_wav_renderer(soundfont)
     wav_path = Path(wav_path)
     with atomic_path(wav_path) as tmp:
-        proc = subprocess.run([exe, "-ni", "-F", str(tmp), "-T", "wav", "-O", "s16", "-r",
-                               str(sample_rate), str(font), str(midi_path)],
-                              capture_output=True, text=True)
+        # absolute paths: a name such as "-F" can never be read as an option
+        args = [exe, "-ni", "-F", str(Path(tmp).resolve()), "-T", "wav", "-O", "s16", "-r",
+                str(sample_rate), str(Path(font).resolve()), str(Path(midi_path).resolve())]
+        try:
+            proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            raise ValueError("fluidsynth did not finish in 10 minutes") from None
         if proc.returncode != 0 or not tmp.exists() or not tmp.stat().st_size:
             raise ValueError(f"fluidsynth failed: {(proc.stderr or proc.stdout).strip()[:200]}")
         normalise_wav(tmp)

@@ -167,6 +167,14 @@ def _evaluation_section(folder: Path | None) -> str:
     return out
 
 
+def _own_file(folder: Path, name) -> bool:
+    """Whether ``name`` is a plain file name of a regular file in ``folder``."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name.startswith("."):
+        return False
+    path = folder / name
+    return path.is_file() and not path.is_symlink()
+
+
 def _samples_section(folder: Path | None, audio: int) -> str:
     records = _read_jsonl(folder / "generate.jsonl") if folder else []
     if not records:
@@ -178,6 +186,10 @@ def _samples_section(folder: Path | None, audio: int) -> str:
             out.append(f"<p>{name}: skipped ({html.escape(r['reason'])})</p>")
             continue
         for o in r["outputs"]:
+            if not _own_file(folder, o.get("file")):  # a tampered record: nothing outside the run
+                out.append(f"<p>{name}: an output record names {html.escape(repr(o.get('file')))}, "
+                           "not a file of this stage; left out</p>")
+                continue
             if o["file"].endswith(".txt"):  # a text model's completion of a prompt
                 out.append(f"<div class=sample><b>{html.escape(o['file'])}</b> (prompt "
                            f"{html.escape(repr(r['seed']))})<pre>"

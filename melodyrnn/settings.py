@@ -23,12 +23,40 @@ __all__ = ["ingest_config", "train_configs", "generate_config", "check_options"]
 
 
 def check_options(fn, options: dict, what: str) -> None:
-    """``ValueError`` naming the first option ``fn`` does not take."""
-    known = [p.name for p in inspect.signature(fn).parameters.values()
-             if p.kind == inspect.Parameter.KEYWORD_ONLY]
-    unknown = sorted(set(options) - set(known))
+    """``ValueError`` naming the first option ``fn`` does not take, or the first whose
+    value has the wrong type for it (from its default and annotation)."""
+    params = {p.name: p for p in inspect.signature(fn).parameters.values()
+              if p.kind == inspect.Parameter.KEYWORD_ONLY}
+    unknown = sorted(set(options) - set(params))
     if unknown:
-        raise ValueError(f"{what}: unknown option {unknown[0]!r}; valid: {', '.join(known)}")
+        raise ValueError(f"{what}: unknown option {unknown[0]!r}; valid: {', '.join(params)}")
+    for name, value in options.items():
+        want = _kind(params[name])
+        if want and not _fits(value, want):
+            raise ValueError(f"{what}: {name} = {value!r} must be {want}")
+
+
+def _kind(param: inspect.Parameter) -> str:
+    """What a setting must be: bool, int, number, text or list ('' for anything)."""
+    d, ann = param.default, str(param.annotation)
+    if isinstance(d, bool) or ann == "bool":
+        return "true or false"
+    if isinstance(d, (tuple, list)) or "tuple" in ann or "list" in ann:
+        return "a list"
+    if isinstance(d, int) or ann.startswith("int"):
+        return "an integer"
+    if isinstance(d, float) or ann.startswith("float"):
+        return "a number"
+    if isinstance(d, str) or ann.startswith("str"):
+        return "a string"
+    return ""
+
+
+def _fits(value, want: str) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return {"true or false": isinstance(value, bool), "a list": isinstance(value, list),
+            "an integer": isinstance(value, int) and not isinstance(value, bool), "a number": number,
+            "a string": isinstance(value, str)}[want]
 
 
 def ingest_config(inputs, output: str, *, encoding: str = "melody", steps_per_quarter: int = 4,

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from .atomic import atomic_write_bytes, atomic_write_text
 from .dataset import load_dataset
 from .ingest import discover, run_ingest
+from .models import ModelConfig
 from .sample_eval import evaluate_samples, markdown_table
 from .settings import check_options, generate_config, ingest_config, train_configs
 from .tasks import evaluate, train
@@ -38,8 +39,17 @@ EXTRA = {"ingest": {"inputs", "shards"}, "train": {"nproc", "init_from"},
                       "continuation_bars"}, "report": {"audio"}}
 
 
+# what the stage-only settings must be: their type, and for numbers the least value
+EXTRA_TYPES = {"inputs": ((str, list), None), "shards": (int, 1), "nproc": (int, 1), "init_from": (str, None),
+               "seeds": ((str, list), None), "unprimed": (int, 0), "prompts": (list, None),
+               "render": (list, None), "workers": (int, 0), "model": (str, None), "split": (str, None),
+               "copy_threshold": ((int, float), 0), "max_pieces": (int, 1), "continuations": (bool, None),
+               "primer_bars": (int, 1), "continuation_bars": (int, 1), "audio": (bool, None)}
+
+
 def check_stage(stage: str, settings: dict) -> None:
-    """``ValueError`` for a setting the stage does not know (before anything runs)."""
+    """``ValueError`` for a setting the stage does not know, of the wrong type or out of
+    range (before anything runs: the stage's configs are built from the settings)."""
     fn = {"ingest": ingest_config, "train": train_configs, "generate": generate_config}.get(stage)
     rest = {k: v for k, v in settings.items() if k not in EXTRA[stage]}
     if fn is not None:
@@ -47,6 +57,24 @@ def check_stage(stage: str, settings: dict) -> None:
     elif rest:
         raise ValueError(f"[{stage}]: unknown option {sorted(rest)[0]!r}; valid: "
                          f"{', '.join(sorted(EXTRA[stage]))}")
+    for name in set(settings) & EXTRA[stage]:
+        kind, least = EXTRA_TYPES[name]
+        value = settings[name]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool) or (
+                least is not None and value < least):
+            raise ValueError(f"[{stage}]: {name} = {value!r} is not a valid setting")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise ValueError(f"[{stage}]: {name} must be a list of strings")
+    try:
+        if stage == "ingest":
+            ingest_config(["-"], "-", **rest)
+        elif stage == "train":
+            model, _ = train_configs(**rest)
+            ModelConfig(vocab_size=1, **model)
+        elif stage == "generate":
+            generate_config(**rest)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"[{stage}]: {str(e).splitlines()[0]}") from None
 
 
 def seed_inputs(seeds) -> list[str]:
@@ -60,6 +88,7 @@ def _data(folders: dict) -> Path:
 
 def ingest_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     inputs = settings.pop("inputs", None)
+    inputs = [inputs] if isinstance(inputs, str) else inputs  # one folder, not its characters
     shards = int(settings.pop("shards", 1))
     if not inputs:
         raise ValueError("[ingest] needs inputs = [files or folders]")
@@ -171,6 +200,20 @@ def _complete_prompts(folder: Path, checkpoint: str, prompts: list[str], cfg) ->
     return {"prompts": len(prompts), "outputs": sum(len(r["outputs"]) for r in records)}
 
 
+def unique_stems(paths: list[str], taken: set[str]) -> list[str]:
+    """Output names for seed files: each file's stem, with ``_2``, ``_3``... where two
+    seeds (``a/jig.mid``, ``b/jig.mid``) or a reserved name (``sample``) would collide."""
+    used, out = set(taken), []
+    for path in paths:
+        stem = candidate = Path(path).stem
+        n = 2
+        while candidate in used:
+            candidate, n = f"{stem}_{n}", n + 1
+        used.add(candidate)
+        out.append(candidate)
+    return out
+
+
 def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     prompts = settings.pop("prompts", None)
     seeds = settings.pop("seeds", None)
@@ -194,8 +237,9 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     cfg = generate_config(**settings)
     if prompts:
         return _complete_prompts(folder, checkpoint, list(prompts), cfg)
-    jobs = [(checkpoint, f, Path(f).stem, cfg, str(folder), render)
-            for f in (discover(seed_inputs(seeds)) if seeds else [])]
+    files = discover(seed_inputs(seeds)) if seeds else []
+    jobs = [(checkpoint, f, stem, cfg, str(folder), render)
+            for f, stem in zip(files, unique_stems(files, {"sample"} if unprimed else set()))]
     if unprimed:
         jobs.append((checkpoint, None, "sample", generate_config(**{**settings, "num_outputs": unprimed}),
                      str(folder), render))

@@ -65,8 +65,11 @@ class TrainConfig:
             raise ValueError("optimizer must be adam or adamw")
         if self.schedule not in ("cosine", "plateau", "constant"):
             raise ValueError("schedule must be cosine, plateau or constant")
-        if min(self.batch_size, self.seq_len) < 1 or self.lr <= 0:
-            raise ValueError("batch_size, seq_len and lr must be positive")
+        if min(self.batch_size, self.seq_len, self.epochs, self.eval_batch_size) < 1 or self.lr <= 0:
+            raise ValueError("batch_size, seq_len, epochs and lr must be positive")
+        if min(self.max_steps, self.warmup_steps, self.eval_every, self.patience, self.checkpoint_every,
+               self.clip, self.weight_decay, self.add_on_lr) < 0 or not 0 <= self.transpose <= 12:
+            raise ValueError("step counts, clip, weight_decay and add_on_lr must be >= 0, transpose 0..12")
 
 
 def pick_device(name: str) -> torch.device:

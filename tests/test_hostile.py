@@ -236,3 +236,75 @@ def test_rewriting_a_dataset_never_leaves_a_mix(tmp_path, monkeypatch, exchange)
         assert ingest().exit_code == 0 and snapshot() == old  # recovered, or rewritten as before
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds.")]
     assert "old" in outcomes
+
+
+def test_pipeline_seeds_with_one_name_keep_their_own_outputs():
+    from melodyrnn.stages import unique_stems
+
+    assert unique_stems(["a/jig.mid", "b/jig.mid", "c/sample.mid", "d/jig_2.mid"], {"sample"}) == \
+        ["jig", "jig_2", "sample_2", "jig_2_2"]
+
+
+BAD_PIPELINES = {
+    "pipeline = 3\n": "must be a table",
+    '[pipeline]\nname = "../../../x"\n[ingest]\ninputs = ["t"]\n': "name",
+    '[ingest]\ninputs = ["t"]\n[train]\nepochs = "two"\n': "epochs",
+    '[ingest]\ninputs = ["t"]\n[train]\nhidden = -5\n': "hidden",
+    '[ingest]\ninputs = ["t"]\nvalid = [1, 2]\n': "valid",
+    '[ingest]\ninputs = ["t"]\n[train]\nlookback_bars = "1,2"\n': "lookback_bars",
+    '[ingest]\ninputs = ["t"]\n[train]\nepochs = 0\n': "epochs",
+    '[ingest]\ninputs = [1, 2]\n': "inputs",
+    '[generate]\nmodel = "m.pt"\nbars = 100000\n': "bars",
+    '[generate]\nmodel = "m.pt"\nunprimed = "four"\n': "unprimed",
+}
+
+
+@pytest.mark.parametrize("text", sorted(BAD_PIPELINES))
+def test_pipeline_files_are_checked_whole_at_load(text, tmp_path):
+    """--dry-run catches every type and range, before any stage runs."""
+    toml = tmp_path / "p.toml"
+    toml.write_text(text)
+    line = one_line_error(["pipeline", "run", str(toml), "-o", str(tmp_path / "run"), "--dry-run"])
+    assert BAD_PIPELINES[text] in line, line
+
+
+def test_pipeline_inputs_as_one_string_is_one_folder(tmp_path):
+    from melodyrnn.pipeline import _content
+
+    folder = tmp_path / "t"
+    folder.mkdir()
+    assert _content("ingest", {"inputs": str(folder)}) == _content("ingest", {"inputs": [str(folder)]})
+
+
+def test_a_tampered_generate_record_embeds_nothing_outside_the_run(tmp_path):
+    import json
+
+    from melodyrnn.report import _samples_section
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("PASSWORD")
+    stage = tmp_path / "generate"
+    stage.mkdir()
+    (stage / "generate.jsonl").write_text(json.dumps(
+        {"seed": "x", "status": "ok", "outputs": [{"file": "../secret.txt"}, {"file": str(secret)}]}) + "\n")
+    page = _samples_section(stage, 0)
+    assert "PASSWORD" not in page and "left out" in page
+
+
+def test_an_output_dir_named_like_an_option_is_a_path(tmp_path, monkeypatch):
+    """FluidSynth gets absolute paths: an output folder called -F is a folder."""
+    import shutil
+
+    from conftest import _motif_tune
+
+    from melodyrnn.midi_io import write_midi
+    from melodyrnn.render import render_wav
+
+    if shutil.which("fluidsynth") is None:
+        pytest.skip("no FluidSynth here")
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "-F"
+    folder.mkdir()
+    write_midi(_motif_tune(0), folder / "a.mid")
+    render_wav("-F/a.mid", "-F/a.wav")
+    assert (folder / "a.wav").stat().st_size > 1000
