@@ -83,9 +83,10 @@ class SplitArrays:
     @classmethod
     def from_sequences(cls, seqs: list, notes, source, bar_steps=None) -> "SplitArrays":
         """Token sequences (arrays with their start and end tokens) and per-sequence columns
-        (``bar_steps`` defaults to zeros: no bar grid)."""
+        (``bar_steps`` defaults to zeros: no bar grid). Tokens keep the sequences' integer
+        dtype (a text corpus stays at one or two bytes a token)."""
         lengths = np.array([len(q) for q in seqs], np.int64)
-        return cls(np.concatenate(seqs).astype(np.int64) if seqs else np.zeros(0, np.int64),
+        return cls(np.concatenate(seqs) if seqs else np.zeros(0, np.int64),
                    np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
                    np.asarray(notes, np.int64).reshape(-1),
                    np.zeros(len(seqs), np.int64) if bar_steps is None else

@@ -121,7 +121,8 @@ def ingest_text(cfg: TextIngestConfig) -> dict:
     sep = next((ln["separator"] for ln in lines if "separator" in ln), "%")
     enc = (CharEncoding.fit(train_texts, sep) if cfg.encoding == "char" else
            WordEncoding.fit(train_texts, sep, cfg.max_words, cfg.min_count))
-    rows = [(i, enc.encode_text(d), len(d), s) for i, d, s in docs]
+    small = token_dtype(len(enc.vocab))  # ids as stored, not int64: 1-2 bytes a character
+    rows = [(i, enc.encode_text(d).astype(small), len(d), s) for i, d, s in docs]
     return _write_dataset(out, enc, rows, "char", {
         "counts": {"files": len(lines), "documents": len(docs)},
         "files": [{"path": ln["path"], "status": ln["status"]} for ln in lines],
