@@ -32,11 +32,11 @@ def merge_shards(shard_dirs: list[str], output: str) -> dict:
     seen: dict[str, Path] = {}
     for ds in shards:
         for f in ds.meta.get("files", []):
-            if f.get("status") == "ok" and f.get("hash"):
-                if f["hash"] in seen and seen[f["hash"]] != ds.path:
-                    raise ValueError(f"{ds.path} and {seen[f['hash']]} both hold {f['path']} "
+            if f.get("status") == "ok":  # the same input file in two shards
+                if f["path"] in seen and seen[f["path"]] != ds.path:
+                    raise ValueError(f"{ds.path} and {seen[f['path']]} both hold {f['path']} "
                                      "(overlapping shards would double it)")
-                seen[f["hash"]] = ds.path
+                seen[f["path"]] = ds.path
     first = shards[0].meta
     for ds in shards[1:]:
         for key in ("encoding", "split_fractions"):

@@ -9,7 +9,7 @@ PKG = Path(melodyrnn.__file__).parent
 
 # upstream first; a module may import only modules listed before it
 ORDER = [
-    "melodyrnn", "atomic", "vocab",
+    "melodyrnn", "atomic", "inputs", "vocab",
     "notes", "midi_scan", "midi_io", "quantize", "keys", "copies", "structure", "tracks", "seeds",
     "encodings.base", "encodings.melody", "encodings.performance", "encodings.text",
     "encodings.registry",
@@ -24,7 +24,7 @@ ORDER = [
     "cli_common", "cli_batch", "cli_live", "cli_generate", "cli", "__main__",
 ]
 # the sequence core works on ints and must not know about music
-CORE = {"atomic", "vocab", "dataset", "models.plugins", "models.config", "models.elman", "models.attention",
+CORE = {"atomic", "inputs", "vocab", "dataset", "models.plugins", "models.config", "models.elman", "models.attention",
         "models.barcopy", "models.network", "models", "checkpoint", "batching", "metrics", "scoring",
         "finetune", "trainer",
         "classifier",
