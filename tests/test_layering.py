@@ -24,7 +24,8 @@ ORDER = [
     "cli_common", "cli_batch", "cli_live", "cli_generate", "cli", "__main__",
 ]
 # the sequence core works on ints and must not know about music
-CORE = {"atomic", "inputs", "vocab", "dataset", "models.plugins", "models.config", "models.elman", "models.attention",
+CORE = {"atomic", "inputs", "vocab", "dataset", "models.plugins", "models.config", "models.elman",
+        "models.attention",
         "models.barcopy", "models.network", "models", "checkpoint", "batching", "metrics", "scoring",
         "finetune", "trainer",
         "classifier",
