@@ -82,7 +82,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
             raise ValueError(f"{path}: not a readable checkpoint") from None
         raise ValueError(f"{path}: refused to load: it holds objects other than weights and "
                          f"plain data, which could run code ({offending[:160]})") from None
-    except (EOFError, RuntimeError, zipfile.BadZipFile, OSError) as e:
+    except Exception as e:  # noqa: BLE001 -- whatever torch makes of a file that is no checkpoint
         raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED):
         raise ValueError(f"{path}: not a melodyrnn checkpoint")

@@ -304,14 +304,17 @@ def score(checkpoint, tunes, device, seed) -> None:
     """Bits/note of each tune under CHECKPOINT: one tab-separated line per file."""
     from .tasks import score_files
 
-    failed = 0
+    failed, seen = 0, 0
     for path, bits, reason in score_files(checkpoint, list(tunes), device=device):
+        seen += 1
         if bits is None:
             failed += 1
             click.echo(f"skipped {path}: {reason}", err=True)
         else:
             click.echo(f"{path}\t{bits:.4f}")
-    if failed == len(tunes) and failed:
+    if not seen:
+        raise click.ClickException("no MIDI files in " + ", ".join(tunes))
+    if failed == seen:
         sys.exit(1)
 
 

@@ -106,6 +106,8 @@ def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
     if not isinstance(top.get("seed", 0), int) or not isinstance(top.get("run_dir", ""), str):
         raise ValueError(f"{path}: [pipeline] seed must be an integer and run_dir a string")
     stages = {s: _expand(dict(raw[s]), f"[{s}]") for s in STAGES if s in raw}
+    if not stages:
+        raise ValueError(f"{path}: no stage tables ({', '.join(f'[{s}]' for s in STAGES)})")
     for stage, settings in stages.items():
         check_stage(stage, settings)
         missing = [n for n in NEEDS[stage] if n not in stages and not

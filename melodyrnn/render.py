@@ -34,6 +34,10 @@ def find_soundfont(explicit: str | None = None) -> Path:
     if explicit:
         if not Path(explicit).is_file():
             raise ValueError(f"--soundfont {explicit}: no such file")
+        with open(explicit, "rb") as f:
+            head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+            raise ValueError(f"--soundfont {explicit}: not a SoundFont (.sf2) file")
         return Path(explicit)
     for candidate in (os.environ.get("MELODYRNN_SOUNDFONT"), *SOUNDFONTS):
         if candidate and Path(candidate).is_file():

@@ -308,3 +308,26 @@ def test_an_output_dir_named_like_an_option_is_a_path(tmp_path, monkeypatch):
     write_midi(_motif_tune(0), folder / "a.mid")
     render_wav("-F/a.mid", "-F/a.wav")
     assert (folder / "a.wav").stat().st_size > 1000
+
+
+def test_more_bad_inputs_found_by_a_sweep(tiny_dataset, tiny_run, tmp_path):
+    """A text file as the checkpoint of generate and train, score over a folder with no
+    tunes, a pipeline file with no stages, a text file as --soundfont."""
+    from conftest import _motif_tune
+
+    from melodyrnn.midi_io import write_midi
+
+    text = tmp_path / "notes.mid"
+    text.write_text("hello\n")
+    (tmp_path / "empty").mkdir()
+    write_midi(_motif_tune(0), tmp_path / "seed.mid")
+    assert "not a readable checkpoint" in one_line_error(
+        ["generate", "--model", str(text), "--output-dir", str(tmp_path / "g"), "--bars", "2"])
+    assert "not a readable checkpoint" in one_line_error(
+        ["train", str(tiny_dataset), "-o", str(tmp_path / "run"), "--init-from", str(text)])
+    assert "no MIDI files" in one_line_error(["score", str(tiny_run), str(tmp_path / "empty")])
+    (tmp_path / "empty.toml").write_text("")
+    assert "no stage tables" in one_line_error(["pipeline", "run", str(tmp_path / "empty.toml"), "--dry-run"])
+    assert "not a SoundFont" in one_line_error(
+        ["generate", str(tmp_path / "seed.mid"), "--model", str(tiny_run), "--output-dir",
+         str(tmp_path / "g"), "--render", "wav", "--soundfont", str(text), "--bars", "2"])
