@@ -241,3 +241,41 @@ def test_train_stage_fine_tunes_a_checkpoint_and_its_bytes_key_the_stage(collect
     assert all(s.cached for s in plan(p))
     base.write_bytes(base.read_bytes() + b"\0")  # another checkpoint under the same name
     assert [s.cached for s in plan(load_pipeline(toml, str(out)))] == [True, False, False, False, False]
+
+
+def test_a_failure_at_any_rename_resumes_to_the_same_outputs(collection, monkeypatch):
+    """os.replace / os.rename (every atomic write and the dataset swap) fail once at spread
+    points of a run (a full disk, a kill); the re-run ends with the outputs of a run that
+    never failed."""
+    toml = write_toml(collection)
+    real_replace, real_rename, count = os.replace, os.rename, {"n": 0}
+
+    def counting(fn):
+        def wrapped(a, b, *args, **kw):
+            count["n"] += 1
+            if count["n"] == count.get("fail"):
+                raise OSError(28, "No space left on device")
+            return fn(a, b, *args, **kw)
+        return wrapped
+
+    monkeypatch.setattr(os, "replace", counting(real_replace))
+    monkeypatch.setattr(os, "rename", counting(real_rename))
+    run([str(toml), "-o", str(collection / "whole")])
+    total = count["n"]
+    whole = _outputs(collection / "whole")
+    assert total > 20
+    failed = 0
+    for i, k in enumerate((total // 5, 2 * total // 5, 3 * total // 5, 4 * total // 5)):
+        out = collection / f"cut{i}"
+        count.update(n=0, fail=k)
+        failed += CliRunner().invoke(main, ["pipeline", "run", str(toml), "-o", str(out)]).exit_code != 0
+        count.update(n=0, fail=None)
+        run([str(toml), "-o", str(out)])
+        cut = _outputs(out)
+        assert cut.keys() == whole.keys(), k
+        for key in whole:
+            if key == "weights":
+                assert all((whole[key][n] == cut[key][n]).all() for n in whole[key]), k
+            else:
+                assert whole[key] == cut[key], (k, key)
+    assert failed >= 3  # the failures did stop those runs
