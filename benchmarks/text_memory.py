@@ -46,8 +46,8 @@ def main() -> None:
         corpus.write_text(unit * max(1, int(args.mb * 2 ** 20 / len(unit.encode()))), encoding="utf-8")
         chars = len(corpus.read_text(encoding="utf-8"))
         base = peak_mb([sys.executable, "-c", BASELINE, str(corpus)])
-        ingest = peak_mb([sys.executable, "-m", "melodyrnn", "ingest", str(corpus), "-o", str(Path(tmp) / "ds"),
-                          "--encoding", "char", "-q"])
+        ingest = peak_mb([sys.executable, "-m", "melodyrnn", "ingest", str(corpus),
+                          "-o", str(Path(tmp) / "ds"), "--encoding", "char", "-q"])
     print(f"corpus: {chars / 1e6:.1f} M characters ({corpus.name})")
     print(f"peak RSS: baseline (imports + the text as a string) {base:.0f} MB, ingest {ingest:.0f} MB")
     print(f"ingest extra: {(ingest - base) * 2 ** 20 / chars:.1f} bytes a character; "
