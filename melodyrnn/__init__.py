@@ -44,6 +44,11 @@ _API = {
 __all__ = ["__version__", *_API]
 
 
+def __dir__() -> list[str]:
+    """The public API with the module's own names, so that notebooks tab-complete on it."""
+    return sorted({*globals(), *_API})
+
+
 def __getattr__(name: str):
     if name in _API:
         return getattr(importlib.import_module(f".{_API[name]}", __name__), name)

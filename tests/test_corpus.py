@@ -50,7 +50,8 @@ def test_messy_files_never_crash_ingest(data_dir, tmp_path):
     lines = [json.loads(x) for x in (out / "report.jsonl").read_text().splitlines()]
     assert len(lines) == len(discover([str(data_dir / "messy")]))
     by_name = {Path(x["path"]).name: x for x in lines}
-    assert by_name["RunTimeError_unexpected_EOF.mid"]["status"] in ("error", "ok", "skipped")
+    eof = by_name["RunTimeError_unexpected_EOF.mid"]  # truncated: the notes before the cut are kept
+    assert eof["status"] == "ok" and eof["sequences"] > 0 and eof["notes"] > 1000
     assert all(x["status"] == "error" or x["reason"] == "" or x["status"] == "skipped"
                for x in lines)
     assert sum(x["status"] == "ok" for x in lines) > 50

@@ -122,3 +122,11 @@ def test_modules_stay_small():
     long = {module_name(p): n for p in all_modules()
             if (n := len(p.read_text().splitlines())) > 400}
     assert not long, long
+
+
+def test_dir_lists_the_public_api():
+    import melodyrnn as mr
+
+    names = dir(mr)
+    assert {"generate", "train", "read_midi", "load_checkpoint", "__version__"} <= set(names)
+    assert all(hasattr(mr, n) for n in ("generate", "TrainConfig", "Tune"))
