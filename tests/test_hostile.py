@@ -17,7 +17,8 @@ def one_line_error(args) -> str:
     assert result.exit_code not in (0, None), result.output
     assert "Traceback" not in result.output
     assert not isinstance(result.exception, (TypeError, KeyError, RuntimeError, AttributeError))
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    lines = [ln for ln in result.stderr.splitlines()  # click's usage lines aside
+             if ln.strip() and not ln.startswith(("Usage:", "Try '"))]
     assert len(lines) == 1, result.stderr
     return lines[0]
 
@@ -331,3 +332,24 @@ def test_more_bad_inputs_found_by_a_sweep(tiny_dataset, tiny_run, tmp_path):
     assert "not a SoundFont" in one_line_error(
         ["generate", str(tmp_path / "seed.mid"), "--model", str(tiny_run), "--output-dir",
          str(tmp_path / "g"), "--render", "wav", "--soundfont", str(text), "--bars", "2"])
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--bars", "100000"], "--bars"), (["--steps", "100000000"], "--steps"),
+    (["--beam-size", "100000"], "--beam-size"),
+    (["--num-outputs", "100", "--beam-size", "100"], "at most 4096"),
+])
+def test_generation_sizes_are_bounded(args, reason, tiny_run, tmp_path):
+    line = one_line_error(["generate", "--model", str(tiny_run), "--output-dir", str(tmp_path / "g"),
+                           *args])
+    assert reason in line, line
+
+
+def test_library_generation_sizes_are_bounded():
+    from melodyrnn.compose import GenerateConfig
+    from melodyrnn.continuation import DecodeConfig
+
+    with pytest.raises(ValueError, match="bars"):
+        GenerateConfig(bars=10 ** 6)
+    with pytest.raises(ValueError, match="beam_size"):
+        DecodeConfig(beam_size=10 ** 5)
