@@ -70,7 +70,8 @@ def check_stage(stage: str, settings: dict) -> None:
             ingest_config(["-"], "-", **rest)
         elif stage == "train":
             model, _ = train_configs(**rest)
-            ModelConfig(vocab_size=1, **model)
+            if "init_from" not in settings:  # else the checkpoint's network, checked when loaded
+                ModelConfig(vocab_size=1, **model)
         elif stage == "generate":
             generate_config(**rest)
     except (TypeError, ValueError) as e:

@@ -282,3 +282,11 @@ def test_a_failure_at_any_rename_resumes_to_the_same_outputs(collection, monkeyp
                 assert whole[key] == cut[key], (k, key)
     assert failed >= 3  # the failures did stop those runs
     print(f"{total} renames; {failed} of {len(points)} failing runs stopped, every re-run complete")
+
+
+def test_every_shipped_pipeline_file_passes_its_load_checks(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("MELODYRNN_DATA", str(data_dir))
+    root = Path(__file__).resolve().parent.parent
+    for toml in sorted((root / "pipelines").glob("*.toml")):
+        p = load_pipeline(toml, str(tmp_path / toml.stem))
+        assert p.stages, toml
