@@ -240,21 +240,52 @@ def load_dataset(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{meta_path}: unreadable meta.json ({e})") from None
-    if meta.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{folder}: dataset format {meta.get('format')!r} is not supported")
+    _check_meta(meta, folder)
     splits = {}
     for split in SPLITS:
-        cols = {c: np.load(folder / f"{split}.{c}.npy", allow_pickle=False)
-                for c in ("offsets",) + COLUMNS}
-        tokens = np.load(folder / f"{split}.tokens.npy", allow_pickle=False,
-                         mmap_mode="r" if mmap and expected_tokens(meta, split) else None)
+        try:
+            cols = {c: np.load(folder / f"{split}.{c}.npy", allow_pickle=False)
+                    for c in ("offsets",) + COLUMNS}
+            tokens = np.load(folder / f"{split}.tokens.npy", allow_pickle=False,
+                             mmap_mode="r" if mmap and expected_tokens(meta, split) else None)
+        except (OSError, ValueError, EOFError) as e:
+            reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+            raise ValueError(f"{folder}: unreadable {split} arrays ({reason})") from None
         arrays = SplitArrays(tokens=tokens, **cols)
         expected = meta["splits"].get(split, {})
         if (arrays.n_sequences, tokens.shape[0]) != (expected.get("sequences"),
-                                                     expected.get("tokens")):
+                                                     expected.get("tokens")) \
+                or any(getattr(arrays, c).shape != (arrays.n_sequences,) for c in COLUMNS) \
+                or tokens.ndim != 1 or tokens.dtype.kind not in "ui" or not _offsets_ok(arrays):
             raise ValueError(f"{folder}: {split} arrays do not match meta.json")
         splits[split] = arrays
     return Dataset(folder, meta, splits)
+
+
+def _offsets_ok(a: SplitArrays) -> bool:
+    o = a.offsets
+    return (o.ndim == 1 and o.size >= 1 and o[0] == 0 and o[-1] == a.tokens.shape[0]
+            and bool((np.diff(o) >= 0).all()))
+
+
+def _check_meta(meta, folder: Path) -> None:
+    """A dataset's meta.json: the keys and types every reader relies on, or ValueError."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"{folder}: meta.json is not an object")
+    if meta.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{folder}: dataset format {meta.get('format')!r} is not supported")
+    enc, vocab, splits = meta.get("encoding"), meta.get("vocab"), meta.get("splits")
+    if not (isinstance(enc, dict) and isinstance(enc.get("name"), str)):
+        raise ValueError(f"{folder}: meta.json names no encoding")
+    if not (isinstance(vocab, dict) and isinstance(vocab.get("tokens"), list)
+            and all(isinstance(t, str) for t in vocab["tokens"])):
+        raise ValueError(f"{folder}: meta.json has no vocabulary of token strings")
+    if not (isinstance(splits, dict) and all(isinstance(splits.get(s), dict) for s in SPLITS)):
+        raise ValueError(f"{folder}: meta.json lacks the sizes of its splits")
+    files = meta.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, dict) and isinstance(f.get("path", ""), str)
+                                              for f in files):
+        raise ValueError(f"{folder}: meta.json's files must be a list of file records")
 
 
 def expected_tokens(meta: dict, split: str) -> int:

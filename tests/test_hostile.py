@@ -353,3 +353,31 @@ def test_library_generation_sizes_are_bounded():
         GenerateConfig(bars=10 ** 6)
     with pytest.raises(ValueError, match="beam_size"):
         DecodeConfig(beam_size=10 ** 5)
+
+
+@pytest.mark.parametrize("damage", ["no splits", "no encoding", "vocabulary a number", "meta a list",
+                                    "meta not UTF-8", "tokens garbage", "offsets cut", "files a string"])
+def test_damaged_datasets_get_one_line_errors(damage, tiny_dataset, tmp_path):
+    import json
+    import shutil
+
+    ds = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, ds)
+    meta = json.loads((ds / "meta.json").read_text())
+    edits = {"no splits": lambda: meta.pop("splits"), "no encoding": lambda: meta.pop("encoding"),
+             "vocabulary a number": lambda: meta.__setitem__("vocab", 5),
+             "files a string": lambda: meta.__setitem__("files", "x")}
+    if damage in edits:
+        edits[damage]()
+        (ds / "meta.json").write_text(json.dumps(meta))
+    elif damage == "meta a list":
+        (ds / "meta.json").write_text("[1, 2]")
+    elif damage == "meta not UTF-8":
+        (ds / "meta.json").write_bytes(b"\xff\xfe garbage")
+    elif damage == "tokens garbage":
+        (ds / "train.tokens.npy").write_bytes(b"garbage")
+    else:
+        (ds / "train.offsets.npy").write_bytes((ds / "train.offsets.npy").read_bytes()[:90])
+    for args in (["info", str(ds)], ["evaluate", "default", str(ds)],
+                 ["train", str(ds), "-o", str(tmp_path / "run"), "--max-steps", "1", "-q"]):
+        assert str(ds) in one_line_error(args)
