@@ -47,7 +47,7 @@ class ClassifyConfig:
         ``auto``, ``cpu``, ``cuda`` or ``mps``.
     """
 
-    batch_size: int = 32
+    batch_size: int = 64
     max_len: int = 512
     lr: float = 2e-3
     weight_decay: float = 0.01

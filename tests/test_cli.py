@@ -51,3 +51,35 @@ def test_public_api_names_are_not_shadowed_by_modules():
         obj = getattr(mr, name)
         assert not type(obj).__name__ == "module", name
     assert callable(mr.train) and callable(mr.generate) and callable(mr.read_midi)
+
+
+def test_cli_defaults_agree_with_the_library():
+    """Each option's default is the settings function's (and so the dataclasses'), and the
+    classifier's settings are the train command's."""
+    import dataclasses
+    import inspect
+
+    from melodyrnn import settings
+    from melodyrnn.classifier import ClassifyConfig
+    from melodyrnn.trainer import TrainConfig
+
+    def cli_default(param):
+        if getattr(param, "is_flag", False):
+            return False
+        if param.name == "lookback_bars":
+            return tuple(int(b) for b in param.default.split(","))
+        return param.default
+
+    for cmd, fn in {"ingest": settings.ingest_config, "train": settings.train_configs,
+                    "generate": settings.generate_config}.items():
+        lib = {p.name: p.default for p in inspect.signature(fn).parameters.values()
+               if p.kind == p.KEYWORD_ONLY}
+        for p in main.commands[cmd].params:
+            name = {"kind": "model"}.get(p.name, p.name)
+            if name in lib:
+                assert cli_default(p) == lib[name], (cmd, p.name)
+    model, cfg = settings.train_configs()
+    assert cfg == TrainConfig(amp=True)  # the train command's defaults are TrainConfig's
+    train = {p.name: cli_default(p) for p in main.commands["train"].params}
+    for f in dataclasses.fields(ClassifyConfig):
+        assert getattr(ClassifyConfig(), f.name) == train[f.name], f.name
