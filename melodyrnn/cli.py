@@ -15,6 +15,7 @@ import click
 from . import __version__
 from .cli_batch import classify, evaluate_continuations, evaluate_samples, pipeline, plugins
 from .cli_generate import generate, tracks
+from .cli_common import OneLineGroup
 from .cli_common import fail_cleanly as _fail_cleanly
 from .cli_live import live
 
@@ -45,7 +46,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     click.echo(f"warning: {message}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="melodyrnn")
 def main() -> None:
     """Learn music from MIDI collections with recurrent networks, and write new music."""

@@ -1,12 +1,39 @@
-"""What the command modules share: the clean-failure decorator."""
+"""What the command modules share: the clean-failure decorator and the one-line group."""
 
 from __future__ import annotations
 
 import functools
+import sys
 
 import click
 
-__all__ = ["fail_cleanly"]
+__all__ = ["fail_cleanly", "OneLineGroup"]
+
+
+class OneLineGroup(click.Group):
+    """A command group whose usage errors are one line on stderr (``Error: ...`` and where
+    to find help), not click's usage block; exit codes stay click's (2 for usage)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx is not None else (prog_name or "melodyrnn")
+            click.echo(f"Error: {e.format_message()} (see: {where} --help)", err=True)
+            return _leave(e.exit_code, standalone_mode)
+        except click.ClickException as e:
+            e.show()
+            return _leave(e.exit_code, standalone_mode)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            return _leave(1, standalone_mode)
+        return _leave(rv if isinstance(rv, int) else 0, standalone_mode)
+
+
+def _leave(code: int, standalone: bool):
+    if standalone:
+        sys.exit(code)
+    return code
 
 
 def fail_cleanly(fn):
