@@ -83,3 +83,11 @@ def test_cli_defaults_agree_with_the_library():
     train = {p.name: cli_default(p) for p in main.commands["train"].params}
     for f in dataclasses.fields(ClassifyConfig):
         assert getattr(ClassifyConfig(), f.name) == train[f.name], f.name
+
+
+def test_constants_the_cli_copies_equal_their_sources():
+    """The CLI keeps a few names to stay import-light; they must not drift."""
+    from melodyrnn import cli_batch, cli_live, live, pipeline
+
+    assert cli_batch.STAGES == pipeline.STAGES
+    assert cli_live.ACTIONS == live.ACTIONS
