@@ -100,9 +100,10 @@ def _check_unpacked_size(path: Path) -> None:
             unpacked = sum(i.file_size for i in z.infolist())
     except (zipfile.BadZipFile, OSError):
         return  # not a zip: torch.load says what it is
-    if unpacked > 2 * path.stat().st_size + (1 << 20):
+    size = path.stat().st_size
+    if unpacked > 2 * size + (1 << 20):
         raise ValueError(f"{path}: refused to load: its entries inflate to {unpacked / 2**20:.0f} MiB "
-                         f"from {path.stat().st_size / 2**20:.1f} MiB")
+                         f"from {size / 2**20:.1f} MiB")
 
 
 def _check_structure(ckpt: dict, path) -> None:
@@ -130,8 +131,9 @@ def _check_structure(ckpt: dict, path) -> None:
         raise ValueError(f"{path}: train_id_counts must be a count per token id")
 
 
-def model_from_checkpoint(ckpt: dict) -> SequenceModel:
-    """The model of a loaded checkpoint, weights in place, in eval mode.
+def model_from_checkpoint(ckpt: dict, add_ons: dict | None = None) -> SequenceModel:
+    """The model of a loaded checkpoint, weights in place, in eval mode; ``add_ons``
+    (config fields such as ``bar_copy``) add parts the checkpoint lacks, with new weights.
 
     Raises
     ------
@@ -141,7 +143,7 @@ def model_from_checkpoint(ckpt: dict) -> SequenceModel:
         before the model is built).
     """
     try:
-        config = ModelConfig(**ckpt["model_config"])
+        config = ModelConfig(**{**ckpt["model_config"], **(add_ons or {})})
     except TypeError as e:  # unknown or missing fields
         raise ValueError(f"bad model config in the checkpoint: {str(e).split(') ', 1)[-1]}") from None
     except ValueError as e:
@@ -154,14 +156,14 @@ def model_from_checkpoint(ckpt: dict) -> SequenceModel:
                          f"holds {held:,}")
     model = SequenceModel(config)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = sorted(set(expected) - set(state))
+    missing = sorted(k for k in set(expected) - set(state) if not k.startswith(tuple(add_ons or ())))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
         raise ValueError(f"the checkpoint's weights do not fit its config ("
                          f"{'missing ' + missing[0] if missing else 'unexpected ' + extra[0]})")
     for key, shape in expected.items():
-        if tuple(state[key].shape) != shape:
+        if key in state and tuple(state[key].shape) != shape:
             raise ValueError(f"the checkpoint's weight {key} has shape {tuple(state[key].shape)}, "
                              f"its config needs {shape}")
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=not add_ons)
     return model.eval()

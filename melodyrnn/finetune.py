@@ -7,7 +7,8 @@ named with a prefix; ``add_on_lr`` gives the added parts their own learning rate
 
 from __future__ import annotations
 
-from .models import ModelConfig, SequenceModel
+from .checkpoint import model_from_checkpoint
+from .models import SequenceModel
 
 __all__ = ["ADD_ONS", "extended", "freeze_all_but", "param_groups"]
 
@@ -15,14 +16,9 @@ ADD_ONS = ("bar_copy",)  # model parts that fine-tuning may add to a checkpoint'
 
 
 def extended(base: dict, model_config: dict) -> SequenceModel:
-    """The checkpoint's model, with the add-ons ``model_config`` asks for (new weights)."""
-    config = dict(base["model_config"])
-    config.update({k: model_config[k] for k in ADD_ONS if model_config.get(k)})
-    model = SequenceModel(ModelConfig(**config))
-    missing, unexpected = model.load_state_dict(base["model_state"], strict=False)
-    if unexpected or any(not k.startswith(ADD_ONS) for k in missing):
-        raise ValueError("the checkpoint's weights do not fit its model config")
-    return model
+    """The checkpoint's model, with the add-ons ``model_config`` asks for (new weights;
+    the rest checked by :func:`melodyrnn.checkpoint.model_from_checkpoint`)."""
+    return model_from_checkpoint(base, {k: model_config[k] for k in ADD_ONS if model_config.get(k)})
 
 
 def param_groups(model: SequenceModel, lr: float, add_on_lr: float) -> list[dict]:

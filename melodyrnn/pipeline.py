@@ -139,9 +139,7 @@ def _files_digest(inputs: list[str], max_bytes: int = MAX_INPUT_BYTES) -> str:
 def _content(stage: str, settings: dict) -> str | None:
     if stage == "ingest":
         mb = settings.get("max_file_mb", MAX_INPUT_BYTES / 2 ** 20)
-        inputs = settings.get("inputs", [])
-        inputs = [inputs] if isinstance(inputs, str) else inputs
-        return _files_digest([str(i) for i in inputs], int(mb * 2 ** 20))
+        return _files_digest(seed_inputs(settings.get("inputs", [])), int(mb * 2 ** 20))
     if stage == "generate" and settings.get("seeds"):
         return _files_digest(seed_inputs(settings["seeds"]))
     if stage == "train" and settings.get("init_from"):  # the checkpoint fine-tuned

@@ -33,18 +33,15 @@ from .text import TextIngestConfig, ingest_text
 __all__ = ["RUNNERS", "check_stage", "ingest_stage", "train_stage", "generate_stage", "evaluate_stage"]
 
 
-EXTRA = {"ingest": {"inputs", "shards"}, "train": {"nproc", "init_from"},
-         "generate": {"seeds", "unprimed", "prompts", "render", "workers", "model"},
-         "evaluate": {"split", "copy_threshold", "max_pieces", "continuations", "primer_bars",
-                      "continuation_bars"}, "report": {"audio"}}
-
-
-# what the stage-only settings must be: their type, and for numbers the least value
-EXTRA_TYPES = {"inputs": ((str, list), None), "shards": (int, 1), "nproc": (int, 1), "init_from": (str, None),
-               "seeds": ((str, list), None), "unprimed": (int, 0), "prompts": (list, None),
-               "render": (list, None), "workers": (int, 0), "model": (str, None), "split": (str, None),
-               "copy_threshold": ((int, float), 0), "max_pieces": (int, 1), "continuations": (bool, None),
-               "primer_bars": (int, 1), "continuation_bars": (int, 1), "audio": (bool, None)}
+# the settings each stage takes beside its command's options: (type, least value or None)
+EXTRA = {"ingest": {"inputs": ((str, list), None), "shards": (int, 1)},
+         "train": {"nproc": (int, 1), "init_from": (str, None)},
+         "generate": {"seeds": ((str, list), None), "unprimed": (int, 0), "prompts": (list, None),
+                      "render": (list, None), "workers": (int, 0), "model": (str, None)},
+         "evaluate": {"split": (str, None), "copy_threshold": ((int, float), 0), "max_pieces": (int, 1),
+                      "continuations": (bool, None), "primer_bars": (int, 1),
+                      "continuation_bars": (int, 1)},
+         "report": {"audio": (bool, None)}}
 
 
 def check_stage(stage: str, settings: dict) -> None:
@@ -57,8 +54,8 @@ def check_stage(stage: str, settings: dict) -> None:
     elif rest:
         raise ValueError(f"[{stage}]: unknown option {sorted(rest)[0]!r}; valid: "
                          f"{', '.join(sorted(EXTRA[stage]))}")
-    for name in set(settings) & EXTRA[stage]:
-        kind, least = EXTRA_TYPES[name]
+    for name in settings.keys() & EXTRA[stage].keys():
+        kind, least = EXTRA[stage][name]
         value = settings[name]
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool) or (
                 least is not None and value < least):
@@ -79,7 +76,7 @@ def check_stage(stage: str, settings: dict) -> None:
 
 
 def seed_inputs(seeds) -> list[str]:
-    """``[generate] seeds``: one file or folder, or a list of them."""
+    """``[generate] seeds`` or ``[ingest] inputs``: one file or folder, or a list of them."""
     return [str(s) for s in (seeds if isinstance(seeds, list) else [seeds])]
 
 
@@ -88,8 +85,7 @@ def _data(folders: dict) -> Path:
 
 
 def ingest_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
-    inputs = settings.pop("inputs", None)
-    inputs = [inputs] if isinstance(inputs, str) else inputs  # one folder, not its characters
+    inputs = seed_inputs(settings.pop("inputs", []))  # one folder, not its characters
     shards = int(settings.pop("shards", 1))
     if not inputs:
         raise ValueError("[ingest] needs inputs = [files or folders]")

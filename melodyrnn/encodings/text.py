@@ -120,17 +120,21 @@ class CharEncoding(TextEncoding):
     def encode_text(self, text: str) -> np.ndarray:
         """``<s>``, one id per character, ``</s>`` (int64), by array lookup a megabyte of
         text at a time (a Python list of ids costs 36 bytes a character)."""
-        index = self.vocab._index
-        keys = np.array(sorted(ord(c) for c in self.config.alphabet), np.uint32)
-        ids = np.array([index[chr(k)] for k in keys.tolist()], np.int64)
-        out = np.empty(len(text) + 2, np.int64)
+        keys, ids = self._lookup
+        out = np.full(len(text) + 2, UNK, np.int64)
         out[0], out[-1] = BOS, EOS
-        for a in range(0, len(text), 1 << 20):
+        for a in range(0, len(text) if len(keys) else 0, 1 << 20):
             cps = np.frombuffer(text[a:a + (1 << 20)].encode("utf-32-le", "surrogatepass"), np.uint32)
-            at = np.searchsorted(keys, cps).clip(max=max(len(keys) - 1, 0))
-            known = keys[at] == cps if len(keys) else np.zeros(len(cps), bool)
-            out[1 + a:1 + a + len(cps)] = np.where(known, ids[at] if len(keys) else UNK, UNK)
+            at = np.searchsorted(keys, cps).clip(max=len(keys) - 1)
+            out[1 + a:1 + a + len(cps)] = np.where(keys[at] == cps, ids[at], UNK)
         return out
+
+    @functools.cached_property
+    def _lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """The alphabet's code points, sorted (K,), and their ids (K,): built once, not per
+        document."""
+        keys = np.array(sorted(ord(c) for c in self.config.alphabet), np.uint32)
+        return keys, np.array([self.vocab._index[chr(k)] for k in keys.tolist()], np.int64)
 
     @classmethod
     def fit(cls, texts: list[str], separator: str = "%") -> "CharEncoding":

@@ -13,8 +13,7 @@ head's probabilities and follow Bayes' rule token by token through the bar (an e
 that misses a token is out; a varied one keeps ``eps``). Over a bar this is exactly the
 mixture of "the bar d bars back, as it was or varied" and "a new bar from the network", so
 its likelihood is an honest code length and sampling from it token by token samples the
-mixture. The head
-reads, per distance, for how many bars in a row the tune has already repeated the bars
+mixture. The head reads, per distance, for how many bars in a row the tune has already repeated the bars
 ``d`` back (after A comes A again, bar by bar) and the bar's index in the sequence: it knows
 where it is in the form. Ids only: no notes, no files.
 """

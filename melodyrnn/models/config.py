@@ -80,9 +80,8 @@ class ModelConfig:
                 raise ValueError(f"{name} must be an integer, not {type(value).__name__}")
             if not 0 <= value <= top:
                 raise ValueError(f"{name} = {value} is outside 0..{top}")
-        for name in ("kind",):
-            if not isinstance(getattr(self, name), str):
-                raise ValueError(f"{name} must be a string")
+        if not isinstance(self.kind, str):
+            raise ValueError("kind must be a string")
         if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
             raise ValueError("dropout must be a number")
         if not isinstance(self.lookback_bars, (list, tuple)) or not all(
