@@ -63,7 +63,7 @@ def main() -> None:
             progress=False))),
         ("train melody LSTM 256, lookback, 5 epochs", lambda: mr.train(
             "data/mine", "runs/mine", dict(kind="lstm", hidden=256, lookback=True),
-            mr.TrainConfig(epochs=5, transpose=3), progress=False)),
+            mr.TrainConfig(epochs=5, augment={"transpose": 3}), progress=False)),
         ("evaluate (test split)", lambda: mr.evaluate("runs/mine/best.pt", ["data/mine"], split="test")),
         ("generate 2 x 8 bars, default model", lambda: mr.write_midi(mr.generate(
             "default", mr.read_midi(seed_path), cfg=mr.GenerateConfig(num_outputs=2, bars=8, seed=1)

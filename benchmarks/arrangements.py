@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from melodyrnn.keys import infer_key, scale_pitch_classes
-from melodyrnn.notes import TempoChange, TimeSignature, Track, Tune
+from melodyrnn.music.keys import infer_key, scale_pitch_classes
+from melodyrnn.music.notes import TempoChange, TimeSignature, Track, Tune
 
 __all__ = ["bury", "anonymise", "random_tune", "random_chorale"]
 

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from melodyrnn.continuation import DecodeConfig
-from melodyrnn.continuations import ContinuationConfig, evaluate_continuations
-from melodyrnn.dataset import load_dataset
-from melodyrnn.sampling import SamplingConfig
-from melodyrnn.tasks import evaluate
+from melodyrnn.core.continuation import DecodeConfig
+from melodyrnn.music.continuations import ContinuationConfig, evaluate_continuations
+from melodyrnn.core.dataset import load_dataset
+from melodyrnn.core.sampling import SamplingConfig
+from melodyrnn.core.tasks import evaluate
 
 GROUPS = {"oneills1850": "Irish", "ryans-mammoth": "Irish", "essen": "Essen", "nottingham": "Nottingham"}
 GOALS = {"repeat_fraction": 0.05, "new_bars": 1.5, "in_primer_key": 0.02}

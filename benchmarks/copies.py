@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from melodyrnn.compose import GenerateConfig, generate
-from melodyrnn.continuation import DecodeConfig
-from melodyrnn.copies import bar_contents, primer_copies
-from melodyrnn.loading import load_with_checkpoint
-from melodyrnn.midi_io import read_midi
-from melodyrnn.sampling import SamplingConfig
-from melodyrnn.seeds import seed_window
-from melodyrnn.structure import has_aaa
+from melodyrnn.music.compose import GenerateConfig, generate
+from melodyrnn.core.continuation import DecodeConfig
+from melodyrnn.music.copies import bar_contents, primer_copies
+from melodyrnn.core.loading import load_with_checkpoint
+from melodyrnn.music.midi_io import read_midi
+from melodyrnn.core.sampling import SamplingConfig
+from melodyrnn.music.seeds import seed_window
+from melodyrnn.music.structure import has_aaa
 
 DECODERS = {
     "sample T=1": DecodeConfig(),

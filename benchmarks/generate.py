@@ -2,7 +2,7 @@
 
     python benchmarks/generate.py [--model CKPT] [--against CKPT] [--steps 512]
 
-Events/s of :func:`melodyrnn.continuation.continue_ids` (sampling, state carried step to step)
+Events/s of :func:`melodyrnn.core.continuation.continue_ids` (sampling, state carried step to step)
 at batch 1 and batch 64, against a bare loop of single ``nn.LSTM`` steps of the same size
 (the same input width: with lookback inputs the LSTM reads more than the embedding)
 with an embedding, output layer and multinomial sampling (both single-threaded below batch
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from melodyrnn.checkpoint import load_checkpoint, model_from_checkpoint
-from melodyrnn.continuation import continue_ids
+from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint
+from melodyrnn.core.continuation import continue_ids
 
 
 def bare_rate(cfg, batch: int, steps: int, input_size: int, cells: bool = False) -> float:

@@ -46,8 +46,8 @@ def bench_miditok(files: list[str]) -> tuple[float, int]:
 def bench_melodyrnn(inputs: tuple[str, ...], workers: int) -> tuple[float, int]:
     import json
 
-    from melodyrnn.encodings import get_encoding
-    from melodyrnn.ingest import IngestConfig, run_ingest
+    from melodyrnn.core.registry import get_encoding
+    from melodyrnn.music.ingest.build import IngestConfig, run_ingest
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = IngestConfig(inputs=inputs, output=str(Path(tmp) / "ds"),
@@ -70,7 +70,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each contender; the fastest counts (timeit's rule)")
     args = ap.parse_args()
-    from melodyrnn.ingest import discover
+    from melodyrnn.music.ingest.files import discover
 
     files = discover([str(args.data)])
     if args.limit:

@@ -18,8 +18,8 @@ import time
 
 import mido
 
-from melodyrnn.live import LiveConfig, LiveEngine, ModelResponder
-from melodyrnn.live_ports import run_engine
+from melodyrnn.live.engine import LiveConfig, LiveEngine, ModelResponder
+from melodyrnn.live.ports import run_engine
 
 PHRASE = [(0.0, 62, 0.5), (0.5, 64, 0.5), (1.0, 66, 1.0), (2.0, 67, 0.5), (2.5, 69, 0.5),
           (3.0, 71, 1.0), (4.0, 69, 1.0), (5.0, 66, 1.0), (6.0, 62, 2.0)]  # (beat, pitch, beats)

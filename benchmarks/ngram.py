@@ -64,12 +64,12 @@ def main() -> int:
     ap.add_argument("--models", nargs="*", default=[],
                     help="checkpoints to score on the same split in the same run")
     args = ap.parse_args()
-    from melodyrnn.dataset import load_dataset
+    from melodyrnn.core.dataset import load_dataset
 
     ds = load_dataset(args.dataset)
     as_lists = (lambda s: [np.asarray(s.sequence(i)).tolist() for i in range(s.n_sequences)])
     train, held = as_lists(ds.split("train")), as_lists(ds.split(args.split))
-    notes = int(ds.split(args.split).notes.sum())
+    notes = int(ds.split(args.split).units.sum())
     unit = ds.meta.get("unit", "note")  # text datasets count characters
     pair, ctx, types = count(train, args.max_order)
     print(f"{args.split}: {len(held)} sequences, {notes} {unit}s; Witten-Bell n-gram")
@@ -80,7 +80,7 @@ def main() -> int:
         print(f"order {order:2d}: {bpn:.4f} bits/{unit}")
     print(f"best: order {best[1]}, {best[0]:.4f} bits/{unit}")
     if args.models:
-        from melodyrnn.tasks import evaluate
+        from melodyrnn.core.tasks import evaluate
 
         for ckpt in args.models:
             r = evaluate(ckpt, [args.dataset], split=args.split, device="cpu")

@@ -21,7 +21,7 @@ from pathlib import Path
 PARAGRAPH = ("It was the best of times, it was the worst of times; a fortune for every day, "
              "and a proverb for the night.\n")
 
-BASELINE = ("import sys, numpy, torch, melodyrnn.text\n"
+BASELINE = ("import sys, numpy, torch, melodyrnn.text.corpus\n"
             "text = open(sys.argv[1], encoding='utf-8').read()\n"
             "print(len(text))\n")
 

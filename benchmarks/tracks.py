@@ -31,8 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from arrangements import anonymise, bury, random_chorale, random_tune  # noqa: E402
 
-from melodyrnn.midi_io import read_midi  # noqa: E402
-from melodyrnn.tracks import melody_track_index  # noqa: E402
+from melodyrnn.music.midi_io import read_midi  # noqa: E402
+from melodyrnn.music.tracks import melody_track_index  # noqa: E402
 
 
 def old_rule(tune) -> int:

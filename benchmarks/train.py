@@ -27,15 +27,15 @@ import torch
 
 
 def ingest(data: Path, out: Path) -> None:
-    from melodyrnn.encodings import get_encoding
-    from melodyrnn.ingest import IngestConfig, run_ingest
+    from melodyrnn.core.registry import get_encoding
+    from melodyrnn.music.ingest.build import IngestConfig, run_ingest
 
     run_ingest(IngestConfig(inputs=(str(data),), output=str(out),
                             encoding=get_encoding("melody").to_dict(), progress=False))
 
 
 def trainer(dataset: Path, run: Path, **model):
-    from melodyrnn.trainer import TrainConfig, Trainer
+    from melodyrnn.core.trainer import TrainConfig, Trainer
 
     cfg = TrainConfig(batch_size=64, seq_len=128, device="cpu", warmup_steps=0)
     return Trainer(dataset, run, model, cfg, None, (3,), None, False, False)
@@ -65,8 +65,8 @@ def bench_ours(t, plan, steps: int) -> float:
 
 
 def bench_bare(dataset: Path, plan, steps: int, vocab: int) -> float:
-    from melodyrnn.batching import make_batch
-    from melodyrnn.dataset import load_dataset
+    from melodyrnn.core.batching import make_batch
+    from melodyrnn.core.dataset import load_dataset
 
     train = load_dataset(dataset).split("train")
     batches = [make_batch(train, plan, i, 128) for i in range(steps + 2)]

@@ -8,37 +8,41 @@ from __future__ import annotations
 
 import importlib
 
+from melodyrnn import _moved
+
 __version__ = "0.1.0"
+_moved.install()  # 0.1's flat module paths stay importable, with a DeprecationWarning
 
 _API = {
-    "Note": "notes", "Track": "notes", "Tune": "notes", "TempoChange": "notes",
-    "TimeSignature": "notes", "KeySignature": "notes",
-    "read_midi": "midi_io", "read_midi_bytes": "midi_io", "write_midi": "midi_io",
-    "to_pretty_midi": "midi_io", "from_pretty_midi": "midi_io",
-    "ExtractConfig": "quantize", "Melody": "quantize", "extract_melodies": "quantize",
-    "Vocabulary": "vocab",
-    "get_encoding": "encodings", "encoding_from_dict": "encodings",
-    "MelodyEncoding": "encodings", "MelodyConfig": "encodings",
-    "PerformanceEncoding": "encodings", "PerformanceConfig": "encodings",
-    "load_dataset": "dataset", "Dataset": "dataset",
-    "IngestConfig": "ingest", "run_ingest": "ingest", "merge_shards": "shards",
-    "ModelConfig": "models", "TrainConfig": "trainer", "train": "tasks", "evaluate": "tasks",
-    "score_files": "tasks", "load_checkpoint": "checkpoint",
-    "GenerateConfig": "compose", "generate": "compose", "DecodeConfig": "continuation",
-    "SamplingConfig": "sampling",
-    "load_pipeline": "pipeline", "run_pipeline": "pipeline",
-    "evaluate_samples": "sample_eval", "compare_sets": "sample_eval", "piece_features": "features",
+    "Note": "music.notes", "Track": "music.notes", "Tune": "music.notes", "TempoChange": "music.notes",
+    "TimeSignature": "music.notes", "KeySignature": "music.notes",
+    "read_midi": "music.midi_io", "read_midi_bytes": "music.midi_io", "write_midi": "music.midi_io",
+    "to_pretty_midi": "music.midi_io", "from_pretty_midi": "music.midi_io",
+    "ExtractConfig": "music.quantize", "Melody": "music.quantize", "extract_melodies": "music.quantize",
+    "Vocabulary": "core.vocab",
+    "get_encoding": "core.registry", "encoding_from_dict": "core.registry",
+    "MelodyEncoding": "music.encodings.melody", "MelodyConfig": "music.encodings.melody",
+    "PerformanceEncoding": "music.encodings.performance",
+    "PerformanceConfig": "music.encodings.performance",
+    "load_dataset": "core.dataset", "Dataset": "core.dataset",
+    "IngestConfig": "music.ingest.build", "run_ingest": "music.ingest.build", "merge_shards": "core.shards",
+    "ModelConfig": "core.models", "TrainConfig": "core.trainer", "train": "core.tasks", "evaluate": "core.tasks",
+    "score_files": "core.tasks", "load_checkpoint": "core.checkpoint",
+    "GenerateConfig": "music.compose", "generate": "music.compose", "DecodeConfig": "core.continuation",
+    "SamplingConfig": "core.sampling",
+    "load_pipeline": "pipeline.plan", "run_pipeline": "pipeline.plan",
+    "evaluate_samples": "music.sample_eval", "compare_sets": "music.sample_eval", "piece_features": "music.features",
     "ingest_config": "settings", "train_configs": "settings", "generate_config": "settings",
-    "CharEncoding": "encodings", "WordEncoding": "encodings", "TokensEncoding": "encodings.text",
-    "TextIngestConfig": "text", "ingest_text": "text", "dataset_from_sequences": "text",
-    "complete_text": "text", "load": "tasks", "save": "tasks", "score": "tasks",
-    "ClassifyConfig": "classifier", "train_classifier": "labels", "classify_files": "labels",
-    "evaluate_classifier": "labels",
-    "describe": "dataset", "discover": "ingest", "piano_roll_png": "render", "render_wav": "render",
-    "check_wav_renderer": "render", "markdown_table": "sample_eval", "write_report": "report",
-    "plugins": "encodings.registry", "describe_plugins": "models.plugins",
-    "LiveConfig": "live", "LiveEngine": "live", "ModelResponder": "live",
-    "open_ports": "live_ports", "port_names": "live_ports", "run_engine": "live_ports",
+    "CharEncoding": "text.encodings", "WordEncoding": "text.encodings", "TokensEncoding": "text.encodings",
+    "TextIngestConfig": "text.corpus", "ingest_text": "text.corpus", "dataset_from_sequences": "text.corpus",
+    "complete_text": "text.corpus", "load": "core.tasks", "save": "core.tasks", "score": "core.tasks",
+    "ClassifyConfig": "core.classifier", "train_classifier": "core.labels", "classify_files": "core.labels",
+    "evaluate_classifier": "core.labels",
+    "describe": "core.dataset", "discover": "music.ingest.files", "piano_roll_png": "music.render", "render_wav": "music.render",
+    "check_wav_renderer": "music.render", "markdown_table": "music.sample_eval", "write_report": "pipeline.report",
+    "plugins": "core.registry", "describe_plugins": "core.models.plugins",
+    "LiveConfig": "live.engine", "LiveEngine": "live.engine", "ModelResponder": "live.engine",
+    "open_ports": "live.ports", "port_names": "live.ports", "run_engine": "live.ports",
 }
 
 __all__ = ["__version__", *_API]

@@ -1,3 +1,3 @@
-from .cli import main
+from melodyrnn.cli.main import main
 
 main()

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import inspect
 
-from .compose import GenerateConfig
-from .continuation import DecodeConfig
-from .encodings.registry import get_encoding
-from .ingest import IngestConfig
-from .ingest_worker import Limits
-from .sampling import SamplingConfig
-from .text import TextIngestConfig
-from .trainer import TrainConfig
+from melodyrnn.music.compose import GenerateConfig
+from melodyrnn.core.continuation import DecodeConfig
+from melodyrnn.core.registry import get_encoding
+from melodyrnn.music.ingest.build import IngestConfig
+from melodyrnn.music.ingest.worker import Limits
+from melodyrnn.core.sampling import SamplingConfig
+from melodyrnn.text.corpus import TextIngestConfig
+from melodyrnn.core.trainer import TrainConfig
 
 __all__ = ["ingest_config", "train_configs", "generate_config", "check_options"]
 
@@ -111,7 +111,7 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
     cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
                       optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,
                       epochs=epochs, max_steps=max_steps, eval_every=eval_every,
-                      patience=patience, transpose=transpose, seed=seed, device=device,
+                      patience=patience, augment={"transpose": transpose} if transpose else {}, seed=seed, device=device,
                       amp=not no_amp, checkpoint_every=checkpoint_every, train_only=train_only,
                       add_on_lr=add_on_lr)
     return model_dict, cfg

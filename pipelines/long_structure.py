@@ -17,10 +17,10 @@ import json
 import os
 from pathlib import Path
 
-from melodyrnn.encodings import get_encoding
-from melodyrnn.ingest import IngestConfig, run_ingest
-from melodyrnn.tasks import evaluate, train
-from melodyrnn.trainer import TrainConfig
+from melodyrnn.core.registry import get_encoding
+from melodyrnn.music.ingest.build import IngestConfig, run_ingest
+from melodyrnn.core.tasks import evaluate, train
+from melodyrnn.core.trainer import TrainConfig
 
 FOLK = ("essen", "oneills1850", "ryans-mammoth", "nottingham")
 SIZE = dict(hidden=128, layers=2, embedding=64)

@@ -13,8 +13,8 @@ config and vocabulary are unchanged.
 
 import sys
 
-from melodyrnn.checkpoint import load_checkpoint, save_checkpoint
-from melodyrnn.dataset import load_dataset
+from melodyrnn.core.checkpoint import load_checkpoint, save_checkpoint
+from melodyrnn.core.dataset import load_dataset
 
 
 def main(checkpoint: str, dataset: str) -> None:

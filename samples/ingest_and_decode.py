@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 import melodyrnn as mr
-from melodyrnn.encodings.melody import melody_to_tune
+from melodyrnn.music.encodings.melody import melody_to_tune
 
 
 def composed_tune(seed: int) -> mr.Tune:

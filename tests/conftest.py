@@ -17,7 +17,7 @@ def _motif_tune(seed: int):
     """Eight bars of 4/4: a two-bar motif, repeated with small random changes."""
     import numpy as np
 
-    from melodyrnn.notes import TempoChange, TimeSignature, Track, Tune
+    from melodyrnn.music.notes import TempoChange, TimeSignature, Track, Tune
 
     rng = np.random.default_rng(seed)
     motif = 60 + rng.choice([0, 2, 4, 5, 7, 9], size=8)
@@ -32,9 +32,9 @@ def _motif_tune(seed: int):
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     """A small melody dataset made from tunes composed in code (60 files)."""
-    from melodyrnn.encodings import get_encoding
-    from melodyrnn.ingest import IngestConfig, run_ingest
-    from melodyrnn.midi_io import write_midi
+    from melodyrnn.core.registry import get_encoding
+    from melodyrnn.music.ingest.build import IngestConfig, run_ingest
+    from melodyrnn.music.midi_io import write_midi
 
     root = tmp_path_factory.mktemp("tiny")
     (root / "midi").mkdir()
@@ -49,8 +49,8 @@ def tiny_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tiny_dataset, tmp_path_factory) -> Path:
     """A small LSTM trained for a few dozen steps on ``tiny_dataset`` (its best.pt)."""
-    from melodyrnn.tasks import train
-    from melodyrnn.trainer import TrainConfig
+    from melodyrnn.core.tasks import train
+    from melodyrnn.core.trainer import TrainConfig
 
     run = tmp_path_factory.mktemp("run")
     train(tiny_dataset, run, dict(kind="lstm", hidden=32, layers=1, embedding=16, lookback=True),

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from melodyrnn.atomic import atomic_write_bytes
-from melodyrnn.dataset import SplitArrays, write_split
-from melodyrnn.midi_io import write_midi
+from melodyrnn.core.atomic import atomic_write_bytes
+from melodyrnn.core.dataset import SplitArrays, write_split
+from melodyrnn.music.midi_io import write_midi
 
 from tunes import track, tune
 

@@ -4,8 +4,8 @@ whole bars by hand, and is trained on a frozen network by fine-tuning."""
 import pytest
 import torch
 
-from melodyrnn.checkpoint import load_checkpoint, model_from_checkpoint
-from melodyrnn.models import ModelConfig, SequenceModel
+from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint
+from melodyrnn.core.models import ModelConfig, SequenceModel
 
 
 def copy_model(bars: int = 4, seed: int = 0) -> SequenceModel:
@@ -96,8 +96,8 @@ def test_config_rules():
 def test_form_head_fine_tuned_on_a_frozen_network(tiny_dataset, tiny_run, tmp_path):
     """--init-from a lookback checkpoint + --bar-copy adds the head; --train-only bar_copy
     leaves every network weight as it was, and the result loads and beats or ties the base."""
-    from melodyrnn.tasks import evaluate, train
-    from melodyrnn.trainer import TrainConfig
+    from melodyrnn.core.tasks import evaluate, train
+    from melodyrnn.core.trainer import TrainConfig
 
     base = load_checkpoint(tiny_run)
     train(tiny_dataset, tmp_path, {"bar_copy": 4},
@@ -115,8 +115,8 @@ def test_form_head_fine_tuned_on_a_frozen_network(tiny_dataset, tiny_run, tmp_pa
 
 
 def test_train_only_must_name_parameters(tiny_dataset, tiny_run, tmp_path):
-    from melodyrnn.tasks import train
-    from melodyrnn.trainer import TrainConfig
+    from melodyrnn.core.tasks import train
+    from melodyrnn.core.trainer import TrainConfig
 
     with pytest.raises(ValueError, match="no parameter is named"):
         train(tiny_dataset, tmp_path, {}, TrainConfig(epochs=1, train_only="nothing_like_this"),

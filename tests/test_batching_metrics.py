@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from melodyrnn.batching import IGNORE, make_batch, plan_epoch
-from melodyrnn.dataset import SplitArrays
-from melodyrnn.metrics import MetricSums
+from melodyrnn.core.batching import IGNORE, make_batch, plan_epoch
+from melodyrnn.core.dataset import SplitArrays
+from melodyrnn.core.metrics import MetricSums
 
 
 def split_of(seqs, bars=None):
@@ -54,7 +54,7 @@ def test_metrics_by_hand():
     targets = torch.tensor([[3, 3, 1, 2, IGNORE]])
     sums = MetricSums(filler_ids=(3,))
     sums.add(logits, targets)
-    sums.notes, sums.sequences = 2, 1
+    sums.units, sums.sequences = 2, 1
     r = sums.result()
     assert r["tokens"] == 4
     assert math.isclose(r["nats_per_event"], math.log(4), rel_tol=1e-6)
@@ -74,14 +74,14 @@ def test_metrics_by_hand():
 def test_group_split_adds_up_and_by_hand():
     import math
 
-    from melodyrnn.metrics import MetricSums
+    from melodyrnn.core.metrics import MetricSums
 
     # vocabulary of 4: ids 2 and 3 share a group ("pitch"), 0 and 1 are alone
     probs = torch.tensor([[[0.1, 0.3, 0.2, 0.4], [0.1, 0.3, 0.2, 0.4]]])
     logits = probs.log()
     targets = torch.tensor([[3, 1]])
     sums = MetricSums(groups=(0, 1, 2, 2))
-    sums.notes = 1
+    sums.units = 1
     sums.add(logits, targets)
     r = sums.result()
     # target 3: p(group) = 0.6, p(3 | group) = 0.4 / 0.6; target 1: p = 0.3, alone
@@ -91,7 +91,7 @@ def test_group_split_adds_up_and_by_hand():
 
 
 def test_evaluate_splits_rhythm_and_pitch(tiny_run, tiny_dataset):
-    from melodyrnn.tasks import evaluate
+    from melodyrnn.core.tasks import evaluate
 
     r = evaluate(str(tiny_run), [str(tiny_dataset)], split="test")
     assert r["rhythm_bits_per_note"] > 0 and r["pitch_bits_per_note"] > 0

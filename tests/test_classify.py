@@ -5,8 +5,8 @@ import numpy as np
 from click.testing import CliRunner
 
 from conftest import _motif_tune
-from melodyrnn.cli import main
-from melodyrnn.midi_io import write_midi
+from melodyrnn.cli.main import main
+from melodyrnn.music.midi_io import write_midi
 from tunes import track, tune
 
 

@@ -4,11 +4,11 @@ import sys
 from click.testing import CliRunner
 
 from melodyrnn import __version__
-from melodyrnn.cli import main
+from melodyrnn.cli.main import main
 
 
 def test_importing_the_cli_loads_nothing_heavy():
-    code = ("import sys, melodyrnn.cli; "
+    code = ("import sys, melodyrnn.cli.main; "
             "print(sorted(m for m in ('numpy', 'torch', 'symusic', 'tqdm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -60,8 +60,8 @@ def test_cli_defaults_agree_with_the_library():
     import inspect
 
     from melodyrnn import settings
-    from melodyrnn.classifier import ClassifyConfig
-    from melodyrnn.trainer import TrainConfig
+    from melodyrnn.core.classifier import ClassifyConfig
+    from melodyrnn.core.trainer import TrainConfig
 
     def cli_default(param):
         if getattr(param, "is_flag", False):
@@ -87,7 +87,10 @@ def test_cli_defaults_agree_with_the_library():
 
 def test_constants_the_cli_copies_equal_their_sources():
     """The CLI keeps a few names to stay import-light; they must not drift."""
-    from melodyrnn import cli_batch, cli_live, live, pipeline
+    from melodyrnn.cli import batch as cli_batch
+    from melodyrnn.cli import live as cli_live
+    from melodyrnn.live import engine
+    from melodyrnn.pipeline import plan
 
-    assert cli_batch.STAGES == pipeline.STAGES
-    assert cli_live.ACTIONS == live.ACTIONS
+    assert cli_batch.STAGES == plan.STAGES
+    assert cli_live.ACTIONS == engine.ACTIONS

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from melodyrnn.cli import main
-from melodyrnn.encodings import MelodyEncoding
-from melodyrnn.ingest import discover
-from melodyrnn.midi_io import read_midi
-from melodyrnn.quantize import extract_melodies
+from melodyrnn.cli.main import main
+from melodyrnn.music.encodings.melody import MelodyEncoding
+from melodyrnn.music.ingest.files import discover
+from melodyrnn.music.midi_io import read_midi
+from melodyrnn.music.quantize import extract_melodies
 
 
 def test_every_monophonic_tune_round_trips_exactly(data_dir):
@@ -68,8 +68,8 @@ def test_the_default_model_meets_its_bar_on_the_folk_test_split(data_dir, tmp_pa
     """Test bits/note at least a third below the Witten-Bell n-gram's 4.844 (benchmarks/ngram.py,
     best order 5, on this same ingest) -- the shipped model's recorded score is 2.410, its plain
     lookback network's (``lookback``, the default before the bar-copy form head) 2.579."""
-    from melodyrnn.checkpoint import resolve_checkpoint
-    from melodyrnn.tasks import evaluate
+    from melodyrnn.core.checkpoint import resolve_checkpoint
+    from melodyrnn.core.tasks import evaluate
 
     folk = [str(data_dir / "midi" / c) for c in ("essen", "oneills1850", "ryans-mammoth", "nottingham")]
     result = CliRunner().invoke(main, ["ingest", *folk, "-o", str(tmp_path / "folk"), "-q"])

@@ -5,9 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from melodyrnn.encodings import MelodyConfig, MelodyEncoding, encoding_from_dict, get_encoding
-from melodyrnn.encodings.melody import fold_pitches
-from melodyrnn.quantize import Melody, extract_melodies
+from melodyrnn.music.encodings.melody import MelodyConfig, MelodyEncoding
+from melodyrnn.core.registry import encoding_from_dict, get_encoding
+from melodyrnn.music.encodings.melody import fold_pitches
+from melodyrnn.music.quantize import Melody, extract_melodies
 
 from tunes import track, tune
 
@@ -102,7 +103,7 @@ def test_encode_tunes_matches_extract_then_encode():
     for i, ids in enumerate(expected):
         assert batch.sequence(i).tolist() == ids.tolist()
     assert batch.seq_tune.tolist() == [0, 1, 1]
-    assert batch.seq_notes.tolist() == [9, 2, 2]
+    assert batch.seq_units.tolist() == [9, 2, 2]
     assert batch.seq_bar_steps.tolist() == [16, 12, 12]
 
 

@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from melodyrnn.encodings import PerformanceConfig, PerformanceEncoding, encoding_from_dict
+from melodyrnn.music.encodings.performance import PerformanceConfig, PerformanceEncoding
+from melodyrnn.core.registry import encoding_from_dict
 
 from tunes import track, tune
 
@@ -74,12 +75,12 @@ def test_merged_and_per_instrument_streams():
     t = tune(track([(60, 0, 1), (62, 1, 2)], name="a"), track([(48, 0, 2)], name="b", program=32),
              track([(36, 0, 0.5)], name="kit", is_drum=True))
     merged = PerformanceEncoding().encode_tunes([t])
-    assert merged.n_sequences == 1 and merged.seq_notes.tolist() == [3]
+    assert merged.n_sequences == 1 and merged.seq_units.tolist() == [3]
     assert merged.stats["drum_tracks_skipped"].tolist() == [1]
     split = PerformanceEncoding(PerformanceConfig(per_instrument=True)).encode_tunes([t])
-    assert split.n_sequences == 2 and split.seq_notes.tolist() == [2, 1]
+    assert split.n_sequences == 2 and split.seq_units.tolist() == [2, 1]
     with_drums = PerformanceEncoding(PerformanceConfig(include_drums=True)).encode_tunes([t])
-    assert with_drums.seq_notes.tolist() == [4]
+    assert with_drums.seq_units.tolist() == [4]
 
 
 def test_decode_tune_and_config_json():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import _motif_tune
-from melodyrnn.encodings import get_encoding
-from melodyrnn.encodings.registry import plugins
-from melodyrnn.encodings.text import CharEncoding, TokensConfig, TokensEncoding, WordEncoding
+from melodyrnn.core.registry import get_encoding
+from melodyrnn.core.registry import plugins
+from melodyrnn.text.encodings import CharEncoding, TokensConfig, TokensEncoding, WordEncoding
 
 TEXT = "the cat sat on the mat; the cat sat.\nA new line, and é, ✓.\n"
 
@@ -32,7 +32,7 @@ def test_midi_encodings_round_trip(name):
 
 def test_melody_by_hand():
     """Two notes at 4 steps a quarter: C4 for a quarter, rest an eighth, E4 an eighth."""
-    from melodyrnn.notes import TempoChange, TimeSignature, Track, Tune
+    from melodyrnn.music.notes import TempoChange, TimeSignature, Track, Tune
 
     s, e = np.array([0.0, 1.5]), np.array([1.0, 2.0])
     tune = Tune([Track("m", 0, False, np.array([60, 64], np.int16), np.array([90, 90], np.int16),

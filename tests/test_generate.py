@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from melodyrnn.cli import main
-from melodyrnn.compose import GenerateConfig, generate, parse_key
-from melodyrnn.continuation import DecodeConfig
-from melodyrnn.notes import KeySignature
-from melodyrnn.sampling import SamplingConfig
-from melodyrnn.midi_io import read_midi, write_midi
-from melodyrnn.models.network import SequenceModel
+from melodyrnn.cli.main import main
+from melodyrnn.music.compose import GenerateConfig, generate, parse_key
+from melodyrnn.core.continuation import DecodeConfig
+from melodyrnn.music.notes import KeySignature
+from melodyrnn.core.sampling import SamplingConfig
+from melodyrnn.music.midi_io import read_midi, write_midi
+from melodyrnn.core.models.network import SequenceModel
 
 from tunes import track, tune
 
@@ -128,7 +128,7 @@ def test_render_png_and_wav(tiny_run, seed_file, tmp_path):
     have_wav = sh.which("fluidsynth") is not None
     if have_wav:
         try:
-            from melodyrnn.render import find_soundfont
+            from melodyrnn.music.render import find_soundfont
 
             find_soundfont()
         except ValueError:
@@ -141,7 +141,7 @@ def test_render_png_and_wav(tiny_run, seed_file, tmp_path):
 
 
 def test_missing_renderer_fails_before_generating(tiny_run, seed_file, tmp_path, monkeypatch):
-    import melodyrnn.render as render
+    import melodyrnn.music.render as render
 
     monkeypatch.setattr(render.shutil, "which", lambda name: None)
     result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run),
@@ -152,7 +152,7 @@ def test_missing_renderer_fails_before_generating(tiny_run, seed_file, tmp_path,
 
 def test_the_name_default_stands_for_the_shipped_model(monkeypatch, tmp_path, tiny_run,
                                                        tiny_dataset):
-    from melodyrnn import checkpoint
+    from melodyrnn.core import checkpoint
 
     monkeypatch.setattr(checkpoint, "assets_dir", lambda: tmp_path)
     result = CliRunner().invoke(main, ["generate", "--primer", "60 62", "--output-dir",
@@ -167,7 +167,7 @@ def test_the_name_default_stands_for_the_shipped_model(monkeypatch, tmp_path, ti
 
 
 def test_the_shipped_default_model_is_a_lossless_melody_model():
-    from melodyrnn.checkpoint import load_checkpoint
+    from melodyrnn.core.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint("default")
     enc = ckpt["encoding"]
@@ -243,7 +243,7 @@ def _motif_seed(bars=4):
 def test_deterministic_decoders_play_no_phrase_three_times(tiny_run, decode):
     from collections import Counter
 
-    from melodyrnn.copies import bar_contents
+    from melodyrnn.music.copies import bar_contents
 
     def most_plays(max_plays):
         out = generate(str(tiny_run), _motif_seed(), None,
@@ -302,9 +302,9 @@ def test_key_signatures_and_every_file_parses(tiny_run, tmp_path):
 
 
 def test_new_pitches_stay_in_the_training_range(tiny_run, tiny_dataset):
-    from melodyrnn.checkpoint import load_checkpoint
-    from melodyrnn.compose import training_pitch_range
-    from melodyrnn.encodings import encoding_from_dict
+    from melodyrnn.core.checkpoint import load_checkpoint
+    from melodyrnn.music.compose import training_pitch_range
+    from melodyrnn.core.registry import encoding_from_dict
 
     ckpt = load_checkpoint(tiny_run)
     low, high = training_pitch_range(ckpt, encoding_from_dict(ckpt["encoding"]))
@@ -342,10 +342,10 @@ def test_cli_primer_errors_and_reports(tiny_run, seed_file, tmp_path):
 def test_until_end_lets_the_model_end_and_an_ended_tune_stays_ended(tiny_run):
     import torch
 
-    from melodyrnn.compose import _grammar
-    from melodyrnn.continuation import continue_ids
-    from melodyrnn.loading import load_model
-    from melodyrnn.vocab import EOS
+    from melodyrnn.music.compose import _grammar
+    from melodyrnn.core.continuation import continue_ids
+    from melodyrnn.core.loading import load_model
+    from melodyrnn.core.vocab import EOS
 
     model, enc = load_model(str(tiny_run))
     allowed = torch.ones(len(enc.vocab), dtype=torch.bool)

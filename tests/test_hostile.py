@@ -8,8 +8,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from melodyrnn.checkpoint import load_checkpoint
-from melodyrnn.cli import main
+from melodyrnn.core.checkpoint import load_checkpoint
+from melodyrnn.cli.main import main
 
 
 def one_line_error(args) -> str:
@@ -123,7 +123,7 @@ def test_batch_inputs_skip_fifos_and_devices(traps, tmp_path):
     (even --dry-run) does not block on them."""
     from conftest import _motif_tune
 
-    from melodyrnn.midi_io import write_midi
+    from melodyrnn.music.midi_io import write_midi
 
     folder = traps[0].parent
     for i in range(3):
@@ -154,8 +154,8 @@ def test_a_file_name_that_is_not_utf8_is_reported_like_any_other(tmp_path):
 
     from conftest import _motif_tune
 
-    from melodyrnn.dataset import load_dataset
-    from melodyrnn.midi_io import write_midi
+    from melodyrnn.core.dataset import load_dataset
+    from melodyrnn.music.midi_io import write_midi
 
     folder = tmp_path / "tunes"
     folder.mkdir()
@@ -192,9 +192,9 @@ def test_rewriting_a_dataset_never_leaves_a_mix(tmp_path, monkeypatch, exchange)
     import numpy as np
     from conftest import _motif_tune
 
-    from melodyrnn import dataset as ds_mod
-    from melodyrnn.dataset import load_dataset
-    from melodyrnn.midi_io import write_midi
+    from melodyrnn.core import dataset as ds_mod
+    from melodyrnn.core.dataset import load_dataset
+    from melodyrnn.music.midi_io import write_midi
 
     folder, out = tmp_path / "tunes", tmp_path / "ds"
     folder.mkdir()
@@ -239,7 +239,7 @@ def test_rewriting_a_dataset_never_leaves_a_mix(tmp_path, monkeypatch, exchange)
 
 
 def test_pipeline_seeds_with_one_name_keep_their_own_outputs():
-    from melodyrnn.stages import unique_stems
+    from melodyrnn.pipeline.stages import unique_stems
 
     assert unique_stems(["a/jig.mid", "b/jig.mid", "c/sample.mid", "d/jig_2.mid"], {"sample"}) == \
         ["jig", "jig_2", "sample_2", "jig_2_2"]
@@ -269,7 +269,7 @@ def test_pipeline_files_are_checked_whole_at_load(text, tmp_path):
 
 
 def test_pipeline_inputs_as_one_string_is_one_folder(tmp_path):
-    from melodyrnn.pipeline import _content
+    from melodyrnn.pipeline.plan import _content
 
     folder = tmp_path / "t"
     folder.mkdir()
@@ -279,7 +279,7 @@ def test_pipeline_inputs_as_one_string_is_one_folder(tmp_path):
 def test_a_tampered_generate_record_embeds_nothing_outside_the_run(tmp_path):
     import json
 
-    from melodyrnn.report import _samples_section
+    from melodyrnn.pipeline.report import _samples_section
 
     secret = tmp_path / "secret.txt"
     secret.write_text("PASSWORD")
@@ -297,8 +297,8 @@ def test_an_output_dir_named_like_an_option_is_a_path(tmp_path, monkeypatch):
 
     from conftest import _motif_tune
 
-    from melodyrnn.midi_io import write_midi
-    from melodyrnn.render import render_wav
+    from melodyrnn.music.midi_io import write_midi
+    from melodyrnn.music.render import render_wav
 
     if shutil.which("fluidsynth") is None:
         pytest.skip("no FluidSynth here")
@@ -315,7 +315,7 @@ def test_more_bad_inputs_found_by_a_sweep(tiny_dataset, tiny_run, tmp_path):
     tunes, a pipeline file with no stages, a text file as --soundfont."""
     from conftest import _motif_tune
 
-    from melodyrnn.midi_io import write_midi
+    from melodyrnn.music.midi_io import write_midi
 
     text = tmp_path / "notes.mid"
     text.write_text("hello\n")
@@ -345,8 +345,8 @@ def test_generation_sizes_are_bounded(args, reason, tiny_run, tmp_path):
 
 
 def test_library_generation_sizes_are_bounded():
-    from melodyrnn.compose import GenerateConfig
-    from melodyrnn.continuation import DecodeConfig
+    from melodyrnn.music.compose import GenerateConfig
+    from melodyrnn.core.continuation import DecodeConfig
 
     with pytest.raises(ValueError, match="bars"):
         GenerateConfig(bars=10 ** 6)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from melodyrnn.cli import main
-from melodyrnn.dataset import assign_split, load_dataset
-from melodyrnn.encodings import get_encoding
-from melodyrnn.ingest import IngestConfig, run_ingest
-from melodyrnn.midi_io import read_midi
-from melodyrnn.quantize import extract_melodies
+from melodyrnn.cli.main import main
+from melodyrnn.core.dataset import assign_split, load_dataset
+from melodyrnn.core.registry import get_encoding
+from melodyrnn.music.ingest.build import IngestConfig, run_ingest
+from melodyrnn.music.midi_io import read_midi
+from melodyrnn.music.quantize import extract_melodies
 
 from midifactory import melody_file, note_events, scale_notes, smf, tempo, track_chunk, vlq
 
@@ -121,7 +121,7 @@ def test_ingest_reports_every_file_and_skips_bad_ones(corpus, tmp_path):
             (expected,), _ = extract_melodies(read_midi(src["path"]), enc.config)
             got = enc.decode(arrays.sequence(i))
             assert got.same_notes(expected)
-            assert arrays.notes[i] == len(expected)
+            assert arrays.units[i] == len(expected)
             assert arrays.bar_steps[i] == expected.steps_per_bar
     summary = result.stderr
     assert "20 files: 12 ok, 3 skipped, 5 errors" in summary
@@ -220,8 +220,8 @@ def test_missing_input_and_bad_shard_are_clean_errors(tmp_path):
 def test_slow_file_times_out_alone(corpus, tmp_path, monkeypatch):
     import time
 
-    import melodyrnn.ingest_worker as worker
-    from melodyrnn.ingest_worker import Limits
+    import melodyrnn.music.ingest.worker as worker
+    from melodyrnn.music.ingest.worker import Limits
 
     slow = melody_file(scale_notes([61, 63, 66, 68, 70] * 3))
     (corpus / "slow.mid").write_bytes(slow)
@@ -258,8 +258,8 @@ def test_info(corpus, tmp_path):
 
 
 def test_a_file_that_breaks_the_batch_encoder_fails_alone(monkeypatch):
-    from melodyrnn.encodings.melody import MelodyEncoding
-    from melodyrnn.ingest_worker import Limits, process_chunk
+    from melodyrnn.music.encodings.melody import MelodyEncoding
+    from melodyrnn.music.ingest.worker import Limits, process_chunk
 
     real = MelodyEncoding.encode_tunes
 
@@ -282,7 +282,7 @@ def test_a_file_that_breaks_the_batch_encoder_fails_alone(monkeypatch):
 
 
 def test_read_input_refuses_fifos_and_oversized_files(tmp_path):
-    from melodyrnn.ingest_worker import Limits, read_input
+    from melodyrnn.music.ingest.worker import Limits, read_input
 
     fifo = tmp_path / "pipe.mid"
     os.mkfifo(fifo)

@@ -5,8 +5,8 @@ import os
 import mido
 import pytest
 
-from melodyrnn.live import LiveConfig, LiveEngine, ModelResponder
-from melodyrnn.live_ports import run_engine
+from melodyrnn.live.engine import LiveConfig, LiveEngine, ModelResponder
+from melodyrnn.live.ports import run_engine
 
 STEP = 0.005  # seconds per loop turn
 
@@ -190,7 +190,7 @@ def test_real_virtual_ports():
                         "(pip install 'melodyrnn[live]'): real-port test skipped")
     if not os.path.exists("/dev/snd/seq"):
         pytest.skip("no ALSA sequencer (/dev/snd/seq) on this machine: real-port test skipped")
-    from melodyrnn.live_ports import port_names
+    from melodyrnn.live.ports import port_names
 
     outport = mido.open_output("melodyrnn test", virtual=True)
     inputs, _ = port_names()

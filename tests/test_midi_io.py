@@ -3,9 +3,9 @@ import struct
 import numpy as np
 import pytest
 
-from melodyrnn.midi_io import (from_pretty_midi, midi_bytes, read_midi, read_midi_bytes,
+from melodyrnn.music.midi_io import (from_pretty_midi, midi_bytes, read_midi, read_midi_bytes,
                                to_pretty_midi, write_midi)
-from melodyrnn.notes import TempoChange, TimeSignature, Track, Tune
+from melodyrnn.music.notes import TempoChange, TimeSignature, Track, Tune
 
 from midifactory import (melody_file, note_events, scale_notes, smf, tempo, time_signature,
                          track_chunk)

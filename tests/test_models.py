@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from melodyrnn.models import ElmanRNN, ModelConfig, build_model
+from melodyrnn.core.models import ElmanRNN, ModelConfig, build_model
 
 KINDS = ["rnn", "lstm", "gru", "attention"]
 

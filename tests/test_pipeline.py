@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import _motif_tune
-from melodyrnn.cli import main
-from melodyrnn.midi_io import write_midi
-from melodyrnn.pipeline import load_pipeline, plan
+from melodyrnn.cli.main import main
+from melodyrnn.music.midi_io import write_midi
+from melodyrnn.pipeline.plan import load_pipeline, plan
 
 TOML = """
 [pipeline]
@@ -225,7 +225,7 @@ def test_train_stage_fine_tunes_a_checkpoint_and_its_bytes_key_the_stage(collect
     checkpoint file changes the stage's key (and so everything after it)."""
     import shutil
 
-    from melodyrnn.checkpoint import load_checkpoint
+    from melodyrnn.core.checkpoint import load_checkpoint
 
     base = collection / "base.pt"
     shutil.copy(tiny_run, base)

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import _motif_tune
-from melodyrnn.cli import main
-from melodyrnn.encodings import registry
-from melodyrnn.midi_io import read_midi, write_midi
+from melodyrnn.cli.main import main
+from melodyrnn.core import registry
+from melodyrnn.music.midi_io import read_midi, write_midi
 
 EXAMPLE = Path(__file__).parent / "plugin_example"
 

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from melodyrnn.quantize import ExtractConfig, extract_melodies, extract_melody_batch, quantize_beats
+from melodyrnn.music.quantize import ExtractConfig, extract_melodies, extract_melody_batch, quantize_beats
 
 from tunes import track, tune
 

@@ -6,7 +6,7 @@ import wave
 import numpy as np
 import pytest
 
-from melodyrnn.render import bar_lines, find_soundfont, normalise_wav, render_wav
+from melodyrnn.music.render import bar_lines, find_soundfont, normalise_wav, render_wav
 
 from tunes import track, tune
 
@@ -48,7 +48,7 @@ def test_a_missing_soundfont_is_an_error(tmp_path):
 
 
 def test_fluidsynth_render_peaks_near_minus_one_dbfs(tmp_path):
-    from melodyrnn.midi_io import write_midi
+    from melodyrnn.music.midi_io import write_midi
 
     if shutil.which("fluidsynth") is None:
         pytest.skip("FluidSynth is not installed (apt-get install fluidsynth fluid-soundfont-gm)")

@@ -5,10 +5,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import _motif_tune
-from melodyrnn.cli import main
-from melodyrnn.features import piece_features
-from melodyrnn.midi_io import write_midi
-from melodyrnn.sample_eval import compare_sets, kde_on_grid, longest_shared_runs
+from melodyrnn.cli.main import main
+from melodyrnn.music.features import piece_features
+from melodyrnn.music.midi_io import write_midi
+from melodyrnn.music.sample_eval import compare_sets, kde_on_grid, longest_shared_runs
 from tunes import track, tune
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from conftest import _motif_tune
-from melodyrnn.midi_io import write_midi
+from melodyrnn.music.midi_io import write_midi
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

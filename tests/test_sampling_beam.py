@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from melodyrnn.beam import beam_search, stochastic_beam_search
-from melodyrnn.sampling import SamplingConfig, filter_logits, sample_next
+from melodyrnn.core.beam import beam_search, stochastic_beam_search
+from melodyrnn.core.sampling import SamplingConfig, filter_logits, sample_next
 
 
 def test_filters_by_hand():

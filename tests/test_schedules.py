@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from melodyrnn.encodings import get_encoding
-from melodyrnn.encodings.melody import FIRST_NOTE_ON
-from melodyrnn.tasks import TransposeAugmenter
-from melodyrnn.trainer import TrainConfig, _lr_at
+from melodyrnn.core.registry import get_encoding
+from melodyrnn.music.encodings.melody import FIRST_NOTE_ON
+from melodyrnn.music.encodings.base import TransposeAugmenter
+from melodyrnn.core.trainer import TrainConfig, _lr_at
 
 
 def test_warmup_then_cosine_to_the_floor():
@@ -46,6 +46,14 @@ def test_transposition_shifts_only_pitches_and_stays_in_range():
     assert {aug.choose(free, np.random.default_rng(s)) for s in range(300)} == set(range(-3, 4))
 
 
-def test_transposition_needs_pitches():
-    with pytest.raises(ValueError, match="no pitches"):
-        TransposeAugmenter(get_encoding("char"), 2)
+def test_transposition_is_the_music_encodings_augmenter():
+    """TrainConfig only carries the options; the encoding decides what they mean."""
+    with pytest.raises(ValueError, match="no augmentation 'transpose'"):
+        get_encoding("char").augmenter(transpose=2)
+    assert get_encoding("char").augmenter() is None
+    assert get_encoding("melody").augmenter(transpose=0) is None
+    assert isinstance(get_encoding("performance").augmenter(transpose=2), TransposeAugmenter)
+    with pytest.raises(ValueError, match="0..12"):
+        get_encoding("melody").augmenter(transpose=13)
+    with pytest.raises(ValueError, match="no augmentation 'reverse'"):
+        get_encoding("melody").augmenter(transpose=1, reverse=True)

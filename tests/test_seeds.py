@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from melodyrnn.keys import infer_key, key_name, pitch_name
-from melodyrnn.notes import KeySignature
-from melodyrnn.seeds import parse_pitch, parse_primer, primer_window, seed_window
+from melodyrnn.music.keys import infer_key, key_name, pitch_name
+from melodyrnn.music.notes import KeySignature
+from melodyrnn.music.seeds import parse_pitch, parse_primer, primer_window, seed_window
 
 from tunes import track, tune
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from melodyrnn.structure import (has_aaa, in_key_rate, longest_repeat, new_bars, repeat_fraction,
+from melodyrnn.music.structure import (has_aaa, in_key_rate, longest_repeat, new_bars, repeat_fraction,
                                  structure_features, tune_bars)
 
 from tunes import track, tune
@@ -42,9 +42,9 @@ def test_continuation_evaluation_on_tunes_made_here(tiny_run, tmp_path):
     from click.testing import CliRunner
 
     from conftest import _motif_tune
-    from melodyrnn.cli import main
-    from melodyrnn.continuations import ContinuationConfig, evaluate_continuations
-    from melodyrnn.midi_io import write_midi
+    from melodyrnn.cli.main import main
+    from melodyrnn.music.continuations import ContinuationConfig, evaluate_continuations
+    from melodyrnn.music.midi_io import write_midi
 
     (tmp_path / "a").mkdir()
     for i in range(4):

@@ -4,9 +4,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from melodyrnn.cli import main
-from melodyrnn.encodings import CharEncoding, WordEncoding, encoding_from_dict
-from melodyrnn.encodings.text import CharConfig, WordConfig, split_documents
+from melodyrnn.cli.main import main
+from melodyrnn.text.encodings import CharEncoding, WordEncoding
+from melodyrnn.core.registry import encoding_from_dict
+from melodyrnn.text.encodings import CharConfig, WordConfig, split_documents
 
 
 def test_char_encoding_by_hand():

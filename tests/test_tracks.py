@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 import midifactory as mf
-from melodyrnn.cli import main
-from melodyrnn.midi_io import read_midi_bytes, track_channels, write_midi
-from melodyrnn.tracks import describe_tracks, melody_track_index, pick_melody_track
+from melodyrnn.cli.main import main
+from melodyrnn.music.midi_io import read_midi_bytes, track_channels, write_midi
+from melodyrnn.music.tracks import describe_tracks, melody_track_index, pick_melody_track
 
 from tunes import track, tune
 

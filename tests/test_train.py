@@ -11,10 +11,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from melodyrnn.checkpoint import load_checkpoint, model_from_checkpoint
-from melodyrnn.cli import main
-from melodyrnn.dataset import load_dataset
-from melodyrnn.scoring import score_split
+from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint
+from melodyrnn.cli.main import main
+from melodyrnn.core.dataset import load_dataset
+from melodyrnn.core.scoring import score_split
 
 SMALL = ["--hidden", "32", "--layers", "1", "--embedding", "16", "--batch-size", "8",
          "--seq-len", "32", "--warmup", "5", "-q"]
@@ -47,7 +47,7 @@ def test_training_learns_and_writes_a_run(tiny_dataset, tmp_path, model):
     assert best["event_accuracy"] > 0.2
     # the checkpoint alone evaluates: carries encoding, vocabulary, configs, metrics
     assert ckpt["encoding"]["name"] == "melody" and len(ckpt["vocab"]["tokens"]) == 133
-    assert ckpt["train_config"]["transpose"] == 2 and ckpt["metrics"] == best
+    assert ckpt["train_config"]["augment"] == {"transpose": 2} and ckpt["metrics"] == best
     out = cli("evaluate", run / "best.pt", tiny_dataset, "--split", "valid")
     assert out.exit_code == 0
     assert json.loads(out.stdout)["bits_per_note"] == pytest.approx(best["bits_per_note"])

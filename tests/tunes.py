@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from melodyrnn.notes import TempoChange, TimeSignature, Track, Tune
+from melodyrnn.music.notes import TempoChange, TimeSignature, Track, Tune
 
 
 def track(notes, name="t", program=0, is_drum=False) -> Track:

@@ -1,0 +1,182 @@
+"""One-file checkpoints: weights plus plain config, never arbitrary pickled objects.
+
+A checkpoint is a dict of tensors, numbers, strings, lists and dicts, written with
+``torch.save`` and read back with ``torch.load(weights_only=True)``, which refuses any
+other object, so opening a checkpoint from anywhere cannot run code. It carries
+everything needed to sample and to evaluate: model config and weights, the encoding
+with its vocabulary, the training config, the library version and final metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from melodyrnn.core.atomic import atomic_path
+from melodyrnn.core.models import ModelConfig, SequenceModel
+
+__all__ = ["FORMAT", "payload", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
+           "resolve_checkpoint", "DEFAULT_NAME", "SHIPPED"]
+
+FORMAT = 1
+REQUIRED = ("format", "model_config", "model_state")
+DEFAULT_NAME = "default"
+# models shipped in the package, by name: the default (lookback network + bar-copy form head,
+# pipelines/folk_copy.toml) and its plain lookback network (pipelines/folk.toml)
+SHIPPED = {DEFAULT_NAME: "default.pt", "lookback": "lookback.pt"}
+
+
+def assets_dir() -> Path:
+    """The package folder that holds shipped model files."""
+    from importlib.resources import files
+
+    return Path(str(files("melodyrnn") / "assets"))
+
+
+def resolve_checkpoint(name: str | os.PathLike) -> Path:
+    """A checkpoint path; a name of :data:`SHIPPED` (``default``, ``lookback``) stands for
+    that model shipped in the package.
+
+    Raises
+    ------
+    ValueError
+        For a shipped name when this build does not ship that model.
+    """
+    if str(name) not in SHIPPED:
+        return Path(name)
+    path = assets_dir() / SHIPPED[str(name)]
+    if not path.is_file():
+        raise ValueError(f"no {name} model ships with this build of melodyrnn; "
+                         "pass a checkpoint (--model RUN/best.pt)")
+    return path
+
+
+def payload(model: SequenceModel, metrics: dict | None = None, **extra) -> dict:
+    """What every checkpoint holds -- library version, model config, weights (on the CPU)
+    and metrics -- plus ``extra`` plain data (encoding, vocab, train config...); the one
+    builder of checkpoint dicts (trainer, classifier and :func:`melodyrnn.save` use it)."""
+    from dataclasses import asdict
+
+    from melodyrnn import __version__
+
+    return {"melodyrnn_version": __version__, "model_config": asdict(model.config),
+            "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            **extra, "metrics": metrics or {}}
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` atomically (no partial file under ``path`` after a crash)."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **payload}, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Read a checkpoint, refusing anything but weights and plain data.
+
+    Raises
+    ------
+    ValueError
+        For a file that is not a melodyrnn checkpoint, or that holds other objects.
+    """
+    path = resolve_checkpoint(path)
+    if not path.is_file():
+        raise ValueError(f"no checkpoint at {path}")
+    _check_unpacked_size(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        lines = [ln.strip() for ln in str(e).splitlines()]
+        offending = next((ln for ln in lines if "GLOBAL" in ln or "global" in ln), None)
+        if offending is None:
+            raise ValueError(f"{path}: not a readable checkpoint") from None
+        raise ValueError(f"{path}: refused to load: it holds objects other than weights and "
+                         f"plain data, which could run code ({offending[:160]})") from None
+    except Exception as e:  # noqa: BLE001 -- whatever torch makes of a file that is no checkpoint
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED):
+        raise ValueError(f"{path}: not a melodyrnn checkpoint")
+    if ckpt["format"] != FORMAT:
+        raise ValueError(f"{path}: checkpoint format {ckpt['format']} is not supported")
+    _check_structure(ckpt, path)
+    return ckpt
+
+
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse a zip whose entries inflate far beyond the file (torch stores them
+    uncompressed, so an honest checkpoint unpacks to about its own size)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: torch.load says what it is
+    size = path.stat().st_size
+    if unpacked > 2 * size + (1 << 20):
+        raise ValueError(f"{path}: refused to load: its entries inflate to {unpacked / 2**20:.0f} MiB "
+                         f"from {size / 2**20:.1f} MiB")
+
+
+def _check_structure(ckpt: dict, path) -> None:
+    """Plain config, a dict of finite tensors, a vocabulary of strings -- or ValueError."""
+    if not isinstance(ckpt["model_config"], dict) or not isinstance(ckpt["model_state"], dict):
+        raise ValueError(f"{path}: model_config and model_state must be dicts")
+    for key, value in ckpt["model_state"].items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ValueError(f"{path}: model_state holds {key!r}, which is not a named tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{path}: weight {key} is not finite (NaN or inf)")
+    vocab = ckpt.get("vocab")
+    if vocab is not None and not (isinstance(vocab, dict) and isinstance(vocab.get("tokens"), list)
+                                  and all(isinstance(t, str) for t in vocab["tokens"])):
+        raise ValueError(f"{path}: the vocabulary must be a list of token strings")
+    if "encoding" in ckpt and not isinstance(ckpt["encoding"], dict):
+        raise ValueError(f"{path}: the encoding must be a dict")
+    size = ckpt["model_config"].get("vocab_size")
+    if vocab is not None and isinstance(size, int) and len(vocab["tokens"]) != size:
+        raise ValueError(f"{path}: {len(vocab['tokens'])} tokens in the vocabulary, vocab_size {size}")
+    counts = ckpt.get("train_id_counts")
+    counted = isinstance(counts, list) and len(counts) == size and all(
+        isinstance(n, int) and n >= 0 for n in counts)
+    if counts is not None and isinstance(size, int) and not counted:
+        raise ValueError(f"{path}: train_id_counts must be a count per token id")
+
+
+def model_from_checkpoint(ckpt: dict, add_ons: dict | None = None) -> SequenceModel:
+    """The model of a loaded checkpoint, weights in place, in eval mode; ``add_ons``
+    (config fields such as ``bar_copy``) add parts the checkpoint lacks, with new weights.
+
+    Raises
+    ------
+    ValueError
+        For a config that is not a model's, or weights whose names or shapes do not fit
+        it (a config that would allocate far more weights than the file holds is refused
+        before the model is built).
+    """
+    try:
+        config = ModelConfig(**{**ckpt["model_config"], **(add_ons or {})})
+    except TypeError as e:  # unknown or missing fields
+        raise ValueError(f"bad model config in the checkpoint: {str(e).split(') ', 1)[-1]}") from None
+    except ValueError as e:
+        raise ValueError(f"bad model config in the checkpoint: {e}") from None
+    state = ckpt["model_state"]
+    held = sum(v.numel() for v in state.values())
+    floor = config.vocab_size * config.embedding + config.layers * config.hidden ** 2  # fewest weights
+    if floor > 2 * held + 4096:  # building it would allocate far more than the file holds
+        raise ValueError(f"the checkpoint's config asks for at least {floor:,} weights, its file "
+                         f"holds {held:,}")
+    model = SequenceModel(config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(k for k in set(expected) - set(state) if not k.startswith(tuple(add_ons or ())))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        raise ValueError(f"the checkpoint's weights do not fit its config ("
+                         f"{'missing ' + missing[0] if missing else 'unexpected ' + extra[0]})")
+    for key, shape in expected.items():
+        if key in state and tuple(state[key].shape) != shape:
+            raise ValueError(f"the checkpoint's weight {key} has shape {tuple(state[key].shape)}, "
+                             f"its config needs {shape}")
+    model.load_state_dict(state, strict=not add_ons)
+    return model.eval()

@@ -1,0 +1,186 @@
+"""Continue a primer with a trained model, many outputs in one batched pass.
+
+The primer runs through the model once to set the hidden state; every new id is then
+produced one step at a time from that carried state -- the prefix is never re-run.
+Music-agnostic: ids in, ids out; constraints arrive as a mask of allowed ids, a grammar of
+the id language, and a limit on how often one run of ids may be played (which keeps
+decoders from looping: a phrase may come back, but not again and again).
+
+Reproducibility: output ``k`` draws its random numbers from its own generator, seeded
+by ``(seed, k)``, so it is the same whatever the number of outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from melodyrnn.core.beam import beam_search, stochastic_beam_search
+from melodyrnn.core.models import SequenceModel
+from melodyrnn.core.sampling import SamplingConfig, sample_next
+
+__all__ = ["DecodeConfig", "Continuation", "continue_ids", "row_generator", "plays_of_next"]
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How to pick ids: sampling (``sampling``), or a beam when ``beam_size`` > 1.
+
+    ``branch_factor`` > 1 selects Magenta's stochastic beam search (sampled branches of
+    ``steps_per_iteration`` steps); otherwise the beam is deterministic.
+    """
+
+    sampling: SamplingConfig = SamplingConfig()
+    beam_size: int = 1
+    branch_factor: int = 1
+    steps_per_iteration: int = 1
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.beam_size <= MAX_BEAM and 1 <= self.branch_factor <= MAX_BEAM
+                and 1 <= self.steps_per_iteration <= 4096):
+            raise ValueError(f"need 1 <= beam_size, branch_factor <= {MAX_BEAM} and "
+                             "1 <= steps_per_iteration <= 4096")
+
+
+MAX_BEAM = 256  # beam and branch sizes: beyond this a search only burns memory
+
+
+@dataclass
+class Continuation:
+    """Generated ids (n, steps) and the total ``-ln p`` of each row under the model."""
+
+    ids: torch.Tensor
+    nats: torch.Tensor
+
+
+def _select(state: dict, index: torch.Tensor) -> dict:
+    return {k: (v[:, index] if k in ("h", "c") else v[index.to(v.device)]) for k, v in state.items()}
+
+
+def row_generator(seed: int, row: int) -> torch.Generator:
+    """The random generator of output ``row`` under ``seed`` (independent of the others)."""
+    state = np.random.SeedSequence([seed, row]).generate_state(2, np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def plays_of_next(tokens: torch.Tensor, n: int, vocab: int) -> torch.Tensor:
+    """How often each id (N, V) has followed the last ``n - 1`` ids of ``tokens`` (N, T)
+    before: the number of times the run of ``n`` ids it would complete was played."""
+    counts = torch.zeros(tokens.shape[0], vocab, dtype=torch.long, device=tokens.device)
+    if tokens.shape[1] < n:
+        return counts
+    windows = tokens.unfold(1, n - 1, 1)[:, :-1]  # (N, T - n + 1, n - 1), each followed by an id
+    match = (windows == tokens[:, None, -(n - 1):]).all(dim=-1)  # (N, T - n + 1)
+    nxt = tokens[:, n - 1:].clamp(min=0)  # (N, T - n + 1): the id after each window
+    return counts.scatter_add_(1, nxt, match.long())
+
+
+def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
+                 decode: DecodeConfig = DecodeConfig(), seed: int = 0,
+                 allowed: torch.Tensor | None = None, period: int = 0,
+                 limit: tuple[int, int] = (0, 0),
+                 grammar: tuple[torch.Tensor, torch.Tensor] | None = None) -> Continuation:
+    """Generate ``n`` continuations of ``steps`` ids after ``primer`` (which starts with <s>).
+
+    Parameters
+    ----------
+    allowed : bool tensor (V,), optional
+        Ids that may be generated.
+    period : int
+        Bar length in tokens for lookback models (0: none).
+    limit : (n, plays)
+        ``plays`` > 0: no run of ``n`` ids is played more than ``plays`` times in primer
+        (after <s>) and continuation together (the id that would play one once more is
+        masked out).
+    grammar : (next_state (S, V) long, allowed (S, V) bool), optional
+        A finite-state grammar of the id language: from state 0, each id moves to
+        ``next_state[state, id]``; only ids ``allowed[state]`` may come next (an encoding
+        uses it to rule out ids that would mean nothing, so that no two outputs differ
+        only in such ids).
+
+    Deterministic beam search returns the ``n`` best distinct beams of a beam of
+    ``max(beam_size, n)``; sampling and stochastic beam search give row ``k`` its own
+    generator (:func:`row_generator`). Small batches (under 16 rows) run single-threaded:
+    for one-step matrix products that small, thread hand-offs cost more than they save.
+    """
+    threads = torch.get_num_threads()
+    if n < 16 and model.embed.weight.device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            return _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
+                             grammar)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
+              grammar) -> Continuation:
+    model.eval()
+    device = model.embed.weight.device
+    state = model.initial_state(1, torch.tensor([period]), device=device)
+    prefix = torch.tensor([primer[:-1]], device=device) if len(primer) > 1 else None
+    if prefix is not None:
+        _, state = model(prefix, state)  # the primer, once
+    last = torch.tensor([primer[-1]], device=device)
+    mask = None if allowed is None else allowed.to(device)[None, :]
+    run, plays = limit
+    if plays > 0 and run > 1:  # the ids so far (after <s>) travel with the state
+        state = {**state, "played": torch.tensor([primer[1:-1]], dtype=torch.long,
+                                                 device=device).reshape(1, -1)}
+
+    if grammar is not None:
+        grammar = (grammar[0].to(device), grammar[1].to(device))
+        fsm = 0
+        for i in primer[:-1]:  # the last id moves the state in the first step
+            fsm = int(grammar[0][fsm, i])
+        state = {**state, "fsm": torch.tensor([fsm], device=device)}
+
+    def step(ids: torch.Tensor, st: dict) -> tuple[torch.Tensor, dict]:
+        st = dict(st)
+        played, fsm = st.pop("played", None), st.pop("fsm", None)
+        logits, st = model(ids[:, None], st)
+        logits = logits[:, -1].float()
+        if mask is not None:
+            logits = logits.masked_fill(~mask, float("-inf"))
+        if fsm is not None:
+            fsm = grammar[0][fsm, ids]  # (N,)
+            logits = logits.masked_fill(~grammar[1][fsm], float("-inf"))
+            st["fsm"] = fsm
+        if played is not None:
+            played = torch.cat([played, ids[:, None]], dim=1)  # (N, T + 1)
+            st["played"] = played
+            limited = logits.masked_fill(plays_of_next(played, run, logits.shape[-1]) >= plays,
+                                         float("-inf"))
+            stuck = torch.isinf(limited).all(dim=-1, keepdim=True)  # nothing left: no limit
+            logits = torch.where(stuck, logits, limited)
+        return torch.log_softmax(logits, dim=-1), st
+
+    if decode.beam_size > 1 and decode.branch_factor == 1:
+        ids, scores = beam_search(step, _select, last[0], state, steps, max(decode.beam_size, n))
+        return Continuation(ids[:n].cpu(), -scores[:n].cpu())
+    if decode.beam_size > 1:
+        rows, totals = [], []
+        for i in range(n):
+            g = row_generator(seed, i)
+            sample = (lambda lp, g=g: sample_next(lp, decode.sampling, g, None))
+            ids, score = stochastic_beam_search(step, _select, last[0], state, steps,
+                                                decode.beam_size, decode.branch_factor,
+                                                decode.steps_per_iteration, sample)
+            rows.append(ids)
+            totals.append(-score)
+        return Continuation(torch.stack(rows).cpu(), torch.tensor(totals, dtype=torch.float64))
+    # one uniform draw per row and step, from the row's own generator
+    uniforms = torch.stack([torch.rand(steps, generator=row_generator(seed, i), dtype=torch.float64)
+                            for i in range(n)])  # (n, steps)
+    state = _select(state, torch.zeros(n, dtype=torch.long, device=device))
+    ids = last.expand(n)
+    out, nats = [], torch.zeros(n, dtype=torch.float64, device=device)
+    for t in range(steps):
+        logp, state = step(ids, state)  # (n, V)
+        ids = sample_next(logp.cpu(), decode.sampling, uniforms=uniforms[:, t]).to(device)
+        nats -= logp.gather(1, ids[:, None]).squeeze(1)
+        out.append(ids)
+    return Continuation(torch.stack(out, dim=1).cpu(), nats.cpu())

@@ -1,0 +1,46 @@
+"""Fine-tuning a checkpoint: add-ons to its network, frozen parts, a rate per part.
+
+``init_from`` may add parts that the checkpoint's network lacks (:data:`ADD_ONS`: the
+bar-copy form head) with new weights; ``train_only`` freezes every parameter but those
+named with a prefix; ``add_on_lr`` gives the added parts their own learning rate.
+"""
+
+from __future__ import annotations
+
+from melodyrnn.core.checkpoint import model_from_checkpoint
+from melodyrnn.core.models import SequenceModel
+
+__all__ = ["ADD_ONS", "extended", "freeze_all_but", "param_groups"]
+
+ADD_ONS = ("bar_copy",)  # model parts that fine-tuning may add to a checkpoint's network
+
+
+def extended(base: dict, model_config: dict) -> SequenceModel:
+    """The checkpoint's model, with the add-ons ``model_config`` asks for (new weights;
+    the rest checked by :func:`melodyrnn.core.checkpoint.model_from_checkpoint`)."""
+    return model_from_checkpoint(base, {k: model_config[k] for k in ADD_ONS if model_config.get(k)})
+
+
+def param_groups(model: SequenceModel, lr: float, add_on_lr: float) -> list[dict]:
+    """Optimizer parameter groups: one, or with ``add_on_lr`` a second for the add-ons'
+    parameters (``rate``: their learning rate relative to ``lr``; the trainer's schedule
+    scales both)."""
+    named = list(model.named_parameters())
+    add = [p for n, p in named if n.startswith(ADD_ONS)]
+    if not add_on_lr or not add:
+        return [{"params": [p for _, p in named], "rate": 1.0}]
+    return [{"params": [p for n, p in named if not n.startswith(ADD_ONS)], "rate": 1.0},
+            {"params": add, "rate": add_on_lr / lr}]
+
+
+def freeze_all_but(model: SequenceModel, prefix: str) -> None:
+    """Only parameters whose names start with ``prefix`` keep learning.
+
+    Raises
+    ------
+    ValueError
+        When no parameter has that prefix.
+    """
+    kept = [p.requires_grad_(n.startswith(prefix)) for n, p in model.named_parameters()]
+    if not any(p.requires_grad for p in kept):
+        raise ValueError(f"train_only: no parameter is named {prefix}*")

@@ -1,0 +1,86 @@
+"""Per-chunk ingest results cached by file content hash, as pickle-free ``.npz`` files.
+
+Each finished chunk is saved atomically under ``DATASET/.cache/<key>/`` where ``key``
+hashes the encoding, the limits and the cache format. A re-run over the same inputs
+(or a run resumed after a kill) finds every finished file by its content hash and skips
+parsing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from melodyrnn.core.atomic import atomic_path
+from melodyrnn.core.encoding import EncodedBatch
+from melodyrnn.music.ingest.worker import CACHE_VERSION, ChunkResult, Limits
+
+__all__ = ["ResultCache"]
+
+
+def _key(encoding_dict: dict, limits: Limits) -> str:
+    blob = json.dumps({"v": CACHE_VERSION, "encoding": encoding_dict, "limits": asdict(limits)},
+                      sort_keys=True)
+    return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
+
+class ResultCache:
+    """Finished chunk results of one encoding, looked up by file content hash."""
+
+    def __init__(self, dataset_dir: str | Path, encoding_dict: dict, limits: Limits) -> None:
+        self.folder = Path(dataset_dir) / ".cache" / _key(encoding_dict, limits)
+        self.index: dict[str, tuple[ChunkResult, int]] = {}
+
+    def load(self) -> int:
+        """Read every cached chunk; returns the number of files found."""
+        if not self.folder.is_dir():
+            return 0
+        for path in sorted(self.folder.glob("chunk-*.npz")):
+            try:
+                self.add(_read(path))
+            except (OSError, ValueError, KeyError):
+                continue  # a damaged cache file only costs a re-parse
+        return len(self.index)
+
+    def add(self, result: ChunkResult) -> None:
+        for i, digest in enumerate(result.hashes):
+            self.index[digest] = (result, i)
+
+    def get(self, digest: str) -> tuple[ChunkResult, int] | None:
+        return self.index.get(digest)
+
+    def hashes(self) -> frozenset:
+        """Content hashes of every cached file."""
+        return frozenset(self.index)
+
+    def save(self, result: ChunkResult) -> None:
+        """Write one chunk result atomically (named by the hashes it holds)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.blake2b("".join(result.hashes).encode(), digest_size=8).hexdigest()
+        b = result.batch
+        with atomic_path(self.folder / f"chunk-{name}.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, hashes=np.array(result.hashes, dtype=str),
+                         status=np.array(result.status, dtype=str),
+                         reason=np.array(result.reason, dtype=str),
+                         notes=np.asarray(result.notes, np.int64),
+                         warnings=np.array(json.dumps(result.warnings)),
+                         stat_names=np.array(result.stat_names, dtype=str),
+                         stat_table=result.stat_table, tokens=b.tokens, offsets=b.offsets,
+                         seq_tune=b.seq_tune, seq_units=b.seq_units,
+                         seq_bar_steps=b.seq_bar_steps)
+
+
+def _read(path: Path) -> ChunkResult:
+    with np.load(path, allow_pickle=False) as z:
+        units = z["seq_units"] if "seq_units" in z else z["seq_notes"]  # the name before 0.2
+        batch = EncodedBatch(z["tokens"], z["offsets"], z["seq_tune"], units, z["seq_bar_steps"])
+        n = z["hashes"].shape[0]
+        table = z["stat_table"].reshape(n, -1)
+        return ChunkResult(z["hashes"].tolist(), z["status"].tolist(), z["reason"].tolist(),
+                           z["notes"].tolist(), json.loads(str(z["warnings"])),
+                           z["stat_names"].tolist(), table, batch)

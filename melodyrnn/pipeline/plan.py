@@ -1,0 +1,208 @@
+"""``melodyrnn pipeline run FILE.toml``: ingest -> train -> generate -> evaluate -> report.
+
+A pipeline file has a ``[pipeline]`` table (``name``, ``run_dir``, ``seed``) and one table per
+stage it runs, whose keys are the options of the matching command (``[train] lookback_bars =
+[1, 2, 4, 8]`` is ``melodyrnn train --lookback-bars 1,2,4,8``). ``${VAR}`` in strings expands
+from the environment, so data paths can read ``${MELODYRNN_DATA}``.
+
+Each stage writes into ``RUN/<stage>-<key>/``, where the key hashes the stage's settings as
+written, the keys of the stages it reads and (for ingest and seeds) the content of its input
+files, so a run folder copied to another machine with the same data stays cached. A
+finished stage holds ``stage.json``, written last and atomically: re-running skips it, a
+changed setting gives a new key for that stage and those after it, and a killed stage runs
+again in its folder, resuming (ingest's cache, training's ``last.pt``, generated files that
+exist). ``RUN/pipeline.json`` names the current folder of each stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from melodyrnn.core.atomic import atomic_write_text
+from melodyrnn.core.inputs import MAX_INPUT_BYTES, read_guarded
+from melodyrnn.music.ingest.files import discover
+from melodyrnn.pipeline.stages import RUNNERS, check_stage, seed_inputs
+
+__all__ = ["STAGES", "Pipeline", "PlannedStage", "load_pipeline", "plan", "run_pipeline"]
+
+STAGES = ("ingest", "train", "generate", "evaluate", "report")
+NEEDS = {"ingest": (), "train": ("ingest",), "generate": ("train",),
+         "evaluate": ("ingest", "train"), "report": ()}
+_VAR = re.compile(r"\$\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A loaded pipeline file: its name, text, run folder, seed and stage settings."""
+
+    name: str
+    path: Path
+    text: str
+    run_dir: Path
+    seed: int
+    stages: dict
+    raw: dict  # the stage tables as written (``${VAR}`` unexpanded): what keys hash
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    name: str
+    key: str
+    folder: Path
+    cached: bool
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _expand(value, where: str):
+    if isinstance(value, str):
+        def var(m):
+            if m.group(1) not in os.environ:
+                raise ValueError(f"{where}: ${{{m.group(1)}}} is not set in the environment")
+            return os.environ[m.group(1)]
+        return _VAR.sub(var, value)
+    if isinstance(value, list):
+        return [_expand(v, where) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
+                  seed: int | None = None) -> Pipeline:
+    """Read and check a pipeline file; ``run_dir`` and ``seed`` override its own."""
+    path = Path(path)
+    try:
+        text = read_guarded(path, 1 << 20).decode("utf-8")
+        raw = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML ({e})") from None
+    unknown = sorted(set(raw) - {"pipeline", *STAGES})
+    if unknown:
+        raise ValueError(f"{path}: unknown table [{unknown[0]}]; stages are {', '.join(STAGES)}")
+    bad = next((t for t in raw if not isinstance(raw[t], dict)), None)
+    if bad is not None:
+        raise ValueError(f"{path}: {bad} must be a table ([{bad}]), not a value")
+    top = raw.get("pipeline", {})
+    name = top.get("name", path.stem)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"{path}: name = {name!r}: use letters, digits, '.', '_' and '-' "
+                         "(the run folder is runs/NAME)")
+    if not isinstance(top.get("seed", 0), int) or not isinstance(top.get("run_dir", ""), str):
+        raise ValueError(f"{path}: [pipeline] seed must be an integer and run_dir a string")
+    stages = {s: _expand(dict(raw[s]), f"[{s}]") for s in STAGES if s in raw}
+    if not stages:
+        raise ValueError(f"{path}: no stage tables ({', '.join(f'[{s}]' for s in STAGES)})")
+    for stage, settings in stages.items():
+        check_stage(stage, settings)
+        missing = [n for n in NEEDS[stage] if n not in stages and not
+                   (stage == "generate" and "model" in settings)]
+        if missing:
+            raise ValueError(f"{path}: [{stage}] needs a [{missing[0]}] stage")
+    return Pipeline(name, path, text, Path(run_dir or _expand(top.get("run_dir", f"runs/{name}"),
+                                                                "run_dir")),
+                    int(top.get("seed", 0) if seed is None else seed), stages,
+                    {s: raw[s] for s in stages})
+
+
+def _files_digest(inputs: list[str], max_bytes: int = MAX_INPUT_BYTES) -> str:
+    """Hash of the bytes of every MIDI file under ``inputs`` (paths relative to each input;
+    a file that is not a regular file of at most ``max_bytes`` counts as unreadable)."""
+    h = hashlib.sha256()
+    for root in inputs:
+        base = Path(root)
+        for f in discover([root]):
+            rel = os.path.relpath(f, base) if base.is_dir() else base.name
+            h.update(os.fsencode(rel) + b"\0")
+            try:
+                h.update(hashlib.sha256(read_guarded(f, max_bytes)).digest())
+            except (OSError, ValueError):
+                h.update(b"unreadable")
+    return h.hexdigest()
+
+
+def _content(stage: str, settings: dict) -> str | None:
+    if stage == "ingest":
+        mb = settings.get("max_file_mb", MAX_INPUT_BYTES / 2 ** 20)
+        return _files_digest(seed_inputs(settings.get("inputs", [])), int(mb * 2 ** 20))
+    if stage == "generate" and settings.get("seeds"):
+        return _files_digest(seed_inputs(settings["seeds"]))
+    if stage == "train" and settings.get("init_from"):  # the checkpoint fine-tuned
+        from melodyrnn.core.checkpoint import resolve_checkpoint
+
+        try:
+            data = read_guarded(resolve_checkpoint(settings["init_from"]), 1 << 31)
+            return hashlib.sha256(data).hexdigest()
+        except (OSError, ValueError):
+            return "unreadable"
+    return None
+
+
+def plan(p: Pipeline, force: str | None = None) -> list[PlannedStage]:
+    """Each declared stage with its key, folder and whether it is already finished."""
+    if force is not None and force not in p.stages:
+        raise ValueError(f"--force {force}: this pipeline has no such stage "
+                         f"({', '.join(p.stages)})")
+    keys: dict[str, str] = {}
+    out, forced = [], False
+    for stage in STAGES:
+        if stage not in p.stages:
+            continue
+        settings = p.stages[stage]
+        upstream = {s: keys[s] for s in STAGES[:STAGES.index(stage)] if s in keys}
+        # settings as written, so that a run folder keeps its keys on a machine whose
+        # ${MELODYRNN_DATA} is elsewhere; the files' content stands for the paths
+        blob = json.dumps({"stage": stage, "settings": p.raw[stage], "seed": p.seed,
+                           "upstream": upstream, "content": _content(stage, settings)},
+                          sort_keys=True, default=str)
+        keys[stage] = hashlib.sha256(blob.encode()).hexdigest()[:12]
+        folder = p.run_dir / f"{stage}-{keys[stage]}"
+        forced = forced or stage == force
+        out.append(PlannedStage(stage, keys[stage], folder,
+                                (folder / "stage.json").is_file() and not forced))
+    return out
+
+
+def run_pipeline(p: Pipeline, *, dry_run: bool = False, force: str | None = None,
+                 log=lambda msg: print(msg, file=sys.stderr)) -> dict:
+    """Run the stages that are not finished; returns ``{stage: summary}``."""
+    steps = plan(p, force)
+    if dry_run:
+        for s in steps:
+            print(f"{s.name:9} {s.key}  {'cached' if s.cached else 'to run':7}  {s.folder}")
+        return {}
+    p.run_dir.mkdir(parents=True, exist_ok=True)
+    folders = {s.name: s.folder for s in steps}
+    summaries = {}
+    for s in steps:
+        if s.cached:
+            summaries[s.name] = json.loads((s.folder / "stage.json").read_text())["summary"]
+            log(f"{s.name}: cached ({s.folder})")
+            continue
+        if s.name == force and s.folder.exists():
+            shutil.rmtree(s.folder)
+        s.folder.mkdir(parents=True, exist_ok=True)
+        log(f"{s.name}: running in {s.folder}")
+        summary = RUNNERS[s.name](s.folder, dict(p.stages[s.name]), p, folders)
+        atomic_write_text(s.folder / "stage.json", json.dumps(
+            {"stage": s.name, "key": s.key, "settings": p.stages[s.name], "summary": summary},
+            indent=1, default=str))
+        summaries[s.name] = summary
+        atomic_write_text(p.run_dir / "pipeline.json", json.dumps(
+            {"name": p.name, "stages": {n: str(f) for n, f in folders.items()}}, indent=1))
+    return summaries
