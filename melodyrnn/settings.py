@@ -9,17 +9,21 @@ is ``steps_per_quarter``) with the CLI's defaults, so that a pipeline's ``[train
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 from melodyrnn.music.compose import GenerateConfig
 from melodyrnn.core.continuation import DecodeConfig
 from melodyrnn.core.registry import get_encoding
-from melodyrnn.music.ingest.build import IngestConfig
+from melodyrnn.music.ingest.build import IngestConfig, run_ingest
 from melodyrnn.music.ingest.worker import Limits
 from melodyrnn.core.sampling import SamplingConfig
-from melodyrnn.text.corpus import TextIngestConfig
+from melodyrnn.text.corpus import TextIngestConfig, ingest_text
 from melodyrnn.core.trainer import TrainConfig
 
-__all__ = ["ingest_config", "train_configs", "generate_config", "check_options"]
+__all__ = ["ingest_config", "ingest", "Ingested", "train_configs", "generate_config", "check_options"]
+
+#: the encodings whose inputs are text files (every other one reads MIDI)
+TEXT_ENCODINGS = ("char", "word")
 
 
 def check_options(fn, options: dict, what: str) -> None:
@@ -70,7 +74,7 @@ def ingest_config(inputs, output: str, *, encoding: str = "melody", steps_per_qu
                   quiet: bool = False) -> IngestConfig | TextIngestConfig:
     """The config of ``melodyrnn ingest INPUTS -o OUTPUT [options]``: an
     :class:`IngestConfig` for MIDI, a :class:`TextIngestConfig` for ``char``/``word``."""
-    if encoding in ("char", "word"):
+    if encoding in TEXT_ENCODINGS:
         return TextIngestConfig(tuple(str(i) for i in inputs), str(output), encoding, separator,
                                 valid, test, seed, max_words, min_count)
     if encoding == "melody":
@@ -89,6 +93,27 @@ def ingest_config(inputs, output: str, *, encoding: str = "melody", steps_per_qu
                         encoding=enc.to_dict(), valid=valid, test=test, seed=seed,
                         workers=workers, shard=tuple(shard) if shard else None, limits=limits,
                         progress=not quiet)
+
+
+@dataclass
+class Ingested:
+    """What an ingest run tells its caller: the summary the CLI prints and the pipeline
+    records, the exit code (1: nothing could be ingested) and a per-reason log for stderr."""
+
+    summary: dict
+    exit_code: int = 0
+    log: str = ""
+
+
+def ingest(cfg: IngestConfig | TextIngestConfig) -> Ingested:
+    """Run the ingest ``cfg`` describes -- MIDI files or text files -- into its dataset folder;
+    the one place that tells the two apart after :func:`ingest_config`."""
+    if isinstance(cfg, TextIngestConfig):
+        meta = ingest_text(cfg)
+        return Ingested({**meta["counts"], "splits": meta["splits"]})
+    report = run_ingest(cfg)
+    return Ingested({"files": report.files, **dict(report.status), "splits": report.splits},
+                    report.exit_code, report.summary())
 
 
 def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,

@@ -114,8 +114,7 @@ def ingest(paths, output, encoding, steps_per_quarter, min_pitch, max_pitch, tra
         meta = merge_shards(list(paths), output)
         click.echo(json.dumps(meta["splits"]))
         return
-    from melodyrnn.music.ingest.build import run_ingest
-    from melodyrnn.settings import ingest_config
+    from melodyrnn.settings import ingest, ingest_config
 
     cfg = ingest_config(paths, output, encoding=encoding, steps_per_quarter=steps_per_quarter,
                         min_pitch=min_pitch, max_pitch=max_pitch,
@@ -125,20 +124,13 @@ def ingest(paths, output, encoding, steps_per_quarter, min_pitch, max_pitch, tra
                         shard=_shard(shard), max_notes=max_notes, max_file_mb=max_file_mb,
                         file_timeout=file_timeout, seed=seed, separator=separator,
                         max_words=max_words, min_count=min_count, quiet=quiet)
-    if encoding in ("char", "word"):
-        from melodyrnn.text.corpus import ingest_text
-
-        meta = ingest_text(cfg)
-        click.echo(json.dumps({"output": output, **meta["counts"], "splits": meta["splits"]}))
-        return
-    report = run_ingest(cfg)
-    if not quiet:
-        click.echo(report.summary(), err=True)
-    click.echo(json.dumps({"output": output, "files": report.files, **dict(report.status),
-                           "splits": report.splits}))
-    if report.exit_code:
+    result = ingest(cfg)
+    if result.log and not quiet:
+        click.echo(result.log, err=True)
+    click.echo(json.dumps({"output": output, **result.summary}))
+    if result.exit_code:
         click.echo("Error: nothing could be ingested (see report.jsonl)", err=True)
-    sys.exit(report.exit_code)
+    sys.exit(result.exit_code)
 
 
 @main.command()

@@ -85,6 +85,11 @@ class Encoding(ABC):
     @abstractmethod
     def _build_vocab(self) -> Vocabulary: ...
 
+    @classmethod
+    def find_files(cls, inputs: list[str]) -> list[str]:
+        """The files this encoding reads under ``inputs`` (files and folders), sorted."""
+        raise NotImplementedError(f"the {cls.name} encoding reads no files")
+
     @abstractmethod
     def encode_files(self, paths: list[str]) -> tuple[SplitArrays, list[str], dict[str, str]]:
         """Files (or folders of them) encoded in memory: (sequences, the files used, the

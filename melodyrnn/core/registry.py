@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 
 from melodyrnn.core.encoding import Encoding
 
-__all__ = ["available_encodings", "get_encoding", "encoding_from_dict", "Plugin", "plugins"]
+__all__ = ["available_encodings", "encoding_class", "get_encoding", "encoding_from_dict", "Plugin", "plugins"]
 
 ENTRY_POINT_GROUP = "melodyrnn.encodings"
 
@@ -75,15 +75,19 @@ def available_encodings() -> dict[str, type[Encoding]]:
     return found
 
 
+def encoding_class(name: str) -> type[Encoding]:
+    """The encoding class registered as ``name``; ``ValueError`` for an unknown name."""
+    if name in BUILT_IN:
+        return _built_in(name)
+    classes = available_encodings()  # plugins only if needed
+    if name not in classes:
+        raise ValueError(f"unknown encoding {name!r}; choose from {', '.join(sorted(classes))}")
+    return classes[name]
+
+
 def get_encoding(name: str, **config) -> Encoding:
     """An encoding by name with config overrides; ``ValueError`` for unknown names/options."""
-    if name in BUILT_IN:
-        cls = _built_in(name)
-    else:
-        classes = available_encodings()  # plugins only if needed
-        if name not in classes:
-            raise ValueError(f"unknown encoding {name!r}; choose from {', '.join(sorted(classes))}")
-        cls = classes[name]
+    cls = encoding_class(name)
     known = {f.name for f in fields(cls.config_class)}
     unknown = sorted(set(config) - known)
     if unknown:

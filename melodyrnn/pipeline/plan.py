@@ -32,6 +32,7 @@ from pathlib import Path
 
 from melodyrnn.core.atomic import atomic_write_text
 from melodyrnn.core.inputs import MAX_INPUT_BYTES, read_guarded
+from melodyrnn.core.registry import encoding_class
 from melodyrnn.music.ingest.files import discover
 from melodyrnn.pipeline.stages import RUNNERS, check_stage, seed_inputs
 
@@ -120,13 +121,14 @@ def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
                     {s: raw[s] for s in stages})
 
 
-def _files_digest(inputs: list[str], max_bytes: int = MAX_INPUT_BYTES) -> str:
-    """Hash of the bytes of every MIDI file under ``inputs`` (paths relative to each input;
-    a file that is not a regular file of at most ``max_bytes`` counts as unreadable)."""
+def _files_digest(inputs: list[str], max_bytes: int = MAX_INPUT_BYTES, find=discover) -> str:
+    """Hash of the bytes of every file ``find`` reads under ``inputs`` (MIDI files, or an
+    encoding's own: text files for text encodings), with paths relative to each input; a
+    file that is not a regular file of at most ``max_bytes`` counts as unreadable."""
     h = hashlib.sha256()
     for root in inputs:
         base = Path(root)
-        for f in discover([root]):
+        for f in find([root]):
             rel = os.path.relpath(f, base) if base.is_dir() else base.name
             h.update(os.fsencode(rel) + b"\0")
             try:
@@ -139,7 +141,8 @@ def _files_digest(inputs: list[str], max_bytes: int = MAX_INPUT_BYTES) -> str:
 def _content(stage: str, settings: dict) -> str | None:
     if stage == "ingest":
         mb = settings.get("max_file_mb", MAX_INPUT_BYTES / 2 ** 20)
-        return _files_digest(seed_inputs(settings.get("inputs", [])), int(mb * 2 ** 20))
+        find = encoding_class(settings.get("encoding", "melody")).find_files
+        return _files_digest(seed_inputs(settings.get("inputs", [])), int(mb * 2 ** 20), find)
     if stage == "generate" and settings.get("seeds"):
         return _files_digest(seed_inputs(settings["seeds"]))
     if stage == "train" and settings.get("init_from"):  # the checkpoint fine-tuned

@@ -27,9 +27,8 @@ from melodyrnn.music.ingest.files import discover
 from melodyrnn.music.ingest.build import run_ingest
 from melodyrnn.core.models import ModelConfig
 from melodyrnn.music.sample_eval import evaluate_samples, markdown_table
-from melodyrnn.settings import check_options, generate_config, ingest_config, train_configs
+from melodyrnn.settings import check_options, generate_config, ingest, ingest_config, train_configs
 from melodyrnn.core.tasks import evaluate, train
-from melodyrnn.text.corpus import TextIngestConfig, ingest_text
 from melodyrnn.pipeline.report import nats
 
 __all__ = ["RUNNERS", "check_stage", "ingest_stage", "train_stage", "generate_stage", "evaluate_stage"]
@@ -103,14 +102,10 @@ def ingest_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
         if not any(v["sequences"] for v in meta["splits"].values()):
             raise ValueError("[ingest]: nothing could be ingested (see the shards' report.jsonl)")
         return {"files": files, **status, "splits": meta["splits"], "shards": shards}
-    cfg = ingest_config(inputs, str(folder / "data"), **settings)
-    if isinstance(cfg, TextIngestConfig):
-        meta = ingest_text(cfg)
-        return {**meta["counts"], "splits": meta["splits"]}
-    report = run_ingest(cfg)
-    if report.exit_code:
+    result = ingest(ingest_config(inputs, str(folder / "data"), **settings))
+    if result.exit_code:
         raise ValueError("[ingest]: nothing could be ingested (see its report.jsonl)")
-    return {"files": report.files, **dict(report.status), "splits": report.splits}
+    return result.summary
 
 
 def _cli_args(settings: dict) -> list[str]:

@@ -21,7 +21,7 @@ import numpy as np
 from melodyrnn.core.vocab import BOS, EOS, PAD, Vocabulary
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.encoding import Encoding
-from melodyrnn.text.files import encode_text_files, split_documents
+from melodyrnn.text.files import encode_text_files, split_documents, text_files
 
 __all__ = ["CharConfig", "CharEncoding", "WordConfig", "WordEncoding", "TokensConfig",
            "TokensEncoding", "TextEncoding", "UNK", "split_documents"]
@@ -42,6 +42,11 @@ class TextEncoding(Encoding):
     """Shared by the text encodings: ``encode_text`` / ``decode_text`` instead of tunes."""
 
     unit: ClassVar[str] = "char"
+
+    @classmethod
+    def find_files(cls, inputs: list[str]) -> list[str]:
+        """Text files named explicitly, and ``*.txt`` under folders."""
+        return [str(p) for p in text_files(inputs)]
 
     def encode_files(self, paths: list[str]) -> tuple[SplitArrays, list[str], dict[str, str]]:
         """Documents of text files (or folders of ``*.txt``) encoded in memory."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.encoding import EncodedBatch, Encoding
-from melodyrnn.music.ingest.files import encode_midi_files
+from melodyrnn.music.ingest.files import discover, encode_midi_files
 from melodyrnn.music.notes import Tune, TuneBatch
 
 __all__ = ["MusicEncoding", "TransposeAugmenter"]
@@ -28,6 +28,11 @@ class MusicEncoding(Encoding):
     @abstractmethod
     def decode_tune(self, ids, **kwargs) -> Tune:
         """Turn one token sequence back into a playable tune."""
+
+    @classmethod
+    def find_files(cls, inputs: list[str]) -> list[str]:
+        """MIDI files under folders (by suffix), and files named explicitly."""
+        return discover(inputs)
 
     def encode_files(self, paths: list[str]) -> tuple[SplitArrays, list[str], dict[str, str]]:
         """MIDI files (or folders of them) encoded in memory with ingest's guarded reader."""
