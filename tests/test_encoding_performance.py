@@ -90,3 +90,44 @@ def test_decode_tune_and_config_json():
     assert out.tracks[0].start_seconds.tolist() == [0.5]
     assert out.tracks[0].start_beats.tolist() == [1.0]
     assert encoding_from_dict(json.loads(json.dumps(enc.to_dict()))) == enc
+
+
+def test_a_performance_model_trains_and_continues_a_seed(tmp_path):
+    """Ingest -> train -> generate with the performance encoding, every file re-read by mido:
+    the seed's notes open the output (chords included) and new notes follow them."""
+    import mido
+    from click.testing import CliRunner
+
+    from conftest import _motif_tune
+    from melodyrnn.cli.main import main
+    from melodyrnn.music.midi_io import write_midi
+    from tunes import track, tune
+
+    (tmp_path / "midi").mkdir()
+    for i in range(24):
+        write_midi(_motif_tune(i), tmp_path / "midi" / f"t{i:02d}.mid")
+    cli = CliRunner()
+    r = cli.invoke(main, ["ingest", str(tmp_path / "midi"), "-o", str(tmp_path / "ds"), "-q",
+                          "--encoding", "performance", "--valid", "0.2", "--test", "0.1"])
+    assert r.exit_code == 0, r.output
+    r = cli.invoke(main, ["train", str(tmp_path / "ds"), "-o", str(tmp_path / "run"), "--hidden", "32",
+                          "--layers", "1", "--embedding", "16", "--max-steps", "20",
+                          "--batch-size", "8", "--seq-len", "64", "--lr", "1e-2", "--no-amp"])
+    assert r.exit_code == 0, r.output
+    seed = tune(track([(60, 0, 1), (64, 0, 1), (67, 1, 2), (72, 2, 4)]))  # a chord, then a line
+    write_midi(seed, tmp_path / "seed.mid")
+    r = cli.invoke(main, ["generate", str(tmp_path / "seed.mid"), "--model",
+                          str(tmp_path / "run" / "best.pt"), "--num-outputs", "2", "--steps", "60",
+                          "--seed", "3", "--output-dir", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    paths = r.stdout.split()
+    assert len(paths) == 2
+    for path in paths:
+        mid = mido.MidiFile(path)
+        ons, now = [], 0
+        for msg in mido.merge_tracks(mid.tracks):
+            now += msg.time
+            if msg.type == "note_on" and msg.velocity:
+                ons.append((now / mid.ticks_per_beat, msg.note))
+        assert sorted(ons[:2]) == [(0.0, 60), (0.0, 64)] and ons[2][1] == 67  # the seed, as played
+        assert len(ons) > 4  # and the model's new notes after it

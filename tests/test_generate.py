@@ -74,12 +74,31 @@ def test_key_and_range_constraints(tiny_run):
         assert out.tune.tracks[0].start_beats.min() >= 0
 
 
-def test_beam_searches_run(tiny_run):
+def test_beam_searches_keep_the_primer_fill_the_bars_and_repeat_exactly(tiny_run):
     for decode in (DecodeConfig(beam_size=3), DecodeConfig(beam_size=2, branch_factor=3,
                                                             steps_per_iteration=4)):
-        outs = generate(str(tiny_run), None, [60, 62], GenerateConfig(num_outputs=1, bars=1,
-                                                                      decode=decode))
-        assert len(outs) == 1
+        cfg = GenerateConfig(num_outputs=1, bars=2, decode=decode, max_plays=0)
+        (out,) = generate(str(tiny_run), None, [60, 62], cfg)
+        notes = _notes(out)
+        assert [(p, b) for p, b, _ in notes[:2]] == [(60, 0.0), (62, 1.0)]  # the primer, as given
+        assert out.continuation_beats == 4.0  # after the bar the primer opens
+        assert out.continuation.length_steps == 2 * out.continuation.steps_per_bar  # two bars
+        assert all(4.0 <= b < 4.0 + 8 for _, b, _ in notes[2:])
+        assert _notes(generate(str(tiny_run), None, [60, 62], cfg)[0]) == notes  # deterministic
+
+
+def test_a_beam_finds_a_continuation_at_least_as_likely_as_greedy_decoding():
+    """On the shipped model and a real seed: the beam's total bits never exceed greedy's."""
+    from pathlib import Path
+
+    jig = read_midi(Path(__file__).resolve().parent.parent / "samples" / "jig.mid")
+    total = {}
+    for name, decode in (("greedy", DecodeConfig(SamplingConfig(greedy=True))),
+                         ("beam", DecodeConfig(beam_size=3))):
+        (out,) = generate("default", jig, None, GenerateConfig(num_outputs=1, bars=2, decode=decode))
+        assert out.notes > 0
+        total[name] = out.bits_per_note * out.notes
+    assert total["beam"] <= total["greedy"] + 1e-6
 
 
 def test_parse_key():
