@@ -136,7 +136,8 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
     cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
                       optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,
                       epochs=epochs, max_steps=max_steps, eval_every=eval_every,
-                      patience=patience, augment={"transpose": transpose} if transpose else {}, seed=seed, device=device,
+                      patience=patience, augment={"transpose": transpose} if transpose else {},
+                      seed=seed, device=device,
                       amp=not no_amp, checkpoint_every=checkpoint_every, train_only=train_only,
                       add_on_lr=add_on_lr)
     return model_dict, cfg

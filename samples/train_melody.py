@@ -21,8 +21,8 @@ def main() -> None:
     report = mr.run_ingest(mr.ingest_config([args.midi_folder], data, quiet=True))
     print(report.summary())
     model = dict(kind="lstm", hidden=args.hidden, lookback=True, lookback_bars=(1, 2, 4, 8))
-    best = mr.train(data, f"{args.out}/run", model, mr.TrainConfig(epochs=args.epochs, augment={"transpose": 3}),
-                    progress=False)
+    cfg = mr.TrainConfig(epochs=args.epochs, augment={"transpose": 3})  # music: random transposition
+    best = mr.train(data, f"{args.out}/run", model, cfg, progress=False)
     print(f"valid: {best['bits_per_note']:.3f} bits/note")
     outs = mr.generate(f"{args.out}/run/best.pt", mr.read_midi(args.seed_tune),
                        cfg=mr.GenerateConfig(num_outputs=2, bars=8, seed=1))

@@ -150,3 +150,21 @@ def test_bad_config():
         ModelConfig(vocab_size=10, kind="transformer")
     with pytest.raises(ValueError):
         ModelConfig(vocab_size=10, dropout=1.5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "attention"])
+def test_selecting_lanes_of_a_state_equals_running_those_lanes(kind):
+    """The state layout (h/c lanes on dim 1, every other entry on dim 0) has one home,
+    SequenceModel.select_lanes: selected lanes continue exactly as the lanes they copy."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=30, kind=kind, hidden=16, layers=2, embedding=8,
+                                    lookback=kind != "attention", bar_copy=2 if kind == "lstm" else 0))
+    model.eval()
+    ids = torch.randint(3, 30, (3, 9))
+    periods = torch.tensor([4, 4, 4])
+    _, state = model(ids, model.initial_state(3, periods))
+    index = torch.tensor([2, 0, 2])
+    nxt = torch.randint(3, 30, (3, 1))
+    after, _ = model(nxt[index], model.select_lanes(state, index))
+    full, _ = model(nxt, state)
+    assert torch.allclose(after, full[index], atol=1e-6)

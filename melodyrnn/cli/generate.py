@@ -76,7 +76,8 @@ def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar
     from pathlib import Path
 
     from melodyrnn.music.compose import generate as run_generate
-    from melodyrnn.music.midi_io import read_midi, write_midi
+    from melodyrnn.music.midi_io import read_midi
+    from melodyrnn.music.outputs import output_paths, write_outputs
     from melodyrnn.music.seeds import parse_primer
     from melodyrnn.settings import generate_config
 
@@ -100,7 +101,7 @@ def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar
         return
     stem = Path(seed_file).stem if seed_file else ("primer" if pitches else "sample")
     out_dir = Path(output_dir)
-    targets = [out_dir / f"{stem}-{k}.mid" for k in range(num_outputs)]
+    targets = output_paths(out_dir, stem, num_outputs)
     existing = [str(t) for t in targets if t.exists()]
     if existing and not force:
         raise click.ClickException(f"{existing[0]} exists; pass --force to overwrite")
@@ -112,19 +113,9 @@ def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar
     results = run_generate(checkpoint, seed_tune, pitches, cfg)
     if results and results[0].window is not None:
         click.echo(_describe_window(seed_tune, results[0]), err=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = write_outputs(results, out_dir, stem, render=render, soundfont=soundfont)
     for target, result in zip(targets, results):
-        write_midi(result.tune, target)
         click.echo(str(target))
-        if "png" in render:
-            from melodyrnn.music.render import piano_roll_png
-
-            piano_roll_png(result.tune, target.with_suffix(".png"), result.continuation_beats,
-                           target.stem)
-        if "wav" in render:
-            from melodyrnn.music.render import render_wav
-
-            render_wav(target, target.with_suffix(".wav"), soundfont)
         click.echo(f"{target.name}: {result.notes} new notes, {result.bits_per_note:.3f} bits/note"
                    + (f", key {result.key} ({result.key_source})" if result.key else ""), err=True)
 

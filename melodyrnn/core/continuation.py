@@ -55,8 +55,7 @@ class Continuation:
     nats: torch.Tensor
 
 
-def _select(state: dict, index: torch.Tensor) -> dict:
-    return {k: (v[:, index] if k in ("h", "c") else v[index.to(v.device)]) for k, v in state.items()}
+_select = SequenceModel.select_lanes
 
 
 def row_generator(seed: int, row: int) -> torch.Generator:

@@ -260,9 +260,9 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------
     def _payload(self, metrics: dict | None) -> dict:
-        return payload(self.model, metrics, train_config=asdict(self.cfg), encoding=self.data.meta["encoding"],
-                       vocab=self.data.meta["vocab"], dataset=str(self.data.path),
-                       train_id_counts=self.id_counts)
+        meta = self.data.meta
+        return payload(self.model, metrics, train_config=asdict(self.cfg), encoding=meta["encoding"],
+                       vocab=meta["vocab"], dataset=str(self.data.path), train_id_counts=self.id_counts)
 
     def _save_last(self, metrics: dict | None) -> None:
         if not self.dist.main:

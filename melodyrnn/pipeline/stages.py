@@ -145,8 +145,8 @@ def _generate_one(job: tuple) -> dict:
     import torch
 
     from melodyrnn.music.compose import generate
-    from melodyrnn.music.midi_io import read_midi, write_midi
-    from melodyrnn.music.render import piano_roll_png, render_wav
+    from melodyrnn.music.midi_io import read_midi
+    from melodyrnn.music.outputs import write_outputs
 
     torch.set_num_threads(1)
     checkpoint, seed_path, stem, cfg, folder, render = job
@@ -160,13 +160,8 @@ def _generate_one(job: tuple) -> dict:
         return {"seed": seed_path or "(none)", "status": "skipped",
                 "reason": str(e).splitlines()[0] if str(e) else type(e).__name__}
     outputs = []
-    for k, r in enumerate(results):
-        target = Path(folder) / f"{stem}-{k}.mid"
-        write_midi(r.tune, target)
-        if "png" in render:
-            piano_roll_png(r.tune, target.with_suffix(".png"), r.continuation_beats, target.stem)
-        if "wav" in render:
-            render_wav(target, target.with_suffix(".wav"), sample_rate=16000)  # small enough to embed
+    targets = write_outputs(results, folder, stem, render=render, sample_rate=16000)  # wav: to embed
+    for target, r in zip(targets, results):
         outputs.append({"file": target.name, "notes": r.notes,
                         "bits_per_note": r.bits_per_note if math.isfinite(r.bits_per_note) else None,
                         "continuation_beats": r.continuation_beats})

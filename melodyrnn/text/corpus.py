@@ -18,7 +18,8 @@ import numpy as np
 
 from melodyrnn.core.continuation import DecodeConfig, continue_ids
 from melodyrnn.core.dataset import SPLITS, SplitArrays, assign_split, check_output, token_dtype, write_dataset
-from melodyrnn.text.encodings import (UNK, CharEncoding, TextEncoding, TokensConfig, TokensEncoding, WordEncoding)
+from melodyrnn.text.encodings import (UNK, CharEncoding, TextEncoding, TokensConfig, TokensEncoding,
+                                      WordEncoding)
 from melodyrnn.text.files import (MAX_TEXT_BYTES, encode_text_files, guess_separator, read_text,
                                   split_documents, text_files)
 from melodyrnn.core.loading import load_model

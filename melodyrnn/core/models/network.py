@@ -42,6 +42,16 @@ def _position_table(max_period: int) -> torch.Tensor:
     return table * ((per > 0) & (phase < per))[..., None]
 
 
+#: state entries laid out (layers, batch, hidden) like the recurrent cores' own; every other
+#: entry (lookback history, attention memory, bar-copy head...) has its lanes on dim 0
+LAYER_MAJOR = ("h", "c")
+
+
+def lane_dim(key: str) -> int:
+    """The dimension that indexes lanes (batch rows) in state entry ``key``."""
+    return 1 if key in LAYER_MAJOR else 0
+
+
 class SequenceModel(nn.Module):
     """Many-to-many next-token model with an optional many-to-one classification head."""
 
@@ -110,11 +120,16 @@ class SequenceModel(nn.Module):
         fresh = self.initial_state(lanes.shape[0], periods, lanes.device)
         out = {}
         for key, value in state.items():
-            dim = 1 if key in ("h", "c") else 0
             shape = [1] * value.dim()
-            shape[dim] = -1
+            shape[lane_dim(key)] = -1
             out[key] = torch.where(lanes.view(shape), fresh[key], value)
         return out
+
+    @staticmethod
+    def select_lanes(state: State, index: torch.Tensor) -> State:
+        """The state of lanes ``index`` (n,), in that order (lanes may repeat): beam search
+        keeps and copies hypotheses with it."""
+        return {k: v.index_select(lane_dim(k), index.to(v.device)) for k, v in state.items()}
 
     @staticmethod
     def detach(state: State) -> State:
