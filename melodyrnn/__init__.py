@@ -26,6 +26,7 @@ _API = {
     "MelodyEncoding": "music.encodings.melody", "MelodyConfig": "music.encodings.melody",
     "PerformanceEncoding": "music.encodings.performance",
     "PerformanceConfig": "music.encodings.performance",
+    "ChoraleEncoding": "music.encodings.chorale", "ChoraleConfig": "music.encodings.chorale",
     "load_dataset": "core.dataset", "Dataset": "core.dataset", "describe": "core.dataset",
     "IngestConfig": "music.ingest.build", "run_ingest": "music.ingest.build",
     "merge_shards": "core.shards",

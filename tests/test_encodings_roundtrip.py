@@ -15,10 +15,10 @@ TEXT = "the cat sat on the mat; the cat sat.\nA new line, and é, ✓.\n"
 
 def test_the_built_in_encodings_are_all_covered_here():
     names = {p.name for p in plugins() if p.source == "built-in" and p.group == "melodyrnn.encodings"}
-    assert names == {"melody", "performance", "char", "word", "tokens"}  # each tested below
+    assert names == {"melody", "performance", "chorale", "char", "word", "tokens"}  # each tested
 
 
-@pytest.mark.parametrize("name", ["melody", "performance"])
+@pytest.mark.parametrize("name", ["melody", "performance", "chorale"])
 def test_midi_encodings_round_trip(name):
     enc = get_encoding(name)
     for seed in range(5):

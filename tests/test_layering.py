@@ -39,6 +39,7 @@ ORDER = [
     "music.ingest", "music.ingest.worker", "music.ingest.files", "music.ingest.cache",
     "music.ingest.pool", "music.ingest.build",
     "music.encodings.base", "music.encodings.melody", "music.encodings.performance",
+    "music.encodings.chorale",
     "music.encodings", "music.render", "music.outputs", "music.compose", "music.features",
     "music.sample_eval", "music.continuations",
     "text", "text.files", "text.encodings", "text.corpus",

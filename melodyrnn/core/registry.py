@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "melodyrnn.encodings"
 BUILT_IN = {
     "melody": "melodyrnn.music.encodings.melody:MelodyEncoding",
     "performance": "melodyrnn.music.encodings.performance:PerformanceEncoding",
+    "chorale": "melodyrnn.music.encodings.chorale:ChoraleEncoding",
     "char": "melodyrnn.text.encodings:CharEncoding",
     "word": "melodyrnn.text.encodings:WordEncoding",
     "tokens": "melodyrnn.text.encodings:TokensEncoding",
