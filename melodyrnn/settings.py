@@ -83,6 +83,8 @@ def ingest_config(inputs, output: str, *, encoding: str = "melody", steps_per_qu
                        min_notes=min_notes or 8, min_unique_pitches=min_unique_pitches)
     elif encoding == "performance":
         options = dict(per_instrument=per_instrument, min_notes=min_notes or 1)
+    elif encoding == "chorale":
+        options = dict(steps_per_quarter=steps_per_quarter, min_notes=min_notes or 8)
     else:
         options = {}
     enc = get_encoding(encoding, **options)

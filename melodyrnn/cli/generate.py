@@ -13,8 +13,10 @@ __all__ = ["generate", "tracks"]
 
 @click.command()
 @click.argument("seed_file", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", "checkpoint", default="default", show_default=True,
-              help="Checkpoint to generate with ('default': the model shipped in the package).")
+@click.option("--model", "checkpoint", default=None,
+              help="Checkpoint to generate with, or a model shipped in the package: 'default' "
+                   "(melodies) or 'chorale' (every voice). Default: chorale for a polyphonic "
+                   "seed (three voices or more at once), else default.")
 @click.option("--primer", default=None,
               help='Pitches to start from instead of a seed file: MIDI numbers 0-127 or note '
                    'names, e.g. "62 64 66" or "D4 E4 F#4" (one quarter note each).')
@@ -79,6 +81,7 @@ def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar
     from melodyrnn.music.midi_io import read_midi
     from melodyrnn.music.outputs import output_paths, write_outputs
     from melodyrnn.music.seeds import parse_primer
+    from melodyrnn.music.voices import model_for
     from melodyrnn.settings import generate_config
 
     if seed_file and primer:
@@ -91,6 +94,7 @@ def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar
                           track=track, seed=seed, primer_bars=primer_bars, from_bar=from_bar,
                           max_plays=max_plays, phrase_bars=phrase_bars, until_end=until_end)
     if prompt is not None:
+        checkpoint = checkpoint or "default"
         if seed_file or primer:
             raise click.UsageError("--prompt completes text: give no seed file or --primer with it")
         from melodyrnn.text.corpus import complete_text
@@ -110,14 +114,28 @@ def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar
 
         check_wav_renderer(soundfont)  # before generating, not after
     seed_tune = read_midi(seed_file) if seed_file else None
+    if checkpoint is None:
+        checkpoint, why = model_for(seed_tune)
+        if why:
+            click.echo(why, err=True)
     results = run_generate(checkpoint, seed_tune, pitches, cfg)
     if results and results[0].window is not None:
         click.echo(_describe_window(seed_tune, results[0]), err=True)
+    elif results and results[0].voices:
+        click.echo(_describe_voices(results[0]), err=True)
     targets = write_outputs(results, out_dir, stem, render=render, soundfont=soundfont)
     for target, result in zip(targets, results):
         click.echo(str(target))
         click.echo(f"{target.name}: {result.notes} new notes, {result.bits_per_note:.3f} bits/note"
                    + (f", key {result.key} ({result.key_source})" if result.key else ""), err=True)
+
+
+def _describe_voices(result) -> str:
+    """One stderr line: the voices written, which seed bars primed them."""
+    first, cut, total = result.voice_window
+    used = f"bars {first + 1}-{cut} of {total}" if cut > first else "no bars"
+    return (f"voices: {', '.join(result.voices)}; primer: {used}; the continuation starts at "
+            f"{result.continuation_beats:g} beats, one track per voice")
 
 
 def _describe_window(seed, result) -> str:

@@ -61,9 +61,9 @@ def main() -> None:
               help="Dataset folder to write.")
 @click.option("--encoding", default="melody", show_default=True,
               help="melody (Magenta MelodyRNN events), performance (Performance RNN events), "
-                   "or for text files char or word.")
+                   "chorale (a frame of voices per 16th step), or for text files char or word.")
 @click.option("--steps-per-quarter", type=click.IntRange(1, 96), default=4, show_default=True,
-              help="melody: grid steps per quarter note (4 = 16ths, 12 allows triplets).")
+              help="melody, chorale: grid steps per quarter note (4 = 16ths, 12 allows triplets).")
 @click.option("--min-pitch", type=click.IntRange(0, 127), default=0, show_default=True,
               help="melody: lowest pitch; lower notes fold up by octaves.")
 @click.option("--max-pitch", type=click.IntRange(0, 127), default=127, show_default=True,

@@ -26,8 +26,9 @@ FORMAT = 1
 REQUIRED = ("format", "model_config", "model_state")
 DEFAULT_NAME = "default"
 # models shipped in the package, by name: the default (lookback network + bar-copy form head,
-# pipelines/folk_copy.toml) and its plain lookback network (pipelines/folk.toml)
-SHIPPED = {DEFAULT_NAME: "default.pt", "lookback": "lookback.pt"}
+# pipelines/folk_copy.toml), its plain lookback network (pipelines/folk.toml) and the
+# four-voice chorale model (pipelines/chorale.toml)
+SHIPPED = {DEFAULT_NAME: "default.pt", "lookback": "lookback.pt", "chorale": "chorale.pt"}
 
 
 def assets_dir() -> Path:

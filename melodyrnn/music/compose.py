@@ -12,90 +12,24 @@ included: a tune may repeat its A part, but greedy and beam decoders no longer l
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from melodyrnn.core.continuation import DecodeConfig, continue_ids
-from melodyrnn.music.copies import bar_contents
+from melodyrnn.core.continuation import continue_ids
+from melodyrnn.music.encodings.chorale import ChoraleEncoding
 from melodyrnn.music.encodings.melody import FIRST_NOTE_ON, NOTE_OFF, MelodyEncoding
 from melodyrnn.music.keys import infer_key, key_name, parse_key, scale_pitch_classes
 from melodyrnn.core.loading import load_with_checkpoint
 from melodyrnn.music.notes import KeySignature, Marker, Track, Tune
 from melodyrnn.music.quantize import Melody
+from melodyrnn.music.generated import MAX_BARS, MAX_OUTPUTS, GenerateConfig, Generated, warn_duplicates
 from melodyrnn.music.seeds import SeedWindow, primer_window, seed_window
+from melodyrnn.music.voices import generate_voices
 from melodyrnn.core.vocab import BOS, EOS, PAD
 
 __all__ = ["GenerateConfig", "Generated", "generate", "parse_key", "training_pitch_range", "MAX_BARS",
            "MAX_OUTPUTS"]
-
-MAX_BARS = 1024  # one output's new bars (--bars)
-MAX_OUTPUTS = 1000  # outputs of one call (--num-outputs)
-
-
-@dataclass(frozen=True)
-class GenerateConfig:
-    """Settings of :func:`generate` (the ``melodyrnn generate`` options).
-
-    ``primer_bars`` bars of the seed (0: all of it) before bar ``from_bar`` (None: after
-    its end) prime the model; ``max_plays`` > 0 lets no run of ``phrase_bars`` bars be
-    played more than that many times, primer included (a phrase may return, not loop);
-    ``pitch_range`` None keeps to the model's training range;
-    ``until_end`` lets the model end the tune with its end token (at most ``bars``).
-    """
-
-    num_outputs: int = 4
-    bars: int = 16
-    steps: int = 0
-    decode: DecodeConfig = field(default_factory=DecodeConfig)
-    seed: int = 0
-    continuation_only: bool = False
-    key: str | None = None
-    pitch_range: tuple[int, int] | None = None
-    track: str | None = None
-    primer_bars: int = 8
-    from_bar: int | None = None
-    phrase_bars: int = 4
-    max_plays: int = 2
-    until_end: bool = False
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.num_outputs <= MAX_OUTPUTS:
-            raise ValueError(f"num_outputs must be 1..{MAX_OUTPUTS}")
-        if not 1 <= self.bars <= MAX_BARS or not 0 <= self.steps <= MAX_BARS * 96:
-            raise ValueError(f"bars must be 1..{MAX_BARS} (steps at most {MAX_BARS * 96})")
-        if self.decode.beam_size * self.decode.branch_factor * self.num_outputs > 4096:
-            raise ValueError("num_outputs x beam_size x branch_factor must be at most 4096")
-
-
-@dataclass
-class Generated:
-    """One output: the tune, and the continuation's bits/note under the model.
-
-    ``continuation_beats`` is where the new part starts in ``tune``; ``window`` says which
-    seed track and bars primed it; ``key`` names the key signature written and
-    ``key_source`` where it came from (``seed``, ``--key`` or ``inferred``);
-    ``continuation`` is the new part on the model's grid (steps from its start).
-    """
-
-    tune: Tune
-    bits_per_note: float
-    notes: int
-    continuation_beats: float = 0.0
-    window: SeedWindow | None = None
-    key: str = ""
-    key_source: str = ""
-    continuation: Melody | None = None
-
-    def bars(self) -> tuple[list[tuple], list[tuple]]:
-        """Bar contents (:func:`melodyrnn.music.copies.bar_contents`) of the primer and of the
-        continuation, on the model's grid (melody models only)."""
-        p, c = self.window.melody, self.continuation
-        bar = p.steps_per_bar
-        return (bar_contents(p.pitch, p.start_steps, p.end_steps, bar, p.length_steps // bar),
-                bar_contents(c.pitch, c.start_steps, c.end_steps, bar, -(-c.length_steps // bar)))
 
 
 def training_pitch_range(ckpt: dict, enc: MelodyEncoding) -> tuple[int, int] | None:
@@ -181,15 +115,6 @@ def _output_tune(window: SeedWindow, cont: Melody, begin: float, spq: int,
                 markers)
 
 
-def _warn_duplicates(rows: np.ndarray) -> None:
-    seen: dict[bytes, int] = {}
-    for k, row in enumerate(rows):
-        first = seen.setdefault(row.tobytes(), k)
-        if first != k:
-            warnings.warn(f"output {k} is identical to output {first} (raise --temperature, or "
-                          "use --beam-size N for N distinct outputs)", stacklevel=3)
-
-
 EVENTS_PER_BAR = 48  # event encodings (performance): events per bar when ``steps`` is not set
 
 
@@ -208,7 +133,7 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
     allowed = torch.ones(len(enc.vocab), dtype=torch.bool)
     allowed[[PAD, BOS, EOS]] = False  # the length asked for, and only real events
     out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed, allowed)
-    _warn_duplicates(out.ids.numpy())
+    warn_duplicates(out.ids.numpy())
     qpm = seed.tempos[0].qpm if seed is not None else 120.0
     primed_tune = enc.decode_tune(primer_ids, qpm=qpm)
     begin = 0.0 if cfg.continuation_only else primed_tune.end_beats
@@ -223,7 +148,7 @@ def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig)
 
 
 def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = None,
-             cfg: GenerateConfig = GenerateConfig()) -> list[Generated]:
+             cfg: GenerateConfig | None = None) -> list[Generated]:
     """New tunes continuing ``seed`` (a tune), or ``primer`` pitches, or nothing;
     ``checkpoint`` is anything :func:`melodyrnn.core.loading.load_with_checkpoint` takes.
 
@@ -233,10 +158,15 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
         For unusable settings (``--greedy`` with several outputs, an empty key and range,
         a bar outside the seed) or a seed without pitched notes.
     """
+    cfg = cfg or GenerateConfig()
     if cfg.decode.sampling.greedy and cfg.decode.beam_size == 1 and cfg.num_outputs > 1:
         raise ValueError("--greedy has one answer, so every output would be the same: use "
                          "--num-outputs 1, or --beam-size N for the N best continuations")
     model, enc, ckpt = load_with_checkpoint(checkpoint)
+    if isinstance(enc, ChoraleEncoding):
+        if primer:
+            raise ValueError("--primer needs a melody model, not 'chorale'")
+        return generate_voices(model, enc, seed, cfg)
     if not isinstance(enc, MelodyEncoding):
         return _generate_events(model, enc, seed, primer, cfg)
     spq = enc.config.steps_per_quarter
@@ -252,7 +182,7 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
                        cfg.seed, _allowed(enc, chosen, span, cfg.until_end), bar,
                        (cfg.phrase_bars * bar, cfg.max_plays),
                        _grammar(len(enc.vocab)))
-    _warn_duplicates(out.ids.numpy())
+    warn_duplicates(out.ids.numpy())
     begin = 0.0 if cfg.continuation_only else window.primer_beats
     results = []
     for row, nats in zip(out.ids.numpy(), out.nats.tolist()):

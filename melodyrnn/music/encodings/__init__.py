@@ -5,4 +5,5 @@ from melodyrnn.music.encodings.chorale import ChoraleConfig, ChoraleEncoding
 from melodyrnn.music.encodings.melody import MelodyConfig, MelodyEncoding
 from melodyrnn.music.encodings.performance import PerformanceConfig, PerformanceEncoding
 
-__all__ = ["MusicEncoding", "ChoraleConfig", "ChoraleEncoding", "MelodyConfig", "MelodyEncoding", "PerformanceConfig", "PerformanceEncoding"]
+__all__ = ["MusicEncoding", "ChoraleConfig", "ChoraleEncoding", "MelodyConfig", "MelodyEncoding",
+           "PerformanceConfig", "PerformanceEncoding"]

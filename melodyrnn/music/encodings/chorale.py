@@ -62,8 +62,8 @@ class ChoraleConfig:
 
     def __post_init__(self) -> None:
         if not (1 <= self.steps_per_quarter <= 24 and 1 <= self.voices <= 8
-                and 0 <= self.min_pitch < self.max_pitch <= 127 and self.max_pitch - self.min_pitch >= 11):
-            raise ValueError("chorale: steps_per_quarter 1-24, voices 1-8, a pitch range of an octave or more")
+                and 0 <= self.min_pitch and self.min_pitch + 11 <= self.max_pitch <= 127):
+            raise ValueError("chorale: steps_per_quarter 1-24, voices 1-8, pitches an octave or more")
 
 
 class ChoraleEncoding(MusicEncoding):
@@ -95,15 +95,22 @@ class ChoraleEncoding(MusicEncoding):
     def voice_steps(self, tune: Tune) -> tuple[list[np.ndarray], dict[str, int]]:
         """Each voice's notes on the grid, top voice first: (V,) arrays of (on, off, pitch)
         rows, plus counts of what was dropped or cut."""
+        voices, counts, _ = self.voices_of(tune)
+        return voices, counts
+
+    def voices_of(self, tune: Tune) -> tuple[list[np.ndarray], dict[str, int], list[Track | None]]:
+        """:meth:`voice_steps` and the track each voice comes from (None for voices split
+        from a polyphonic track, or left empty)."""
         c, counts = self.config, dict.fromkeys(_DROPS, 0)
         tracks = [t for t in tune.tracks if not t.is_drum and len(t)]
         grid = [self._grid(t) for t in tracks]
         if 1 <= len(tracks) <= c.voices and all(_monophonic(g) for g in grid):
             order = np.argsort([-np.mean(g[:, 2]) for g in grid], kind="stable")
-            voices = [grid[i] for i in order]
+            voices, sources = [grid[i] for i in order], [tracks[i] for i in order]
         else:
             voices = self._split_by_pitch(np.concatenate(grid) if grid else np.zeros((0, 3), np.int64),
                                           counts)
+            sources = [None] * len(voices)
         out = []
         for v in voices:
             v, cut = _cut_overlaps(v)
@@ -111,7 +118,8 @@ class ChoraleEncoding(MusicEncoding):
             out.append(v)
         while len(out) < c.voices:
             out.append(np.zeros((0, 3), np.int64))
-        return out, counts
+            sources.append(None)
+        return out, counts, sources
 
     def _grid(self, track: Track) -> np.ndarray:
         spq, c = self.config.steps_per_quarter, self.config
