@@ -42,7 +42,7 @@ ORDER = [
     "music.encodings.chorale",
     "music.encodings", "music.render", "music.outputs", "music.generated", "music.voices",
     "music.compose", "music.features",
-    "music.sample_eval", "music.continuations",
+    "music.sample_eval", "music.continuations", "music.voice_leading",
     "text", "text.files", "text.encodings", "text.corpus",
     "settings",
     "pipeline", "pipeline.report", "pipeline.stages", "pipeline.plan",

@@ -146,3 +146,26 @@ def test_sampled_frames_stay_whole_and_an_ended_tune_stays_ended(chorale_run):
         assert (frames[15::16, 4] == BAR).all()
         assert (np.delete(frames[:, 4], np.s_[15::16]) == STEP).all()
     assert out.ids.shape == (8, 240)
+
+
+def test_voice_leading_statistics_by_hand():
+    """Soprano G4 -> A4 over bass C3 -> D3: a fifth to a fifth, both rising: one parallel
+    fifth in one common move; the alto crosses below the tenor for one step of two."""
+    from collections import Counter
+
+    from melodyrnn.music.voice_leading import chord_overlap, summarise, voice_leading
+
+    s = voice("S", [(67, 0, 1), (69, 1, 2)])
+    a = voice("A", [(64, 0, 1), (60, 1, 2)])
+    t = voice("T", [(55, 0, 1), (62, 1, 2)])
+    b = voice("B", [(48, 0, 1), (50, 1, 2)])
+    v = voice_leading(Tune([s, a, t, b], [TempoChange(0.0, 120.0)], [TimeSignature(0.0, 4, 4)]))
+    assert v["range"][0] == (67, 69, 68.0) and v["range"][3] == (48, 50, 49.0)
+    assert (v["outer_moves"], v["parallels"]) == (1, 1)
+    assert (v["crossing_steps"], v["paired_steps"]) == (4, 24)  # alto under tenor, beat 2
+    assert v["chords"] == Counter({(0, 4, 7): 4, (0, 2, 9): 4})
+    assert chord_overlap(v["chords"], Counter({(0, 4, 7): 1})) == 0.5
+    hidden = voice_leading(Tune([voice("S", [(67, 0, 1), (74, 1, 2)]), b]))  # fifth to octave
+    assert (hidden["outer_moves"], hidden["parallels"]) == (1, 0)
+    total = summarise([chorale(0), chorale(1)])
+    assert total["pieces"] == 2 and len(total["range"]) == 4 and 0 <= total["crossing_rate"] <= 1

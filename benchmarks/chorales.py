@@ -1,0 +1,149 @@
+"""Chorale continuations against real chorales, and bits/note against two baselines, in one run.
+
+    python benchmarks/chorales.py CHORALE_DATASET --model chorale \
+        [--performance-model BEST.pt --performance-dataset PERF_DATASET] [--ngram-order 20]
+
+CHORALE_DATASET is ``melodyrnn ingest bach-chorales --encoding chorale --valid 0.1 --test 0.1``
+(the same split as ``pipelines/bach.toml``'s performance dataset: splits hash file contents).
+Prints, on the test chorales:
+
+- test bits/note of the chorale model, of the performance-encoding model, and of the best
+  Witten-Bell n-gram on the chorale encoding (ratios below each);
+- each test chorale primed with its first ``--primer-bars`` bars and continued for ``--bars``
+  bars (``--outputs`` each), against the same chorales' real bars after the primer: each
+  voice's range, voice crossings, parallel fifths/octaves between the outer voices, the chord
+  vocabulary and the overlap of the chord histograms; Yang-Lerch features per voice (mean
+  overlap area); the longest run of notes shared with a training chorale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ngram  # noqa: E402  (benchmarks/ngram.py: the n-gram baseline)
+
+VOICES = ("soprano", "alto", "tenor", "bass")
+
+
+def clip_bars(tune, first: int, last: int, enc):
+    """The tune's voices from bar ``first`` to ``last`` (0-based, end excluded), from beat 0."""
+    from melodyrnn.music.notes import TempoChange, Tune
+
+    voices, _ = enc.voice_steps(tune)
+    bar = enc.steps_per_bar(tune)
+    a, b = first * bar, last * bar
+    kept = []
+    for v in voices:
+        keep = v[(v[:, 0] >= a) & (v[:, 0] < b)].copy()
+        keep[:, 1] = np.minimum(keep[:, 1], b)
+        keep[:, :2] -= a
+        kept.append(keep)
+    frames = enc.encode_voices(kept, bar, b - a)
+    t = enc.decode_tune(np.concatenate(([1], frames)), qpm=tune.tempos[0].qpm)
+    return Tune(t.tracks, [TempoChange(0.0, tune.tempos[0].qpm)], tune.time_signatures[:1])
+
+
+def one_voice(tune, k: int):
+    from melodyrnn.music.notes import Tune
+
+    return Tune([tune.tracks[k]], tune.tempos, tune.time_signatures)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dataset")
+    ap.add_argument("--model", default="chorale")
+    ap.add_argument("--performance-model")
+    ap.add_argument("--performance-dataset")
+    ap.add_argument("--ngram-order", type=int, default=20)
+    ap.add_argument("--primer-bars", type=int, default=4)
+    ap.add_argument("--bars", type=int, default=8)
+    ap.add_argument("--outputs", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    from melodyrnn.core.dataset import load_dataset
+    from melodyrnn.core.loading import load_with_checkpoint
+    from melodyrnn.core.tasks import evaluate
+    from melodyrnn.music.compose import GenerateConfig, generate
+    from melodyrnn.music.encodings.chorale import ChoraleEncoding
+    from melodyrnn.music.midi_io import read_midi
+    from melodyrnn.music.sample_eval import compare_sets, longest_shared_runs
+    from melodyrnn.music.voice_leading import chord_overlap, summarise
+
+    ds = load_dataset(args.dataset)
+    rows = {}
+    rows["chorale model"] = evaluate(args.model, [args.dataset], split="test", device="cpu")["bits_per_note"]
+    if args.performance_model:
+        rows["performance model"] = evaluate(args.performance_model, [args.performance_dataset],
+                                             split="test", device="cpu")["bits_per_note"]
+    lists = lambda s: [np.asarray(s.sequence(i)).tolist() for i in range(s.n_sequences)]  # noqa: E731
+    train, test = lists(ds.split("train")), lists(ds.split("test"))
+    notes = int(ds.split("test").units.sum())
+    counts = ngram.count(train, args.ngram_order)
+    best = min((ngram.score(test, k, ds.vocab_size, *counts) / notes, k)
+               for k in range(1, args.ngram_order + 1))
+    rows[f"n-gram, chorale encoding (order {best[1]})"] = best[0]
+    print(f"test chorales: {len(test)} ({notes} notes)\n")
+    print("| model | test bits/note | chorale model below it |\n|---|---|---|")
+    mine = rows["chorale model"]
+    for name, bits in rows.items():
+        print(f"| {name} | {bits:.3f} | {'' if name == 'chorale model' else f'{1 - mine / bits:.1%}'} |")
+
+    enc = ChoraleEncoding(ChoraleEncoding.config_class(**ds.meta["encoding"]["config"]))
+    loaded = load_with_checkpoint(args.model)
+    files = [f["path"] for f in ds.meta["files"] if f.get("split") == "test"]
+    train_files = [f["path"] for f in ds.meta["files"] if f.get("split") == "train"]
+    generated, real = [], []
+    end = args.primer_bars + args.bars
+    for path in files:
+        seed = read_midi(path)
+        bar = enc.steps_per_bar(seed)
+        voices, _ = enc.voice_steps(seed)
+        if max(int(v[:, 1].max()) for v in voices if len(v)) < end * bar:
+            continue  # too short to hold the real continuation
+        cfg = GenerateConfig(num_outputs=args.outputs, bars=args.bars, seed=args.seed,
+                             primer_bars=args.primer_bars, from_bar=args.primer_bars + 1,
+                             continuation_only=True)
+        generated += [o.tune for o in generate(loaded, seed, None, cfg)]
+        real.append(clip_bars(seed, args.primer_bars, end, enc))
+    g, r = summarise(generated, enc), summarise(real, enc)
+    print(f"\ncontinuations: {len(generated)} generated ({args.outputs} each of {len(real)} chorales, "
+          f"bars {args.primer_bars + 1}-{end}) against the real bars\n")
+    print("| statistic | generated | real |\n|---|---|---|")
+    for k, name in enumerate(VOICES):
+        fmt = lambda x: f"{x[0]:.1f} / {x[1]:.1f} / {x[2]:.1f}" if x else "-"  # noqa: E731
+        print(f"| {name}: lowest / highest / mean pitch | {fmt(g['range'][k])} | {fmt(r['range'][k])} |")
+    print(f"| voice crossings (share of adjacent-voice steps) | {g['crossing_rate']:.4f} | "
+          f"{r['crossing_rate']:.4f} |")
+    print(f"| parallel 5ths/8ves (share of outer-voice common moves) | {g['parallel_rate']:.4f} | "
+          f"{r['parallel_rate']:.4f} |")
+    print(f"| chord vocabulary (pitch-class sets) | {g['chord_vocabulary']} | {r['chord_vocabulary']} |")
+    print(f"| chord histogram overlap | {chord_overlap(g['chords'], r['chords']):.3f} | 1 |")
+    top = [c for c, _ in r["chords"].most_common(5)]
+    share = lambda ch: sum(ch[c] for c in top) / max(sum(ch.values()), 1)  # noqa: E731
+    print(f"| share of the real top-5 chords | {share(g['chords']):.3f} | {share(r['chords']):.3f} |")
+    print("\nYang-Lerch features per voice, overlap area of generated vs real (1 = the same):\n")
+    print("| voice | mean overlap | pitch range | pitch count | note lengths | IOI |\n"
+          "|---|---|---|---|---|---|")
+    for k, name in enumerate(VOICES):
+        f = compare_sets([one_voice(t, k) for t in generated], [one_voice(t, k) for t in real])["features"]
+        oa = [v["overlap_area"] for v in f.values() if v.get("overlap_area") is not None
+              and math.isfinite(v["overlap_area"])]
+        print(f"| {name} | {np.mean(oa):.3f} | {f['pitch_range']['overlap_area']:.3f} | "
+              f"{f['pitch_count']['overlap_area']:.3f} | {f['note_length_histogram']['overlap_area']:.3f} | "
+              f"{f['average_inter_onset_interval']['overlap_area']:.3f} |")
+    runs = longest_shared_runs(generated, [read_midi(p) for p in train_files])
+    print(f"\ncopies: longest run of notes shared with a training chorale: median {np.median(runs):.0f}, "
+          f"max {max(runs)} (of {len(generated)} continuations)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
