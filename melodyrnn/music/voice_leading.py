@@ -47,7 +47,8 @@ def voice_leading(tune: Tune, enc: ChoraleEncoding | None = None) -> dict:
               for g, s in zip(grid, sounding)]
     both = sounding[:-1] & sounding[1:]  # (V - 1, steps): adjacent voices both sound
     crossed = (grid[:-1] < grid[1:]) & both
-    top, bass = grid[0], grid[V - 1]
+    lowest = max((k for k in range(V) if sounding[k].any()), default=V - 1)
+    top, bass = grid[0], grid[lowest]  # the outer voices: the top and the lowest one used
     moves = parallels = 0
     if grid.shape[1] > 1:
         ok = (top >= 0) & (bass >= 0)
