@@ -169,3 +169,35 @@ def test_voice_leading_statistics_by_hand():
     assert (hidden["outer_moves"], hidden["parallels"]) == (1, 0)
     total = summarise([chorale(0), chorale(1)])
     assert total["pieces"] == 2 and len(total["range"]) == 4 and 0 <= total["crossing_rate"] <= 1
+
+
+def test_the_shipped_chorale_model_on_real_polyphonic_files(data_dir, tmp_path):
+    """A held-out chorale comes back in four voices with notes in each after the primer, and
+    every polyphonic file of messy/ (piano, pop songs with drums, broken files) gives four
+    voice tracks -- no crash, no hang."""
+    import glob
+    import time
+
+    from melodyrnn.core.checkpoint import resolve_checkpoint
+    from melodyrnn.music.midi_io import read_midi
+
+    if not resolve_checkpoint("chorale").is_file():
+        pytest.skip("this build ships no chorale model")
+    seed = read_midi(data_dir / "midi" / "bach-chorales" / "bwv101_7.mid")
+    cfg = GenerateConfig(num_outputs=2, bars=8, primer_bars=4, from_bar=5, seed=0)
+    for out in generate("chorale", seed, None, cfg):
+        new = [int((t.start_beats >= out.continuation_beats).sum()) for t in out.tune.tracks]
+        assert len(new) == 4 and min(new) > 0, new
+    polyphonic = 0
+    for path in sorted(glob.glob(str(data_dir / "messy" / "**" / "*.mid*"), recursive=True)):
+        try:
+            tune = read_midi(path)
+        except ValueError:
+            continue
+        if model_for(tune)[0] != "chorale":
+            continue
+        polyphonic += 1
+        t0 = time.perf_counter()
+        (out,) = generate("chorale", tune, None, GenerateConfig(num_outputs=1, bars=2))
+        assert len(out.tune.tracks) == 4 and time.perf_counter() - t0 < 20, path
+    assert polyphonic > 40
