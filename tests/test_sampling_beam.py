@@ -75,3 +75,30 @@ def test_stochastic_beam_search_keeps_the_likeliest_branches():
     # with 16 sampled branches per iteration, the near-certain 2 -> 2 chain wins
     assert seq.tolist() == [2, 2, 2, 2, 2, 2]
     assert score > math.log(0.4) + 5 * math.log(0.99) - 1e-6
+
+
+def test_incremental_phrase_counts_equal_counting_every_window():
+    """The phrase limit's counts, kept up id by id in O(T), equal a brute-force count over
+    every window of the sequence so far (ids drawn from a small alphabet: many repeats)."""
+    import torch
+
+    from melodyrnn.core.continuation import extend_matches, next_counts, plays_of_next, suffix_matches
+
+    def brute(tokens, n, vocab):
+        counts = torch.zeros(tokens.shape[0], vocab, dtype=torch.long)
+        for r in range(tokens.shape[0]):
+            t = tokens[r].tolist()
+            for i in range(len(t) - n + 1):
+                if t[i:i + n - 1] == t[len(t) - n + 1:]:
+                    counts[r, t[i + n - 1]] += 1
+        return counts
+
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 3, (4, 5), generator=g)
+    match = suffix_matches(tokens)
+    for _ in range(60):
+        for n in (2, 3, 5, 8):
+            assert torch.equal(next_counts(tokens, match, n, 3), brute(tokens, n, 3))
+            assert torch.equal(plays_of_next(tokens, n, 3), brute(tokens, n, 3))
+        tokens, match = extend_matches(tokens, match, torch.randint(0, 3, (4,), generator=g))
+    assert torch.equal(match, suffix_matches(tokens))

@@ -21,7 +21,8 @@ from melodyrnn.core.beam import beam_search, stochastic_beam_search
 from melodyrnn.core.models import SequenceModel
 from melodyrnn.core.sampling import SamplingConfig, sample_next
 
-__all__ = ["DecodeConfig", "Continuation", "continue_ids", "row_generator", "plays_of_next"]
+__all__ = ["DecodeConfig", "Continuation", "continue_ids", "row_generator", "plays_of_next",
+           "suffix_matches", "extend_matches", "next_counts"]
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,37 @@ def row_generator(seed: int, row: int) -> torch.Generator:
 def plays_of_next(tokens: torch.Tensor, n: int, vocab: int) -> torch.Tensor:
     """How often each id (N, V) has followed the last ``n - 1`` ids of ``tokens`` (N, T)
     before: the number of times the run of ``n`` ids it would complete was played."""
+    return next_counts(tokens, suffix_matches(tokens), n, vocab)
+
+
+def suffix_matches(tokens: torch.Tensor) -> torch.Tensor:
+    """(N, T): at each position ``i``, how many ids ending at ``i`` equal the ids ending at
+    the last position (0 at the last position itself), built id by id."""
+    match = torch.zeros(tokens.shape[0], 0, dtype=torch.long, device=tokens.device)
+    for t in range(tokens.shape[1]):
+        _, match = extend_matches(tokens[:, :t], match, tokens[:, t])
+    return match
+
+
+def extend_matches(tokens: torch.Tensor, match: torch.Tensor, ids: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tokens`` (N, T) with ``ids`` (N,) appended, and its :func:`suffix_matches` from the
+    old ones in O(T): a position extends the match of the one before it when its id is the
+    new id, else it matches nothing."""
+    before = torch.cat([torch.zeros_like(match[:, :1]), match[:, :-1]], dim=1)  # (N, T): match[i - 1]
+    grown = torch.where(tokens == ids[:, None], before + 1, torch.zeros_like(before))
+    return (torch.cat([tokens, ids[:, None]], dim=1),
+            torch.cat([grown, torch.zeros_like(ids[:, None])], dim=1))
+
+
+def next_counts(tokens: torch.Tensor, match: torch.Tensor, n: int, vocab: int) -> torch.Tensor:
+    """:func:`plays_of_next` from the suffix matches: every earlier place where the last
+    ``n - 1`` ids were played counts the id that followed them there."""
     counts = torch.zeros(tokens.shape[0], vocab, dtype=torch.long, device=tokens.device)
     if tokens.shape[1] < n:
         return counts
-    windows = tokens.unfold(1, n - 1, 1)[:, :-1]  # (N, T - n + 1, n - 1), each followed by an id
-    match = (windows == tokens[:, None, -(n - 1):]).all(dim=-1)  # (N, T - n + 1)
-    nxt = tokens[:, n - 1:].clamp(min=0)  # (N, T - n + 1): the id after each window
-    return counts.scatter_add_(1, nxt, match.long())
+    hit = match[:, :-1] >= n - 1  # (N, T - 1): the last n - 1 ids end here too
+    return counts.scatter_add_(1, tokens[:, 1:].clamp(min=0), hit.long())
 
 
 def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
@@ -126,9 +151,9 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
     last = torch.tensor([primer[-1]], device=device)
     mask = None if allowed is None else allowed.to(device)[None, :]
     run, plays = limit
-    if plays > 0 and run > 1:  # the ids so far (after <s>) travel with the state
-        state = {**state, "played": torch.tensor([primer[1:-1]], dtype=torch.long,
-                                                 device=device).reshape(1, -1)}
+    if plays > 0 and run > 1:  # the ids so far (after <s>) and their matches travel with the state
+        played = torch.tensor([primer[1:-1]], dtype=torch.long, device=device).reshape(1, -1)
+        state = {**state, "played": played, "match": suffix_matches(played)}
 
     if grammar is not None:
         grammar = (grammar[0].to(device), grammar[1].to(device))
@@ -139,7 +164,7 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
 
     def step(ids: torch.Tensor, st: dict) -> tuple[torch.Tensor, dict]:
         st = dict(st)
-        played, fsm = st.pop("played", None), st.pop("fsm", None)
+        played, match, fsm = st.pop("played", None), st.pop("match", None), st.pop("fsm", None)
         logits, st = model(ids[:, None], st)
         logits = logits[:, -1].float()
         if mask is not None:
@@ -149,9 +174,9 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
             logits = logits.masked_fill(~grammar[1][fsm], float("-inf"))
             st["fsm"] = fsm
         if played is not None:
-            played = torch.cat([played, ids[:, None]], dim=1)  # (N, T + 1)
-            st["played"] = played
-            limited = logits.masked_fill(plays_of_next(played, run, logits.shape[-1]) >= plays,
+            played, match = extend_matches(played, match, ids)  # (N, T + 1) each
+            st["played"], st["match"] = played, match
+            limited = logits.masked_fill(next_counts(played, match, run, logits.shape[-1]) >= plays,
                                          float("-inf"))
             stuck = torch.isinf(limited).all(dim=-1, keepdim=True)  # nothing left: no limit
             logits = torch.where(stuck, logits, limited)
