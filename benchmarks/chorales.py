@@ -78,11 +78,13 @@ def main() -> int:
     from melodyrnn.music.voice_leading import chord_overlap, summarise
 
     ds = load_dataset(args.dataset)
-    rows = {}
-    rows["chorale model"] = evaluate(args.model, [args.dataset], split="test", device="cpu")["bits_per_note"]
+    rows, totals = {}, {}
+    r = evaluate(args.model, [args.dataset], split="test", device="cpu")
+    rows["chorale model"], totals["chorale model"] = r["bits_per_note"], r["bits_per_note"] * r["notes"]
     if args.performance_model:
-        rows["performance model"] = evaluate(args.performance_model, [args.performance_dataset],
-                                             split="test", device="cpu")["bits_per_note"]
+        r = evaluate(args.performance_model, [args.performance_dataset], split="test", device="cpu")
+        rows["performance model"] = r["bits_per_note"]
+        totals["performance model"], perf_notes = r["bits_per_note"] * r["notes"], r["notes"]
     lists = lambda s: [np.asarray(s.sequence(i)).tolist() for i in range(s.n_sequences)]  # noqa: E731
     train, test = lists(ds.split("train")), lists(ds.split("test"))
     notes = int(ds.split("test").units.sum())
@@ -90,11 +92,16 @@ def main() -> int:
     best = min((ngram.score(test, k, ds.vocab_size, *counts) / notes, k)
                for k in range(1, args.ngram_order + 1))
     rows[f"n-gram, chorale encoding (order {best[1]})"] = best[0]
-    print(f"test chorales: {len(test)} ({notes} notes)\n")
-    print("| model | test bits/note | chorale model below it |\n|---|---|---|")
+    totals[f"n-gram, chorale encoding (order {best[1]})"] = best[0] * notes
+    print(f"test chorales: {len(test)} ({notes} notes in the chorale encoding, which keeps a unison "
+          "of two voices as two notes)\n")
+    print("| model | test bits/note | chorale model below it | total bits | per performance note |\n"
+          "|---|---|---|---|---|")
     mine = rows["chorale model"]
     for name, bits in rows.items():
-        print(f"| {name} | {bits:.3f} | {'' if name == 'chorale model' else f'{1 - mine / bits:.1%}'} |")
+        below = "" if name == "chorale model" else f"{1 - mine / bits:.1%}"
+        per = f"{totals[name] / perf_notes:.3f}" if args.performance_model else "-"
+        print(f"| {name} | {bits:.3f} | {below} | {totals[name]:.0f} | {per} |")
 
     enc = ChoraleEncoding(ChoraleEncoding.config_class(**ds.meta["encoding"]["config"]))
     loaded = load_with_checkpoint(args.model)
