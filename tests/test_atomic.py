@@ -64,5 +64,5 @@ def test_committed_seed_tunes_are_what_the_script_composes(tmp_path, monkeypatch
     samples = Path(__file__).resolve().parent.parent / "samples"
     monkeypatch.setattr(sys, "argv", ["compose_seeds.py", str(tmp_path)])
     runpy.run_path(str(samples / "compose_seeds.py"), run_name="__main__")
-    for name in ("jig", "reel", "waltz"):
+    for name in ("jig", "reel", "waltz", "hymn"):
         assert (tmp_path / f"{name}.mid").read_bytes() == (samples / f"{name}.mid").read_bytes()

@@ -26,10 +26,10 @@ def test_plugins_lists_built_ins_and_reports_a_broken_plugin_by_name(broken_plug
     result = CliRunner().invoke(main, ["plugins"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[:5] == [f"melodyrnn.encodings\t{n}\tbuilt-in"
-                         for n in ("melody", "performance", "char", "word", "tokens")]
-    assert lines[5].startswith("melodyrnn.encodings\tbroken\t")
-    assert "FAILED: ModuleNotFoundError" in lines[5]
+    assert lines[:6] == [f"melodyrnn.encodings\t{n}\tbuilt-in"
+                         for n in ("melody", "performance", "chorale", "char", "word", "tokens")]
+    assert lines[6].startswith("melodyrnn.encodings\tbroken\t")
+    assert "FAILED: ModuleNotFoundError" in lines[6]
     assert "melodyrnn.models\tlstm\tbuilt-in" in lines
     assert "1 plugin(s) failed to load" in result.stderr
 
@@ -37,7 +37,7 @@ def test_plugins_lists_built_ins_and_reports_a_broken_plugin_by_name(broken_plug
 def test_a_broken_plugin_leaves_the_rest_working(broken_plugin):
     assert registry.get_encoding("melody").name == "melody"  # built-ins never load plugins
     with pytest.warns(UserWarning, match="'broken'.*failed to import"):
-        with pytest.raises(ValueError, match="'nope'; choose from char, melody, performance, tokens, word$"):
+        with pytest.raises(ValueError, match="'nope'; choose from char, chorale, melody, performance, tokens, word$"):
             registry.get_encoding("nope")
 
 
