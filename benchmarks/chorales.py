@@ -31,24 +31,6 @@ import ngram  # noqa: E402  (benchmarks/ngram.py: the n-gram baseline)
 VOICES = ("soprano", "alto", "tenor", "bass")
 
 
-def clip_bars(tune, first: int, last: int, enc):
-    """The tune's voices from bar ``first`` to ``last`` (0-based, end excluded), from beat 0."""
-    from melodyrnn.music.notes import TempoChange, Tune
-
-    voices, _ = enc.voice_steps(tune)
-    bar = enc.steps_per_bar(tune)
-    a, b = first * bar, last * bar
-    kept = []
-    for v in voices:
-        keep = v[(v[:, 0] >= a) & (v[:, 0] < b)].copy()
-        keep[:, 1] = np.minimum(keep[:, 1], b)
-        keep[:, :2] -= a
-        kept.append(keep)
-    frames = enc.encode_voices(kept, bar, b - a)
-    t = enc.decode_tune(np.concatenate(([1], frames)), qpm=tune.tempos[0].qpm)
-    return Tune(t.tracks, [TempoChange(0.0, tune.tempos[0].qpm)], tune.time_signatures[:1])
-
-
 def one_voice(tune, k: int):
     from melodyrnn.music.notes import Tune
 
@@ -76,6 +58,7 @@ def main() -> int:
     from melodyrnn.music.midi_io import read_midi
     from melodyrnn.music.sample_eval import compare_sets, longest_shared_runs
     from melodyrnn.music.voice_leading import chord_overlap, summarise
+    from melodyrnn.music.voices import VoiceWindow
 
     ds = load_dataset(args.dataset)
     rows, totals = {}, {}
@@ -111,15 +94,15 @@ def main() -> int:
     end = args.primer_bars + args.bars
     for path in files:
         seed = read_midi(path)
-        bar = enc.steps_per_bar(seed)
-        voices, _ = enc.voice_steps(seed)
-        if max(int(v[:, 1].max()) for v in voices if len(v)) < end * bar:
+        try:  # the real bars after the primer, as the outputs hold them
+            truth = VoiceWindow(enc, seed, args.bars, end + 1)
+        except ValueError:
             continue  # too short to hold the real continuation
         cfg = GenerateConfig(num_outputs=args.outputs, bars=args.bars, seed=args.seed,
                              primer_bars=args.primer_bars, from_bar=args.primer_bars + 1,
                              continuation_only=True)
         generated += [o.tune for o in generate(loaded, seed, None, cfg)]
-        real.append(clip_bars(seed, args.primer_bars, end, enc))
+        real.append(truth.tune(truth.frames, 0.0))
     g, r = summarise(generated, enc), summarise(real, enc)
     print(f"\ncontinuations: {len(generated)} generated ({args.outputs} each of {len(real)} chorales, "
           f"bars {args.primer_bars + 1}-{end}) against the real bars\n")

@@ -118,11 +118,9 @@ def _output_tune(window: SeedWindow, cont: Melody, begin: float, spq: int,
 EVENTS_PER_BAR = 48  # event encodings (performance): events per bar when ``steps`` is not set
 
 
-def _generate_events(model, enc, seed: Tune | None, primer, cfg: GenerateConfig) -> list[Generated]:
+def _generate_events(model, enc, seed: Tune | None, cfg: GenerateConfig) -> list[Generated]:
     """Generation for event encodings without a step grid: ``cfg.steps`` events (default
     ``cfg.bars * EVENTS_PER_BAR``) after the seed's events, decoded at the seed's tempo."""
-    if primer or cfg.key or cfg.pitch_range:
-        raise ValueError(f"--primer, --key and --pitch-range need a melody model, not {enc.name!r}")
     primer_ids = [BOS]
     if seed is not None:
         encoded = enc.encode_tunes([seed])
@@ -163,12 +161,12 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
         raise ValueError("--greedy has one answer, so every output would be the same: use "
                          "--num-outputs 1, or --beam-size N for the N best continuations")
     model, enc, ckpt = load_with_checkpoint(checkpoint)
-    if isinstance(enc, ChoraleEncoding):
-        if primer:
-            raise ValueError("--primer needs a melody model, not 'chorale'")
-        return generate_voices(model, enc, seed, cfg)
     if not isinstance(enc, MelodyEncoding):
-        return _generate_events(model, enc, seed, primer, cfg)
+        if primer or cfg.key or cfg.pitch_range:
+            raise ValueError(f"--primer, --key and --pitch-range need a melody model, not {enc.name!r}")
+        if isinstance(enc, ChoraleEncoding):
+            return generate_voices(model, enc, seed, cfg)
+        return _generate_events(model, enc, seed, cfg)
     spq = enc.config.steps_per_quarter
     window = (seed_window(seed, spq, cfg.primer_bars, cfg.from_bar, cfg.track) if seed is not None
               else primer_window(primer, spq))

@@ -19,7 +19,7 @@ from collections import Counter
 
 import numpy as np
 
-from melodyrnn.music.encodings.chorale import ChoraleEncoding
+from melodyrnn.music.encodings.chorale import ChoraleEncoding, end_step
 from melodyrnn.music.notes import Tune
 
 __all__ = ["frames", "voice_leading", "chord_overlap", "summarise"]
@@ -27,8 +27,7 @@ __all__ = ["frames", "voice_leading", "chord_overlap", "summarise"]
 
 def frames(voices: list[np.ndarray], n_steps: int | None = None) -> np.ndarray:
     """(V, steps) pitch of each voice at each step, -1 where it rests, from (on, off, pitch) rows."""
-    if n_steps is None:
-        n_steps = max((int(v[:, 1].max()) for v in voices if len(v)), default=0)
+    n_steps = end_step(voices) if n_steps is None else n_steps
     grid = np.full((len(voices), n_steps), -1, np.int64)
     for k, v in enumerate(voices):
         for on, off, pitch in v.tolist():

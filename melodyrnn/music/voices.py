@@ -15,9 +15,10 @@ import torch
 
 from melodyrnn.core.continuation import continue_ids
 from melodyrnn.core.vocab import BOS, EOS
-from melodyrnn.music.encodings.chorale import BAR, HOLD, ON0, REST, STEP, ChoraleEncoding
+from melodyrnn.music.encodings.chorale import BAR, HOLD, ON0, REST, STEP, ChoraleEncoding, end_step, window
 from melodyrnn.music.generated import GenerateConfig, Generated, warn_duplicates
 from melodyrnn.music.notes import KeySignature, Marker, TempoChange, TimeSignature, Tune
+from melodyrnn.music.quantize import bar_steps
 
 __all__ = ["POLYPHONIC", "model_for", "voice_grammar", "sounding_voices", "generate_voices", "VoiceWindow"]
 
@@ -75,41 +76,37 @@ def voice_grammar(enc: ChoraleEncoding, steps_per_bar: int, until_end: bool = Fa
 
 class VoiceWindow:
     """The seed bars that prime the model: their frames, and what the output keeps of the
-    seed (names, programs, metre, key, tempo)."""
+    seed (voice names and programs, metre, key, tempo, MIDI resolution)."""
 
     def __init__(self, enc: ChoraleEncoding, seed: Tune | None, primer_bars: int,
                  from_bar: int | None) -> None:
         self.enc = enc
-        V = enc.config.voices
+        self.frames, self.labels = np.zeros(0, np.int64), []
+        self.first_bar = self.cut_bar = self.seed_bars = 0
+        self.qpm, self.time_signature, self.keys, self.ticks_per_quarter = 120.0, (4, 4), [], 480
         if seed is None:
-            self.steps_per_bar, self.labels = 16 * enc.config.steps_per_quarter // 4, []
-            self.frames, self.first_bar, self.cut_bar, self.seed_bars = np.zeros(0, np.int64), 0, 0, 0
-            self.qpm, self.context = 120.0, Tune([], [TempoChange(0.0, 120.0)])
+            self.steps_per_bar = bar_steps(4, 4, enc.config.steps_per_quarter)
             return
         voices, _, sources = enc.voices_of(seed)
         if not any(len(v) for v in voices):
             raise ValueError("the seed has no pitched notes")
         bar = self.steps_per_bar = enc.steps_per_bar(seed)
-        self.seed_bars = -(-max(int(v[:, 1].max()) for v in voices if len(v)) // bar)
+        self.seed_bars = -(-end_step(voices) // bar)
         cut = self.seed_bars if from_bar is None else from_bar - 1
         if not 0 <= cut <= self.seed_bars:
             raise ValueError(f"--from-bar {from_bar}: the seed has {self.seed_bars} bars")
-        first = max(0, cut - primer_bars) if primer_bars else 0
-        self.first_bar, self.cut_bar = first, cut
-        a, b = first * bar, cut * bar
-        window = []
-        for v in voices:
-            keep = v[(v[:, 0] >= a) & (v[:, 0] < b)].copy()
-            keep[:, 1] = np.minimum(keep[:, 1], b)
-            keep[:, :2] -= a
-            window.append(keep)
-        self.frames = enc.encode_voices(window, bar, b - a)
+        self.first_bar, self.cut_bar = max(0, cut - primer_bars) if primer_bars else 0, cut
+        a, b = self.first_bar * bar, cut * bar
+        self.frames = enc.encode_voices(window(voices, a, b), bar, b - a)
         programs = [t.program for t in seed.tracks if not t.is_drum and len(t)] or [0]
         self.labels = [(s.name, s.program) if s is not None else (f"Voice {k + 1}", programs[0])
-                       for k, s in enumerate(sources[:V])]
+                       for k, s in enumerate(sources[:enc.config.voices])]
         beat = a / enc.config.steps_per_quarter
         self.qpm = [t.qpm for t in seed.tempos if t.beat <= beat + 1e-9][-1] if seed.tempos else 120.0
-        self.context = seed
+        if seed.time_signatures:
+            self.time_signature = (seed.time_signatures[0].numerator, seed.time_signatures[0].denominator)
+        self.keys = [KeySignature(0.0, k.tonic, k.minor) for k in seed.key_signatures[:1]]
+        self.ticks_per_quarter = seed.ticks_per_quarter
 
     @property
     def primer_ids(self) -> list[int]:
@@ -122,23 +119,17 @@ class VoiceWindow:
     def tune(self, ids: np.ndarray, begin: float) -> Tune:
         """The output: frames ``ids`` as one track per voice, with the seed's names,
         programs, metre and key, and a ``continuation`` marker at ``begin`` beats."""
-        names = tuple(n for n, _ in self.labels)
-        programs = tuple(p for _, p in self.labels)
-        t = self.enc.decode_tune(np.concatenate(([BOS], ids)), qpm=self.qpm, names=names,
-                                 programs=programs)
-        c = self.context
-        ts = c.time_signatures[:1] or [TimeSignature(0.0, 4, 4)]
-        keys = [KeySignature(0.0, k.tonic, k.minor) for k in c.key_signatures[:1]]
-        return Tune(t.tracks, [TempoChange(0.0, self.qpm)], [TimeSignature(0.0, ts[0].numerator,
-                                                                           ts[0].denominator)],
-                    keys, c.ticks_per_quarter if c.tracks else 480,
+        t = self.enc.decode_tune(ids, qpm=self.qpm, names=tuple(n for n, _ in self.labels),
+                                 programs=tuple(p for _, p in self.labels))
+        return Tune(t.tracks, [TempoChange(0.0, self.qpm)], [TimeSignature(0.0, *self.time_signature)],
+                    self.keys, self.ticks_per_quarter,
                     [Marker(begin, "continuation")] if begin > 0 else [])
 
 
 def generate_voices(model, enc: ChoraleEncoding, seed: Tune | None, cfg: GenerateConfig) -> list[Generated]:
     """``cfg.num_outputs`` continuations of every voice of ``seed`` (None: from nothing)."""
-    if cfg.key or cfg.pitch_range or cfg.track is not None:
-        raise ValueError(f"--key, --pitch-range and --track need a melody model, not {enc.name!r}")
+    if cfg.track is not None:
+        raise ValueError(f"--track needs a melody model, not {enc.name!r}: every voice is continued")
     window = VoiceWindow(enc, seed, cfg.primer_bars, cfg.from_bar)
     bar_tokens = window.steps_per_bar * enc.frame
     steps = cfg.steps * enc.frame if cfg.steps else cfg.bars * bar_tokens

@@ -12,7 +12,7 @@ from melodyrnn.core.encoding import EncodedBatch, Encoding
 from melodyrnn.music.ingest.files import discover, encode_midi_files
 from melodyrnn.music.notes import Tune, TuneBatch
 
-__all__ = ["MusicEncoding", "TransposeAugmenter"]
+__all__ = ["MusicEncoding", "TransposeAugmenter", "fold_pitches"]
 
 
 class MusicEncoding(Encoding):
@@ -73,3 +73,11 @@ class TransposeAugmenter:
 
     def apply(self, ids: np.ndarray, variant: int) -> np.ndarray:
         return self.encoding.transpose_ids(ids, variant)
+
+
+def fold_pitches(pitch: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Move pitches outside ``low..high`` by whole octaves into it."""
+    pitch = pitch.astype(np.int64)
+    up = np.where(pitch < low, -((pitch - low) // 12), 0)  # octaves to raise
+    down = np.where(pitch > high, (pitch - high + 11) // 12, 0)
+    return pitch + 12 * (up - down)

@@ -25,10 +25,11 @@ import numpy as np
 
 from melodyrnn.core.encoding import EncodedBatch, concat_ragged
 from melodyrnn.core.vocab import BOS, EOS, Vocabulary
-from melodyrnn.music.encodings.base import MusicEncoding
+from melodyrnn.music.encodings.base import MusicEncoding, fold_pitches
 from melodyrnn.music.notes import TempoChange, TimeSignature, Track, Tune, TuneBatch
+from melodyrnn.music.quantize import bar_steps
 
-__all__ = ["ChoraleConfig", "ChoraleEncoding", "REST", "HOLD", "STEP", "BAR", "ON0"]
+__all__ = ["ChoraleConfig", "ChoraleEncoding", "REST", "HOLD", "STEP", "BAR", "ON0", "end_step", "window"]
 
 REST, HOLD, STEP, BAR = 3, 4, 5, 6
 ON0 = 7  # ON_p has id ON0 + p - min_pitch
@@ -89,7 +90,7 @@ class ChoraleEncoding(MusicEncoding):
 
     def steps_per_bar(self, tune: Tune) -> int:
         ts = tune.time_signatures[0] if tune.time_signatures else TimeSignature(0.0, 4, 4)
-        return max(1, round(ts.numerator * 4 / ts.denominator * self.config.steps_per_quarter))
+        return bar_steps(ts.numerator, ts.denominator, self.config.steps_per_quarter)
 
     # -- voices --------------------------------------------------------------------------
     def voice_steps(self, tune: Tune) -> tuple[list[np.ndarray], dict[str, int]]:
@@ -125,10 +126,7 @@ class ChoraleEncoding(MusicEncoding):
         spq, c = self.config.steps_per_quarter, self.config
         on = np.floor(track.start_beats * spq + 0.5).astype(np.int64)
         off = np.maximum(np.floor(track.end_beats * spq + 0.5).astype(np.int64), on + 1)
-        pitch = track.pitch.astype(np.int64)
-        pitch = np.where(pitch < c.min_pitch, pitch + 12 * ((c.min_pitch - pitch + 11) // 12), pitch)
-        pitch = np.where(pitch > c.max_pitch, pitch - 12 * ((pitch - c.max_pitch + 11) // 12), pitch)
-        rows = np.stack([on, off, pitch], axis=1)
+        rows = np.stack([on, off, fold_pitches(track.pitch, c.min_pitch, c.max_pitch)], axis=1)
         return rows[np.lexsort((-rows[:, 2], rows[:, 0]))]
 
     def _split_by_pitch(self, notes: np.ndarray, counts: dict) -> list[np.ndarray]:
@@ -159,8 +157,7 @@ class ChoraleEncoding(MusicEncoding):
                       ) -> np.ndarray:
         """Frame tokens (no ``<s>``/``</s>``) of voices given as (on, off, pitch) rows."""
         c = self.config
-        if n_steps is None:
-            n_steps = max((int(v[:, 1].max()) for v in voices if len(v)), default=0)
+        n_steps = end_step(voices) if n_steps is None else n_steps
         grid = np.full((n_steps, c.voices + 1), REST, np.int64)  # (steps, V + 1)
         for k, v in enumerate(voices[:c.voices]):
             for on, off, pitch in v.tolist():
@@ -189,8 +186,7 @@ class ChoraleEncoding(MusicEncoding):
             if n_notes < c.min_notes:
                 stats["tunes_too_short"][ti] += 1
                 continue
-            end = min(max(int(v[:, 1].max()) for v in voices if len(v)), c.max_steps)
-            frames = self.encode_voices(voices, self.steps_per_bar(tune), end)
+            frames = self.encode_voices(voices, self.steps_per_bar(tune), min(end_step(voices), c.max_steps))
             seqs.append(np.concatenate(([BOS], frames, [EOS])))
             seq_tune.append(ti)
             seq_units.append(int((frames >= ON0).sum()))
@@ -249,6 +245,23 @@ class ChoraleEncoding(MusicEncoding):
         return np.where(ids >= ON0, ids + semitones, ids)
 
 
+def end_step(voices: list[np.ndarray]) -> int:
+    """The step where the last note of any voice ends (0 without notes)."""
+    return max((int(v[:, 1].max()) for v in voices if len(v)), default=0)
+
+
+def window(voices: list[np.ndarray], start: int, stop: int) -> list[np.ndarray]:
+    """The voices' notes that start in steps ``start..stop - 1``, cut at ``stop`` and moved to
+    begin at step 0 (a note held into the window from before it is left out)."""
+    out = []
+    for v in voices:
+        keep = v[(v[:, 0] >= start) & (v[:, 0] < stop)].copy()
+        keep[:, 1] = np.minimum(keep[:, 1], stop)
+        keep[:, :2] -= start
+        out.append(keep)
+    return out
+
+
 def _monophonic(rows: np.ndarray) -> bool:
     """At most one note starts at each step (a note may be cut short by the next)."""
     return rows.shape[0] < 2 or bool(np.all(np.diff(rows[:, 0]) > 0))
@@ -271,5 +284,4 @@ def _spread(n: int, free: list[int]) -> list[int]:
         return free[:n]
     if n == 1:
         return free[:1]
-    picks = [free[round(i * (len(free) - 1) / (n - 1))] for i in range(n)]
-    return picks
+    return [free[round(i * (len(free) - 1) / (n - 1))] for i in range(n)]

@@ -21,9 +21,9 @@ from melodyrnn.music.notes import TempoChange, TimeSignature, Track, Tune, TuneB
 from melodyrnn.music.quantize import ExtractConfig, Melody, MelodyBatch, extract_melody_batch
 from melodyrnn.core.vocab import BOS, EOS, Vocabulary
 from melodyrnn.core.encoding import EncodedBatch
-from melodyrnn.music.encodings.base import MusicEncoding
+from melodyrnn.music.encodings.base import MusicEncoding, fold_pitches
 
-__all__ = ["MelodyConfig", "MelodyEncoding", "NO_EVENT", "NOTE_OFF", "FIRST_NOTE_ON"]
+__all__ = ["MelodyConfig", "MelodyEncoding", "NO_EVENT", "NOTE_OFF", "FIRST_NOTE_ON", "fold_pitches"]
 
 NO_EVENT, NOTE_OFF, FIRST_NOTE_ON = 3, 4, 5
 _MAJOR_SCALE = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], dtype=np.int64)
@@ -61,14 +61,6 @@ def major_key(pitch: np.ndarray, note_melody: np.ndarray, n_melodies: int) -> np
     hist = np.bincount(note_melody * 12 + pitch.astype(np.int64) % 12,
                        minlength=n_melodies * 12).reshape(n_melodies, 12)  # (M, 12)
     return np.argmax(hist @ _KEY_MASKS.T, axis=1)  # (M, 12) @ (12, 12) -> (M,)
-
-
-def fold_pitches(pitch: np.ndarray, low: int, high: int) -> np.ndarray:
-    """Move pitches outside ``low..high`` by whole octaves into it."""
-    pitch = pitch.astype(np.int64)
-    up = np.where(pitch < low, -((pitch - low) // 12), 0)  # octaves to raise
-    down = np.where(pitch > high, (pitch - high + 11) // 12, 0)
-    return pitch + 12 * (up - down)
 
 
 class MelodyEncoding(MusicEncoding):

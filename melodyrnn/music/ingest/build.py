@@ -19,11 +19,11 @@ import numpy as np
 from melodyrnn.core.dataset import SPLITS, SplitArrays, assign_split, check_output, write_dataset
 from melodyrnn.core.registry import encoding_from_dict
 from melodyrnn.music.ingest.cache import ResultCache
-from melodyrnn.music.ingest.files import MIDI_SUFFIXES, discover
+from melodyrnn.music.ingest.files import discover
 from melodyrnn.music.ingest.pool import ChunkRunner
 from melodyrnn.music.ingest.worker import CACHED, ERROR, FAILED, OK, SKIPPED, ChunkResult, FileRecord, Limits
 
-__all__ = ["IngestConfig", "IngestReport", "MIDI_SUFFIXES", "discover", "run_ingest"]  # discover: re-exported
+__all__ = ["IngestConfig", "IngestReport", "run_ingest"]
 
 
 

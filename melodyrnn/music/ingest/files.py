@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.encoding import Encoding
@@ -40,10 +39,10 @@ def discover(inputs: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def encode_midi_files(paths: list[str], encoding: Encoding, chunk: int = 512
-                 ) -> tuple[SplitArrays, list[str], dict[str, str]]:
+                      ) -> tuple[SplitArrays, list[str], dict[str, str]]:
     """Encode MIDI files in memory: (sequences, the files used, failures by path)."""
     files = discover(paths)
-    tokens, lengths, notes, bars, source, failures = [], [], [], [], [], {}
+    parts, failures = [], {}
     for a in range(0, len(files), chunk):
         part = files[a:a + chunk]
         datas = []
@@ -56,13 +55,7 @@ def encode_midi_files(paths: list[str], encoding: Encoding, chunk: int = 512
         for path, failure in zip(part, read.failures):
             if failure is not None and path not in failures:
                 failures[path] = str(failure)
-        batch = encoding.encode_tunes(read.batch)
-        tokens.append(batch.tokens)
-        lengths.append(np.diff(batch.offsets))
-        notes.append(batch.seq_units)
-        bars.append(batch.seq_bar_steps)
-        source.append(batch.seq_tune + a)
-    cat = (lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64))
-    arrays = SplitArrays(cat(tokens), np.concatenate(([0], np.cumsum(cat(lengths)))),
-                         cat(notes), cat(bars), cat(source))
+        b = encoding.encode_tunes(read.batch)
+        parts.append(SplitArrays(b.tokens, b.offsets, b.seq_units, b.seq_bar_steps, b.seq_tune))
+    arrays = SplitArrays.concat(parts, list(range(0, len(files), chunk)))  # sources: file indices
     return arrays, files, failures
