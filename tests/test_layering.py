@@ -21,7 +21,8 @@ RULES = {
     "settings": {"core", "music", "text", "settings"},
     "pipeline": {"core", "music", "text", "settings", "pipeline"},
     "live": {"core", "music", "settings", "live"},
-    "cli": {"core", "music", "text", "settings", "pipeline", "live", "cli"},
+    "studio": {"core", "music", "settings", "studio"},
+    "cli": {"core", "music", "text", "settings", "pipeline", "live", "studio", "cli"},
     "melodyrnn": {"melodyrnn", "cli"},
 }
 
@@ -47,7 +48,8 @@ ORDER = [
     "settings",
     "pipeline", "pipeline.report", "pipeline.stages", "pipeline.plan",
     "live", "live.engine", "live.ports",
-    "cli.common", "cli.batch", "cli.live", "cli.generate", "cli.main", "cli", "__main__",
+    "studio", "studio.forms", "studio.session", "studio.app", "studio.server",
+    "cli.common", "cli.batch", "cli.live", "cli.studio", "cli.generate", "cli.main", "cli", "__main__",
 ]
 
 

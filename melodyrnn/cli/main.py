@@ -18,6 +18,7 @@ from melodyrnn.cli.generate import generate, tracks
 from melodyrnn.cli.common import OneLineGroup
 from melodyrnn.cli.common import fail_cleanly as _fail_cleanly
 from melodyrnn.cli.live import live
+from melodyrnn.cli.studio import studio
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
@@ -318,6 +319,7 @@ main.add_command(evaluate_continuations)
 main.add_command(plugins)
 main.add_command(classify)
 main.add_command(live)
+main.add_command(studio)
 
 if __name__ == "__main__":
     main()

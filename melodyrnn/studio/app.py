@@ -1,0 +1,140 @@
+"""The studio's HTTP side: the page, and a JSON API for scripts and DAW integrations.
+
+====================  =========================================================================
+``GET /``             the page (``static/``: HTML, JS and CSS of its own, nothing from a CDN)
+``GET /api/health``   ``{"ok": true}``
+``GET /api/info``     models, sample seeds, whether audio can be rendered, the default options
+``POST /api/seeds``   multipart ``midi`` (a file) or form ``sample`` (a name): the seed's id,
+                      tracks with the melody choice, the model it gets, its piano roll
+``POST /api/generate``  optional multipart ``midi``, or ``seed_id``; the ``melodyrnn generate``
+                      options as form fields (``num_outputs`` or ``num-outputs``, ``bars``...):
+                      ``{"outputs": [...]}``, each with ``midi_url``, ``audio_url``,
+                      ``midi_base64``, ``bits_per_note`` and its piano roll
+``GET /api/outputs/ID.mid`` / ``.wav``  an output's MIDI, or its audio (FluidSynth)
+====================  =========================================================================
+
+Bad input is a 4xx whose JSON body is ``{"error": "one line"}``; nothing answers with a
+traceback. Needs Flask: ``pip install 'melodyrnn[studio]'``.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+
+from melodyrnn.studio.forms import parse_form
+from melodyrnn.studio.session import Output, Studio, piano_roll
+
+__all__ = ["create_app", "INSTALL"]
+
+INSTALL = "melodyrnn studio needs Flask: pip install 'melodyrnn[studio]'"
+STATIC = Path(__file__).parent / "static"
+
+
+def _flask():
+    try:
+        import flask
+    except ImportError:
+        raise ValueError(INSTALL) from None
+    return flask
+
+
+def _output_json(out: Output) -> dict:
+    bits = out.bits_per_note if math.isfinite(out.bits_per_note) else None
+    return {"id": out.id, "name": out.name, "model": out.model, "key": out.key,
+            "bits_per_note": None if bits is None else round(bits, 4), "new_notes": out.new_notes,
+            "midi_url": f"/api/outputs/{out.id}.mid", "audio_url": f"/api/outputs/{out.id}.wav",
+            "midi_base64": base64.b64encode(out.midi_path.read_bytes()).decode("ascii"),
+            "roll": piano_roll(out.tune, out.continuation_beats)}
+
+
+def create_app(studio: Studio):
+    """A Flask app serving ``studio``'s page and API."""
+    flask = _flask()
+    from werkzeug.exceptions import HTTPException
+
+    app = flask.Flask("melodyrnn.studio", static_folder=str(STATIC), static_url_path="/static")
+    # the upload cap, plus room for the other form fields
+    app.config["MAX_CONTENT_LENGTH"] = studio.cfg.max_upload_bytes + 64 * 1024
+
+    def fail(status: int, message: str):
+        line = message.splitlines()[0] if message else "bad request"
+        return flask.jsonify({"error": line}), status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        if e.code == 413:
+            return fail(413, f"upload too large: at most {studio.cfg.max_upload_bytes // 2 ** 20} MiB")
+        return fail(e.code or 500, e.description or e.name)
+
+    @app.errorhandler(ValueError)
+    def bad_input(e):
+        return fail(400, str(e))
+
+    @app.errorhandler(Exception)
+    def unexpected(e):  # a bug, not bad input: still one line, never a traceback page
+        app.logger.exception("studio request failed")
+        return fail(500, f"internal error: {type(e).__name__}: {e}")
+
+    def uploaded_seed():
+        file = flask.request.files.get("midi")
+        if file is None:
+            return None
+        data = file.read(studio.cfg.max_upload_bytes + 1)
+        if not data:
+            if not file.filename:  # a form's file field left empty
+                return None
+            raise ValueError(f"{file.filename}: the uploaded file is empty")
+        return studio.add_seed(file.filename or "upload.mid", data)
+
+    @app.get("/")
+    def index():
+        return flask.send_from_directory(STATIC, "index.html")
+
+    @app.get("/api/health")
+    def health():
+        return {"ok": True}
+
+    @app.get("/api/info")
+    def info():
+        return {"models": studio.model_names(), "samples": studio.sample_names(),
+                "audio": studio.audio_available() or True,
+                "max_upload_bytes": studio.cfg.max_upload_bytes, "seed": studio.cfg.first_seed}
+
+    @app.post("/api/seeds")
+    def seeds():
+        seed = uploaded_seed()
+        if seed is None:
+            sample = flask.request.form.get("sample", "")
+            if not sample:
+                raise ValueError("send a MIDI file as the multipart field 'midi', or a 'sample' name")
+            seed = studio.add_seed(sample, studio.sample_bytes(sample))
+        return studio.describe_seed(seed)
+
+    @app.post("/api/generate")
+    def generate():
+        form = parse_form(flask.request.form)
+        outputs = studio.generate(form, uploaded_seed())
+        return {"outputs": [_output_json(o) for o in outputs]}
+
+    @app.get("/api/outputs/<oid>.mid")
+    def output_midi(oid):
+        out = _find(oid)
+        return flask.send_file(out.midi_path, mimetype="audio/midi", as_attachment=True,
+                               download_name=out.name)
+
+    @app.get("/api/outputs/<oid>.wav")
+    def output_wav(oid):
+        out = _find(oid)
+        why = studio.audio_available()
+        if why:
+            return fail(503, why)
+        return flask.send_file(studio.wav(out), mimetype="audio/wav", conditional=True)
+
+    def _find(oid: str) -> Output:
+        if oid not in studio.outputs:
+            flask.abort(404, f"no output {oid!r} in this session")
+        return studio.outputs[oid]
+
+    return app
