@@ -1,6 +1,10 @@
 """The live engine, driven through in-memory mido ports on a simulated clock."""
 
+import math
 import os
+import shutil
+import threading
+import time
 
 import mido
 import pytest
@@ -202,3 +206,68 @@ def test_real_virtual_ports():
     inport.close()
     outport.close()
     assert [m.note for m in received if m.type == "note_on"] == [60]
+
+
+@pytest.fixture
+def jack_server():
+    """A ``jackd -d dummy`` server for this test: real MIDI ports without sound hardware."""
+    pytest.importorskip("rtmidi", reason="python-rtmidi is not installed "
+                        "(pip install 'melodyrnn[live]'): JACK real-port test skipped")
+    if shutil.which("jackd") is None:
+        pytest.skip("no jackd (Debian's jackd2; .ci/run installs it): JACK real-port test skipped")
+    from melodyrnn.live.jack import dummy_server
+
+    with dummy_server() as name:
+        yield name
+
+
+def _wait_until(t: float) -> None:
+    while (left := t - time.monotonic()) > 0:
+        time.sleep(min(left, 0.002))
+
+
+def test_a_phrase_is_answered_through_real_jack_ports(jack_server):
+    """The engine on virtual JACK ports, a second client playing into them: a bar of four
+    quarter notes at 120 qpm, then silence; a one-bar answer comes back from the first beat
+    after a bar of silence, every note it starts ended."""
+    from melodyrnn.live.ports import backend, open_ports
+
+    engine = LiveEngine(ModelResponder("default"), LiveConfig(qpm=120.0, seed=0))
+    inport, outport = open_ports(None, None, virtual=True, api="jack")
+    stop = threading.Event()
+    runner = threading.Thread(target=run_engine, args=(engine, inport, outport),
+                              kwargs={"until": stop.is_set}, daemon=True)
+    runner.start()
+    jack = backend("jack")
+    player = jack.open_output(next(n for n in jack.get_output_names() if n.endswith("melodyrnn in")))
+    listener = jack.open_input(next(n for n in jack.get_input_names() if n.endswith("melodyrnn out")))
+    received = []
+    try:
+        bar = 2.0  # seconds, 4/4 at 120 qpm; the phrase starts on one of the engine's bar lines
+        t0 = engine.t0 + bar * math.ceil((time.monotonic() + 0.2 - engine.t0) / bar)
+        for i, pitch in enumerate((62, 64, 66, 67)):
+            _wait_until(t0 + 0.5 * i)
+            player.send(mido.Message("note_on", note=pitch, velocity=90))
+            _wait_until(t0 + 0.5 * i + 0.45)
+            player.send(mido.Message("note_off", note=pitch))
+        phrase_end = t0 + 1.95 + 2.0  # the last note-off, then a bar of silence
+        while time.monotonic() < phrase_end + 3.0:  # a one-bar answer (2 s) and room
+            received += [(time.monotonic(), m) for m in listener.iter_pending()]
+            time.sleep(0.001)
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+        time.sleep(0.2)  # the closing note-offs cross the JACK graph on its next cycles
+        received += [(time.monotonic(), m) for m in listener.iter_pending()]
+        player.close()
+        listener.close()
+        inport.close()
+        outport.close()
+    starts = [(t, m) for t, m in received if m.type == "note_on" and m.velocity]
+    assert starts, "no answer came back through the JACK ports"
+    latency = starts[0][0] - phrase_end
+    # due on the first beat after the phrase end: within a beat (500 ms), plus room for a busy CI
+    assert -0.02 <= latency <= 0.5 + 0.5, f"first answer note {latency * 1000:.0f} ms after the phrase end"
+    ended = [m.note for _, m in received if m.type == "note_off" or m.type == "note_on" and not m.velocity]
+    assert sorted(m.note for _, m in starts) == sorted(ended)
+    assert starts[-1][0] - starts[0][0] < bar  # one bar

@@ -27,6 +27,9 @@ def _controls(ctx, param, values) -> dict:
 @click.option("--out", "out_port", default=None, help="Output port (a synth, or a DAW's port).")
 @click.option("--virtual", is_flag=True, help="Open virtual ports of these names instead.")
 @click.option("--list-ports", is_flag=True, help="Print the MIDI ports and exit.")
+@click.option("--api", type=click.Choice(["alsa", "jack", "coremidi", "winmm"]), default=None,
+              help="MIDI system to use [the system's default]; jack also runs on a "
+                   "`jackd -d dummy` server without sound hardware.")
 @click.option("--model", "checkpoint", default="default", show_default=True)
 @click.option("--qpm", type=click.FloatRange(20, 400), default=120.0, show_default=True)
 @click.option("--beats-per-bar", type=click.IntRange(1, 16), default=4, show_default=True)
@@ -48,14 +51,14 @@ def _controls(ctx, param, values) -> dict:
 @click.option("--learn", is_flag=True, help="Learn the control changes: move each control when asked.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @fail_cleanly
-def live(in_port, out_port, virtual, list_ports, checkpoint, qpm, beats_per_bar, silence_bars,
+def live(in_port, out_port, virtual, list_ports, api, checkpoint, qpm, beats_per_bar, silence_bars,
          end_cc, max_bars, response_bars, temperature, channel, metronome, follow_clock,
          controls, learn, seed) -> None:
     """Listen on a MIDI input and answer each phrase with the model on a MIDI output."""
     from melodyrnn.live.ports import open_ports, port_names, run_engine
 
     if list_ports:
-        inputs, outputs = port_names()
+        inputs, outputs = port_names(api)
         click.echo("inputs:\n" + "".join(f"  {n}\n" for n in inputs)
                    + "outputs:\n" + "".join(f"  {n}\n" for n in outputs), nl=False)
         return
@@ -70,7 +73,7 @@ def live(in_port, out_port, virtual, list_ports, checkpoint, qpm, beats_per_bar,
                      seed=seed)
     log = (lambda msg: click.echo(msg, err=True))
     engine = LiveEngine(ModelResponder(checkpoint), cfg, log=log)
-    inport, outport = open_ports(in_port, out_port, virtual)
+    inport, outport = open_ports(in_port, out_port, virtual, api)
     if learn:
         engine.learn()
         log("learning: move the controls for " + ", ".join(ACTIONS) + ", in that order")

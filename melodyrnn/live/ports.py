@@ -1,42 +1,54 @@
-"""MIDI ports for :mod:`melodyrnn.live.engine`: open them (mido with python-rtmidi), and run the
+"""MIDI ports for :mod:`melodyrnn.live.engine`: open them (mido with python-rtmidi, on the
+system's default MIDI API or the one named: ALSA, JACK, CoreMIDI, Windows MM), and run the
 engine between them until Ctrl-C or a lost port, ending every note it started."""
 
 from __future__ import annotations
 
 import time
 
-__all__ = ["port_names", "open_ports", "run_engine", "to_mido"]
+__all__ = ["port_names", "open_ports", "run_engine", "to_mido", "backend", "APIS"]
 
 INSTALL = "melodyrnn live needs mido and python-rtmidi: pip install 'melodyrnn[live]'"
+#: ``--api`` names -> python-rtmidi's API names (as mido's rtmidi backend takes them)
+APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "winmm": "WINDOWS_MM"}
 
 
-def _mido():
+def backend(api: str | None = None):
+    """mido's python-rtmidi backend on ``api`` (a key of :data:`APIS`; None: the system's
+    default)."""
     try:
         import mido
         import rtmidi  # noqa: F401  (mido's default backend)
     except ImportError:
         raise ValueError(INSTALL) from None
-    return mido
+    if api is None:
+        return mido.Backend("mido.backends.rtmidi")
+    if api not in APIS:
+        raise ValueError(f"unknown MIDI API {api!r}; choose from {', '.join(APIS)}")
+    b = mido.Backend(f"mido.backends.rtmidi/{APIS[api]}")
+    if APIS[api] not in b.module.get_api_names():
+        raise ValueError(f"this python-rtmidi has no {api} support")
+    return b
 
 
-def port_names() -> tuple[list[str], list[str]]:
-    """(input port names, output port names) of the system's MIDI."""
-    mido = _mido()
+def port_names(api: str | None = None) -> tuple[list[str], list[str]]:
+    """(input port names, output port names) of the system's MIDI (or of ``api``'s)."""
+    b = backend(api)
     try:
-        return mido.get_input_names(), mido.get_output_names()
-    except Exception as e:  # rtmidi: no ALSA sequencer, no CoreMIDI ...
+        return b.get_input_names(), b.get_output_names()
+    except Exception as e:  # rtmidi: no ALSA sequencer, no JACK server, no CoreMIDI ...
         raise ValueError(f"cannot list MIDI ports: {e}") from None
 
 
-def open_ports(in_name: str | None, out_name: str | None, virtual: bool = False):
+def open_ports(in_name: str | None, out_name: str | None, virtual: bool = False,
+               api: str | None = None):
     """(input, output) ports by name; ``virtual`` creates ports of those names that other
-    programs connect to (ALSA, CoreMIDI)."""
-    mido = _mido()
+    programs connect to (ALSA, JACK, CoreMIDI)."""
+    b = backend(api)
     if virtual:
         in_name, out_name = in_name or "melodyrnn in", out_name or "melodyrnn out"
     try:
-        return (mido.open_input(in_name, virtual=virtual),
-                mido.open_output(out_name, virtual=virtual))
+        return b.open_input(in_name, virtual=virtual), b.open_output(out_name, virtual=virtual)
     except Exception as e:  # an unknown name, or no MIDI system
         raise ValueError(f"cannot open MIDI ports ({in_name!r}, {out_name!r}): {e}") from None
 
