@@ -47,7 +47,7 @@ ORDER = [
     "text", "text.files", "text.encodings", "text.corpus",
     "settings",
     "pipeline", "pipeline.report", "pipeline.stages", "pipeline.plan",
-    "live", "live.engine", "live.ports",
+    "live", "live.engine", "live.ports", "live.jack",
     "studio", "studio.forms", "studio.session", "studio.app", "studio.server",
     "cli.common", "cli.batch", "cli.live", "cli.studio", "cli.generate", "cli.main", "cli", "__main__",
 ]
