@@ -189,7 +189,7 @@ class Studio:
         oid = f"o{next(self._ids)}"
         path = self.folder / f"{oid}.mid"
         path.write_bytes(midi_bytes(result.tune))
-        out = Output(oid, f"{stem}-{oid}.mid", path, float(result.bits_per_note), int(result.notes),
+        out = Output(oid, f"{stem}-{oid[1:]}.mid", path, float(result.bits_per_note), int(result.notes),
                      result.tune, float(result.continuation_beats), result.key, model)
         self.outputs[oid] = out
         while len(self.outputs) > self.cfg.max_outputs:
