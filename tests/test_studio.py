@@ -221,3 +221,14 @@ def test_the_json_api_answers_over_real_http(tmp_path):
     finally:
         server.shutdown()
         studio.close()
+
+
+def test_history_keeps_each_generation_and_its_request(client):
+    first = client.post("/api/generate", data=upload(seed_file(), num_outputs=2, bars=1, seed=4)).get_json()
+    assert first["label"] == "seed.mid: 2 x 1 bars, T 1, seed 4, default"
+    assert first["fields"]["seed_id"].startswith("s") and first["fields"]["bars"] == "1"
+    again = client.post("/api/generate", data={**first["fields"], "num_outputs": "1", "seed": "1004"})
+    assert again.status_code == 200
+    history = client.get("/api/history").get_json()["history"]
+    assert [len(h["outputs"]) for h in history] == [2, 1]
+    assert [o["name"] for o in history[0]["outputs"]] == [o["name"] for o in first["outputs"]]

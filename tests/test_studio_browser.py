@@ -83,6 +83,7 @@ def test_open_a_seed_generate_four_listen_and_download(browser, server, tmp_path
     page.wait_for_function(f"document.querySelector('#outputs .output h3').innerText !== {first!r}",
                            timeout=60_000)
     assert page.locator("#outputs .output").count() == 4
+    assert page.locator("#history li").count() == 2  # the generation, then the regeneration
 
     if studio.audio_available():
         pytest.skip(f"no audio to check: {studio.audio_available()}")
@@ -91,6 +92,12 @@ def test_open_a_seed_generate_four_listen_and_download(browser, server, tmp_path
     durations = page.eval_on_selector_all("#outputs audio", "els => els.map(a => a.duration)")
     assert len(durations) == 4 and all(d > 2.0 for d in durations)  # 6 bars at 120 qpm = 12 s
     assert not errors
+
+    page.reload()  # the session's history outlives the page
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#history li").count() == 2
+    page.locator("#history li").last.click()  # the first generation, shown again
+    assert page.locator("#outputs .output svg").count() == 4
 
 
 def test_a_bad_upload_shows_its_one_line_reason(browser, server, tmp_path):

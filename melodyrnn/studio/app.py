@@ -10,6 +10,7 @@
                       options as form fields (``num_outputs`` or ``num-outputs``, ``bars``...):
                       ``{"outputs": [...]}``, each with ``midi_url``, ``audio_url``,
                       ``midi_base64``, ``bits_per_note`` and its piano roll
+``GET /api/history``  the session's generations (time, label, outputs), oldest first
 ``GET /api/outputs/ID.mid`` / ``.wav``  an output's MIDI, or its audio (FluidSynth)
 ====================  =========================================================================
 
@@ -115,8 +116,19 @@ def create_app(studio: Studio):
     @app.post("/api/generate")
     def generate():
         form = parse_form(flask.request.form)
-        outputs = studio.generate(form, uploaded_seed())
-        return {"outputs": [_output_json(o) for o in outputs]}
+        seed = uploaded_seed()
+        outputs = studio.generate(form, seed)
+        entry = studio.history[-1]
+        # the request again, the upload as its stored seed: what "regenerate" sends
+        entry["fields"] = {**flask.request.form.to_dict(), **({"seed_id": seed.id} if seed else {})}
+        return {"outputs": [_output_json(o) for o in outputs], "label": entry["label"],
+                "time": entry["time"], "fields": entry["fields"]}
+
+    @app.get("/api/history")
+    def history():
+        """The session's generations, newest last, with the outputs still kept."""
+        return {"history": [{**h, "outputs": [_output_json(studio.outputs[o]) for o in h["outputs"]
+                                              if o in studio.outputs]} for h in studio.history]}
 
     @app.get("/api/outputs/<oid>.mid")
     def output_midi(oid):

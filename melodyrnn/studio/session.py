@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,7 @@ class Studio:
         self.folder = Path(tempfile.mkdtemp(prefix="melodyrnn-studio-"))
         self.seeds: dict[str, Seed] = {}
         self.outputs: dict[str, Output] = {}
+        self.history: list[dict] = []  # one entry per generate call: time, label, output ids
         self._models: dict[str, tuple] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -183,9 +185,15 @@ class Studio:
         with self._lock:
             results = generate(self._model(name), tune, pitches, form.config)
         stem = Path(seed.name).stem if seed else "sample"
-        return [self._keep(r, stem, k, name) for k, r in enumerate(results)]
+        outputs = [self._keep(r, stem, name) for r in results]
+        cfg = form.config
+        self.history.append({
+            "time": time.strftime("%H:%M:%S"), "outputs": [o.id for o in outputs],
+            "label": f"{seed.name if seed else 'no seed'}: {len(outputs)} x {cfg.bars} bars, "
+                     f"T {cfg.decode.sampling.temperature:g}, seed {cfg.seed}, {name}"})
+        return outputs
 
-    def _keep(self, result, stem: str, k: int, model: str) -> Output:
+    def _keep(self, result, stem: str, model: str) -> Output:
         oid = f"o{next(self._ids)}"
         path = self.folder / f"{oid}.mid"
         path.write_bytes(midi_bytes(result.tune))

@@ -103,7 +103,7 @@ async function openSeed(body, label) {
   }
 }
 
-function optionsForm(overrides = {}) {
+function optionsForm() {
   const fd = new FormData();
   const form = $("#options");
   for (const input of form.elements) {
@@ -116,7 +116,6 @@ function optionsForm(overrides = {}) {
     const model = fd.get("model") || state.seed.model;
     if (state.track !== null && model !== "chorale") fd.append("track", state.track);
   }
-  for (const [k, v] of Object.entries(overrides)) fd.set(k, v);
   return fd;
 }
 
@@ -145,10 +144,18 @@ function showOutputs(entry) {
       button.disabled = true;
       setStatus("regenerating...");
       try {
-        const seed = Math.floor(Math.random() * 2 ** 31);
-        const data = await api("/api/generate", optionsForm({ ...entry.overrides, num_outputs: "1", seed: String(seed) }));
+        // the generation's own settings, one output, a seed of its own (reproducible)
+        entry.regenerated = (entry.regenerated || 0) + 1;
+        const seed = Number(entry.fields.seed || 0) + 1000 * entry.regenerated + k;
+        const fd = new FormData();
+        for (const [name, value] of Object.entries(entry.fields)) fd.append(name, value);
+        fd.delete("num-outputs");
+        fd.set("num_outputs", "1");
+        fd.set("seed", String(seed));
+        const data = await api("/api/generate", fd);
         entry.outputs[k] = data.outputs[0];
         card.replaceWith(outputCard(entry.outputs[k], regenerate));
+        addHistory({ outputs: data.outputs, label: data.label, time: data.time, fields: data.fields });
         setStatus(`regenerated output ${k + 1} (seed ${seed})`);
       } catch (e) { setStatus(e.message, true); button.disabled = false; }
     };
@@ -173,8 +180,7 @@ async function generate(event) {
     const fd = optionsForm();
     const data = await api("/api/generate", fd);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
-    const label = `${state.seed ? state.seed.name : "no seed"}: ${data.outputs.length} × ${fd.get("bars")} bars, T ${fd.get("temperature")}, seed ${fd.get("seed")}`;
-    const entry = { outputs: data.outputs, label, time: new Date().toLocaleTimeString(), overrides: {} };
+    const entry = { outputs: data.outputs, label: data.label, time: data.time, fields: data.fields };
     addHistory(entry);
     showOutputs(entry);
     setStatus(`${data.outputs.length} outputs in ${secs} s`);
@@ -206,6 +212,9 @@ async function init() {
   });
   $("#no-seed").addEventListener("click", () => { showSeed(null); setStatus("no seed"); });
   $("#options").addEventListener("submit", generate);
+  for (const h of (await api("/api/history")).history) {  // generations before a reload
+    if (h.outputs.length) addHistory(h);
+  }
   setStatus(info.audio === true ? "ready" : `ready (no audio: ${info.audio})`);
   document.body.dataset.ready = "true";
 }
