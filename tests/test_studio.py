@@ -232,3 +232,20 @@ def test_history_keeps_each_generation_and_its_request(client):
     history = client.get("/api/history").get_json()["history"]
     assert [len(h["outputs"]) for h in history] == [2, 1]
     assert [o["name"] for o in history[0]["outputs"]] == [o["name"] for o in first["outputs"]]
+
+
+def test_a_checkpoint_of_ones_own_is_offered_as_custom(tiny_run):
+    from melodyrnn.studio.app import create_app
+    from melodyrnn.studio.session import Studio
+
+    studio = Studio(StudioConfig(model=str(tiny_run)))
+    try:
+        client = create_app(studio).test_client()
+        assert client.get("/api/info").get_json()["models"] == ["default", "chorale", "custom"]
+        r = client.post("/api/generate", data=upload(seed_file(), model="custom", num_outputs=1, bars=1))
+        (out,) = r.get_json()["outputs"]
+        assert out["model"] == "custom" and out["new_notes"] > 0
+        mido.MidiFile(file=io.BytesIO(base64.b64decode(out["midi_base64"])))
+    finally:
+        studio.close()
+    assert not studio.folder.exists()  # the session's files go with it
