@@ -152,10 +152,10 @@ def generate_config(*, num_outputs: int = 4, bars: int = 16, steps: int = 0,
                     pitch_range: tuple[int, int] | None = None, continuation_only: bool = False,
                     track: str | None = None, seed: int = 0, primer_bars: int = 8,
                     from_bar: int | None = None, phrase_bars: int = 4, max_plays: int = 2,
-                    until_end: bool = False) -> GenerateConfig:
+                    until_end: bool = False, allow_parallels: bool = False) -> GenerateConfig:
     """The :class:`GenerateConfig` of ``melodyrnn generate [options]``."""
     decode = DecodeConfig(SamplingConfig(temperature, top_k, top_p, greedy), beam_size,
                           branch_factor, steps_per_iteration)
     return GenerateConfig(num_outputs, bars, steps, decode, seed, continuation_only, key,
                           tuple(pitch_range) if pitch_range else None, track, primer_bars,
-                          from_bar, phrase_bars, max_plays, until_end)
+                          from_bar, phrase_bars, max_plays, until_end, allow_parallels)

@@ -34,6 +34,9 @@ __all__ = ["generate", "tracks"]
 @click.option("--num-outputs", type=click.IntRange(1, 1000), default=4, show_default=True)
 @click.option("--until-end", is_flag=True,
               help="Let the model end each tune (its end token, a cadence) within --bars.")
+@click.option("--allow-parallels", is_flag=True,
+              help="Voice models: let the outer voices move in parallel fifths and octaves "
+                   "(ruled out by default).")
 @click.option("--bars", type=click.IntRange(1, 1024), default=16, show_default=True)
 @click.option("--steps", type=click.IntRange(0, 1024 * 96), default=0,
               help="Length in steps (overrides --bars).")
@@ -69,8 +72,8 @@ __all__ = ["generate", "tracks"]
 @click.option("--seed", type=int, default=0, show_default=True)
 @_fail_cleanly
 def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar, num_outputs,
-             until_end, bars, steps, temperature, top_k, top_p, greedy, beam_size, branch_factor,
-             steps_per_iteration, max_plays, phrase_bars, key, pitch_range, continuation_only,
+             until_end, allow_parallels, bars, steps, temperature, top_k, top_p, greedy, beam_size,
+             branch_factor, steps_per_iteration, max_plays, phrase_bars, key, pitch_range, continuation_only,
              output_dir, force, render, soundfont, seed) -> None:
     """Write new tunes continuing SEED_FILE (or --primer, or nothing); paths go to stdout,
     the track, bars and key used to stderr. With a text model, --prompt TEXT prints
@@ -92,7 +95,8 @@ def generate(seed_file, checkpoint, primer, prompt, track, primer_bars, from_bar
                           branch_factor=branch_factor, steps_per_iteration=steps_per_iteration,
                           key=key, pitch_range=pitch_range, continuation_only=continuation_only,
                           track=track, seed=seed, primer_bars=primer_bars, from_bar=from_bar,
-                          max_plays=max_plays, phrase_bars=phrase_bars, until_end=until_end)
+                          max_plays=max_plays, phrase_bars=phrase_bars, until_end=until_end,
+                          allow_parallels=allow_parallels)
     if prompt is not None:
         checkpoint = checkpoint or "default"
         if seed_file or primer:

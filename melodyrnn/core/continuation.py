@@ -105,7 +105,8 @@ def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
                  decode: DecodeConfig = DecodeConfig(), seed: int = 0,
                  allowed: torch.Tensor | None = None, period: int = 0,
                  limit: tuple[int, int] = (0, 0),
-                 grammar: tuple[torch.Tensor, torch.Tensor] | None = None) -> Continuation:
+                 grammar: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 rule=None) -> Continuation:
     """Generate ``n`` continuations of ``steps`` ids after ``primer`` (which starts with <s>).
 
     Parameters
@@ -123,6 +124,12 @@ def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
         ``next_state[state, id]``; only ids ``allowed[state]`` may come next (an encoding
         uses it to rule out ids that would mean nothing, so that no two outputs differ
         only in such ids).
+    rule : object, optional
+        A stateful constraint beyond a grammar (a voice-leading rule, say):
+        ``rule.start(primer)`` gives its state entries (tensors with the lane first, one
+        lane) and ``rule.apply(entries, ids, logits)`` takes the ids just chosen (N,) and the
+        next logits (N, V) and returns (entries, logits) with ruled-out ids at ``-inf``; its
+        entries travel with the model state, so beam search keeps them with their hypotheses.
 
     Deterministic beam search returns the ``n`` best distinct beams of a beam of
     ``max(beam_size, n)``; sampling and stochastic beam search give row ``k`` its own
@@ -135,13 +142,13 @@ def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
     try:
         with torch.no_grad():
             return _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
-                             grammar)
+                             grammar, rule)
     finally:
         torch.set_num_threads(threads)
 
 
 def _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
-              grammar) -> Continuation:
+              grammar, rule) -> Continuation:
     model.eval()
     device = model.embed.weight.device
     state = model.initial_state(1, torch.tensor([period]), device=device)
@@ -161,10 +168,13 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
         for i in primer[:-1]:  # the last id moves the state in the first step
             fsm = int(grammar[0][fsm, i])
         state = {**state, "fsm": torch.tensor([fsm], device=device)}
+    ruled = {} if rule is None else {f"rule.{k}": v.to(device) for k, v in rule.start(primer).items()}
+    state = {**state, **ruled}
 
     def step(ids: torch.Tensor, st: dict) -> tuple[torch.Tensor, dict]:
         st = dict(st)
         played, match, fsm = st.pop("played", None), st.pop("match", None), st.pop("fsm", None)
+        entries = {k[5:]: st.pop(k) for k in ruled}
         logits, st = model(ids[:, None], st)
         logits = logits[:, -1].float()
         if mask is not None:
@@ -173,6 +183,9 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
             fsm = grammar[0][fsm, ids]  # (N,)
             logits = logits.masked_fill(~grammar[1][fsm], float("-inf"))
             st["fsm"] = fsm
+        if rule is not None:
+            entries, logits = rule.apply(entries, ids, logits)
+            st.update({f"rule.{k}": v for k, v in entries.items()})
         if played is not None:
             played, match = extend_matches(played, match, ids)  # (N, T + 1) each
             st["played"], st["match"] = played, match

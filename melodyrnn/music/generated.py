@@ -29,7 +29,9 @@ class GenerateConfig:
     its end) prime the model; ``max_plays`` > 0 lets no run of ``phrase_bars`` bars be
     played more than that many times, primer included (a phrase may return, not loop);
     ``pitch_range`` None keeps to the model's training range;
-    ``until_end`` lets the model end the tune with its end token (at most ``bars``).
+    ``until_end`` lets the model end the tune with its end token (at most ``bars``);
+    ``allow_parallels`` (voice models) lets the outer voices move in parallel fifths and
+    octaves, which :class:`~melodyrnn.music.counterpoint.NoOuterParallels` otherwise rules out.
     """
 
     num_outputs: int = 4
@@ -46,6 +48,7 @@ class GenerateConfig:
     phrase_bars: int = 4
     max_plays: int = 2
     until_end: bool = False
+    allow_parallels: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_outputs <= MAX_OUTPUTS:

@@ -3,7 +3,8 @@
 The seed's voices (one per track of a chorale, or split by pitch from a piano part) prime
 the model bar by bar; the continuation is decoded into one track per voice with the seed's
 track names and programs. A finite-state grammar keeps every frame whole -- one token per
-voice, then ``STEP``, or ``BAR`` at the end of a bar -- so no output can lose its voices.
+voice, then ``STEP``, or ``BAR`` at the end of a bar -- so no output can lose its voices; and
+unless asked otherwise, the outer voices never move in parallel fifths or octaves.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 from melodyrnn.core.continuation import continue_ids
 from melodyrnn.core.vocab import BOS, EOS
+from melodyrnn.music.counterpoint import NoOuterParallels
 from melodyrnn.music.encodings.chorale import BAR, HOLD, ON0, REST, STEP, ChoraleEncoding, end_step, window
 from melodyrnn.music.generated import GenerateConfig, Generated, warn_duplicates
 from melodyrnn.music.notes import KeySignature, Marker, TempoChange, TimeSignature, Tune
@@ -134,8 +136,9 @@ def generate_voices(model, enc: ChoraleEncoding, seed: Tune | None, cfg: Generat
     bar_tokens = window.steps_per_bar * enc.frame
     steps = cfg.steps * enc.frame if cfg.steps else cfg.bars * bar_tokens
     grammar = voice_grammar(enc, window.steps_per_bar, cfg.until_end)
+    rule = None if cfg.allow_parallels else NoOuterParallels(enc)
     out = continue_ids(model, window.primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed,
-                       None, bar_tokens, (cfg.phrase_bars * bar_tokens, cfg.max_plays), grammar)
+                       None, bar_tokens, (cfg.phrase_bars * bar_tokens, cfg.max_plays), grammar, rule)
     warn_duplicates(out.ids.numpy(), stacklevel=4)
     begin = 0.0 if cfg.continuation_only else window.primer_beats
     results = []

@@ -68,7 +68,7 @@ FIELDS: dict[str, Callable[[str], object]] = {
     "continuation_only": _bool, "track": _text, "seed": _int(-2 ** 63, 2 ** 63 - 1),
     "primer_bars": _int(0, MAX_BARS), "from_bar": _int(1, 10 ** 6),
     "phrase_bars": _int(1, MAX_BARS), "max_plays": _int(0, MAX_OUTPUTS),
-    "until_end": _bool,
+    "until_end": _bool, "allow_parallels": _bool,
 }
 #: fields that are not generate settings: which model, which stored seed, primer pitches
 OTHER_FIELDS = ("model", "seed_id", "primer")

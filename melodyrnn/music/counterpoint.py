@@ -1,0 +1,78 @@
+"""Voice-leading rules for decoding voice frames: no parallel fifths or octaves between the
+outer voices.
+
+:class:`NoOuterParallels` is a ``rule`` for :func:`melodyrnn.core.continuation.continue_ids`:
+when the bass token of a frame is chosen, every ``ON_p`` that would move the bass in the
+same direction as the top voice from a perfect fifth (or octave, or unison) to the same
+interval is ruled out -- the classic fault that ``music.voice_leading`` counts as
+``parallels``. Holding, resting and every other pitch stay open, so a frame is never stuck.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from melodyrnn.core.vocab import BOS
+from melodyrnn.music.encodings.chorale import HOLD, ON0, ChoraleEncoding
+
+__all__ = ["NoOuterParallels", "PERFECT"]
+
+PERFECT = (0, 7)  # pitch-class intervals of unisons/octaves and fifths
+
+
+def _sounding(ids: torch.Tensor, before: torch.Tensor, low: int) -> torch.Tensor:
+    """The pitch a voice sounds after token ``ids``: ON_p -> p, HOLD -> as before, else
+    (REST) -1."""
+    pitch = torch.where(ids >= ON0, ids - ON0 + low, torch.full_like(ids, -1))
+    return torch.where(ids == HOLD, before, pitch)
+
+
+class NoOuterParallels:
+    """Rule out parallel perfect fifths and octaves between the top voice and the bass.
+
+    State entries (one value per lane): the token's ``slot`` in its frame, and the pitch the
+    top voice and the bass sound now and sounded a frame ago (-1: resting).
+    """
+
+    def __init__(self, enc: ChoraleEncoding) -> None:
+        c = enc.config
+        self.frame, self.bass, self.low = enc.frame, c.voices - 1, c.min_pitch
+        pitches = torch.arange(c.min_pitch, c.max_pitch + 1)
+        self.ids = ON0 + pitches - c.min_pitch  # (P,) the ON ids, by pitch
+        self.pitches = pitches
+
+    def start(self, primer: list[int]) -> dict[str, torch.Tensor]:
+        """The state after ``primer`` (<s>, then whole frames and the last id)."""
+        entries = {k: torch.full((1,), -1, dtype=torch.long) for k in ("top", "top_before", "bass")}
+        entries["slot"] = torch.zeros(1, dtype=torch.long)  # the slot of the next id
+        for i in primer[1:-1]:
+            entries = self._update(entries, torch.tensor([i]))
+        return entries
+
+    def _update(self, e: dict, ids: torch.Tensor) -> dict:
+        """The state after ``ids`` (N,) took their slot (``<s>`` takes none)."""
+        if bool((ids == BOS).all()):
+            return e
+        slot = e["slot"]
+        top = _sounding(ids, e["top"], self.low)
+        bass = _sounding(ids, e["bass"], self.low)
+        at_top, at_bass = slot == 0, slot == self.bass
+        return {"top": torch.where(at_top, top, e["top"]),
+                "top_before": torch.where(at_top, e["top"], e["top_before"]),
+                "bass": torch.where(at_bass, bass, e["bass"]),
+                "slot": (slot + 1) % self.frame}
+
+    def apply(self, e: dict, ids: torch.Tensor, logits: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        """Take the ids just chosen; mask the bass pitches that would make a parallel."""
+        e = self._update(e, ids)
+        t0, t1, b0 = e["top_before"][:, None], e["top"][:, None], e["bass"][:, None]  # (N, 1)
+        p = self.pitches.to(logits.device)[None, :]  # (1, P) candidate bass pitches
+        before = (t0 - b0) % 12
+        parallel = ((e["slot"][:, None] == self.bass) & (t0 >= 0) & (t1 >= 0) & (b0 >= 0)
+                    & (t1 != t0) & (p != b0) & (torch.sign(t1 - t0) == torch.sign(p - b0))
+                    & ((before == PERFECT[0]) | (before == PERFECT[1])) & ((t1 - p) % 12 == before))
+        masked = logits.clone()
+        masked[:, self.ids.to(logits.device)] = logits[:, self.ids.to(logits.device)].masked_fill(
+            parallel, float("-inf"))  # (N, P) of the ON columns
+        return e, masked
+
