@@ -47,7 +47,7 @@ def test_the_rule_only_speaks_at_the_bass_slot():
 def test_generation_with_the_rule_has_no_outer_parallels(monkeypatch):
     """A model that always wants the bass a fifth below the top, moving with it, writes
     parallels without the rule and none with it."""
-    from melodyrnn.core.continuation import continue_ids
+    from melodyrnn.core.continuation import DecodeConfig, continue_ids
 
     class Parallel(torch.nn.Module):
         """Logits: top climbs a step a frame; bass a fifth below the top; then STEP."""
@@ -65,14 +65,16 @@ def test_generation_with_the_rule_has_no_outer_parallels(monkeypatch):
             want = torch.where(slot == 2, torch.full_like(t, STEP), want)
             logits = torch.full((ids.shape[0], 1, len(ENC.vocab)), -5.0)
             logits[torch.arange(ids.shape[0]), 0, want] = 5.0
+            second = torch.where(slot == 1, ON0 + top - 4 - 28 - (frame % 2), want)  # else a third or so
+            logits[torch.arange(ids.shape[0]), 0, second] = torch.where(slot == 1, 3.0, 5.0)
             return logits, {"t": t + ids.shape[1]}
 
         @staticmethod
         def select_lanes(state, index):
             return {k: v.index_select(0, index) for k, v in state.items()}
 
-    def pieces(rule):
-        out = continue_ids(Parallel(), [BOS], 2, 3 * 12, seed=1, rule=rule)
+    def pieces(rule, decode=None):
+        out = continue_ids(Parallel(), [BOS], 2, 3 * 12, decode or DecodeConfig(), seed=1, rule=rule)
         tunes = [ENC.decode_tune(np.concatenate(([BOS], row))) for row in out.ids.numpy()]
         return [voice_leading(t, ENC) for t in tunes]
 
@@ -80,3 +82,6 @@ def test_generation_with_the_rule_has_no_outer_parallels(monkeypatch):
     assert sum(s["parallels"] for s in free) > 5
     strict = pieces(NoOuterParallels(ENC))
     assert sum(s["parallels"] for s in strict) == 0 and sum(s["outer_moves"] for s in strict) > 5
+    # beam search decodes under the rule too (its state entries are lanes like the rest)
+    beams = pieces(NoOuterParallels(ENC), DecodeConfig(beam_size=3))
+    assert sum(s["parallels"] for s in beams) == 0 and sum(s["outer_moves"] for s in beams) > 5
