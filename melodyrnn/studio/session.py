@@ -189,7 +189,8 @@ class Studio:
         cfg = form.config
         self.history.append({
             "time": time.strftime("%H:%M:%S"), "outputs": [o.id for o in outputs],
-            "label": f"{seed.name if seed else 'no seed'}: {len(outputs)} x {cfg.bars} bars, "
+            "label": f"{seed.name if seed else f'primer {form.primer}' if pitches else 'no seed'}: "
+                     f"{len(outputs)} x {cfg.bars} bars, "
                      f"T {cfg.decode.sampling.temperature:g}, seed {cfg.seed}, {name}"})
         return outputs
 
