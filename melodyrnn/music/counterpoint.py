@@ -37,9 +37,8 @@ class NoOuterParallels:
     def __init__(self, enc: ChoraleEncoding) -> None:
         c = enc.config
         self.frame, self.bass, self.low = enc.frame, c.voices - 1, c.min_pitch
-        pitches = torch.arange(c.min_pitch, c.max_pitch + 1)
-        self.ids = ON0 + pitches - c.min_pitch  # (P,) the ON ids, by pitch
-        self.pitches = pitches
+        self.pitches = torch.arange(c.min_pitch, c.max_pitch + 1)  # (P,): ON0 + i is ON_{low + i}
+        self.active = c.voices >= 2  # one voice has no outer voices
 
     def start(self, primer: list[int]) -> dict[str, torch.Tensor]:
         """The state after ``primer`` (<s>, then whole frames and the last id)."""
@@ -50,29 +49,31 @@ class NoOuterParallels:
         return entries
 
     def _update(self, e: dict, ids: torch.Tensor) -> dict:
-        """The state after ``ids`` (N,) took their slot (``<s>`` takes none)."""
+        """The state after ``ids`` (N,) took their slot (``<s>`` takes none). Every lane
+        takes one id a step, so all lanes are at the same slot: lane 0 tells it."""
         if bool((ids == BOS).all()):
             return e
-        slot = e["slot"]
-        top = _sounding(ids, e["top"], self.low)
-        bass = _sounding(ids, e["bass"], self.low)
-        at_top, at_bass = slot == 0, slot == self.bass
-        return {"top": torch.where(at_top, top, e["top"]),
-                "top_before": torch.where(at_top, e["top"], e["top_before"]),
-                "bass": torch.where(at_bass, bass, e["bass"]),
-                "slot": (slot + 1) % self.frame}
+        slot = int(e["slot"][0])
+        e = {**e, "slot": (e["slot"] + 1) % self.frame}
+        if slot == 0:
+            e["top_before"], e["top"] = e["top"], _sounding(ids, e["top"], self.low)
+        elif slot == self.bass:
+            e["bass"] = _sounding(ids, e["bass"], self.low)
+        return e
 
     def apply(self, e: dict, ids: torch.Tensor, logits: torch.Tensor) -> tuple[dict, torch.Tensor]:
         """Take the ids just chosen; mask the bass pitches that would make a parallel."""
         e = self._update(e, ids)
+        if not self.active or int(e["slot"][0]) != self.bass:  # only the bass token is ruled
+            return e, logits
         t0, t1, b0 = e["top_before"][:, None], e["top"][:, None], e["bass"][:, None]  # (N, 1)
         p = self.pitches.to(logits.device)[None, :]  # (1, P) candidate bass pitches
         before = (t0 - b0) % 12
-        parallel = ((e["slot"][:, None] == self.bass) & (t0 >= 0) & (t1 >= 0) & (b0 >= 0)
+        parallel = ((t0 >= 0) & (t1 >= 0) & (b0 >= 0)
                     & (t1 != t0) & (p != b0) & (torch.sign(t1 - t0) == torch.sign(p - b0))
                     & ((before == PERFECT[0]) | (before == PERFECT[1])) & ((t1 - p) % 12 == before))
+        on = slice(ON0, ON0 + p.shape[1])  # the ON ids, contiguous, by pitch
         masked = logits.clone()
-        masked[:, self.ids.to(logits.device)] = logits[:, self.ids.to(logits.device)].masked_fill(
-            parallel, float("-inf"))  # (N, P) of the ON columns
+        masked[:, on] = logits[:, on].masked_fill(parallel, float("-inf"))  # (N, P)
         return e, masked
 
