@@ -242,9 +242,11 @@ def test_a_checkpoint_of_ones_own_is_offered_as_custom(tiny_run):
     try:
         client = create_app(studio).test_client()
         assert client.get("/api/info").get_json()["models"] == ["default", "chorale", "custom"]
-        r = client.post("/api/generate", data=upload(seed_file(), model="custom", num_outputs=1, bars=1))
-        (out,) = r.get_json()["outputs"]
+        r = client.post("/api/generate", data=upload(seed_file(), num_outputs=1, bars=1))
+        (out,) = r.get_json()["outputs"]  # --model is the one a request without "model" gets
         assert out["model"] == "custom" and out["new_notes"] > 0
+        r = client.post("/api/generate", data=upload(seed_file(), model="default", num_outputs=1, bars=1))
+        assert r.get_json()["outputs"][0]["model"] == "default"
         mido.MidiFile(file=io.BytesIO(base64.b64decode(out["midi_base64"])))
     finally:
         studio.close()

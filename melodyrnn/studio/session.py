@@ -39,8 +39,9 @@ _SHARPS = (0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 5, 6)
 class StudioConfig:
     """Settings of ``melodyrnn studio``.
 
-    ``model`` is a checkpoint path offered as ``custom`` beside the shipped models (None:
-    the shipped ones only); ``samples`` a folder of seed tunes the page lists;
+    ``model`` is a checkpoint path offered as ``custom`` beside the shipped models and used
+    when a request names none (None: the shipped ones, chosen from the seed); ``samples`` a
+    folder of seed tunes the page lists;
     ``max_upload_bytes`` caps one uploaded seed; ``max_seeds`` and ``max_outputs`` bound what
     the session keeps (the oldest go first); ``first_seed`` is the random seed the page
     starts at.
@@ -178,7 +179,8 @@ class Studio:
                 raise ValueError(f"no seed {form.seed_id!r} in this session (open it again)")
             seed = self.seeds[form.seed_id]
         tune = seed.tune if seed else None
-        name = form.model or (model_for(tune)[0] if tune is not None else "default")
+        name = form.model or ("custom" if self.cfg.model else  # --model: as generate --model
+                              model_for(tune)[0] if tune is not None else "default")
         pitches = parse_primer(form.primer) if form.primer else None
         if tune is not None and pitches:
             raise ValueError("give a seed or primer pitches, not both")

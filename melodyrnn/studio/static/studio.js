@@ -196,6 +196,7 @@ async function init() {
   state.audio = info.audio;
   $("#options").elements.seed.value = String(info.seed);
   for (const m of info.models) el("option", { value: m, text: m }, $("#model"));
+  if (info.models.includes("custom")) $("#model").value = "custom";  // melodyrnn studio --model
   for (const s of info.samples) el("option", { value: s, text: s }, $("#sample"));
   $("#seed-file").addEventListener("change", (e) => {
     const file = e.target.files[0];
