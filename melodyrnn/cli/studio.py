@@ -25,7 +25,8 @@ def _default_samples() -> str | None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port (0: any free one; the URL goes to stderr).")
 @click.option("--model", "checkpoint", default=None, type=click.Path(dir_okay=False),
-              help="A checkpoint offered as 'custom' beside the shipped default and chorale models.")
+              help="A checkpoint of your own: the model requests get unless they name one "
+                   "('custom'; the shipped 'default' and 'chorale' stay available).")
 @click.option("--samples", type=click.Path(file_okay=False), default=None,
               help="Folder of seed tunes the page lists [the checkout's samples/].")
 @click.option("--soundfont", type=click.Path(dir_okay=False), default=None,
