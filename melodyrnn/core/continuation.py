@@ -2,9 +2,11 @@
 
 The primer runs through the model once to set the hidden state; every new id is then
 produced one step at a time from that carried state -- the prefix is never re-run.
-Music-agnostic: ids in, ids out; constraints arrive as a mask of allowed ids, a grammar of
-the id language, and a limit on how often one run of ids may be played (which keeps
-decoders from looping: a phrase may come back, but not again and again).
+Music-agnostic: ids in, ids out; constraints arrive as a mask of allowed ids and as rules
+with state of their own, applied in turn at every step: a grammar of the id language
+(:class:`GrammarRule`), any rule of the caller's, and a limit on how often one run of ids may
+be played (:class:`PhraseLimit`, which keeps decoders from looping: a phrase may come back,
+but not again and again).
 
 Reproducibility: output ``k`` draws its random numbers from its own generator, seeded
 by ``(seed, k)``, so it is the same whatever the number of outputs.
@@ -22,7 +24,7 @@ from melodyrnn.core.models import SequenceModel
 from melodyrnn.core.sampling import SamplingConfig, sample_next
 
 __all__ = ["DecodeConfig", "Continuation", "continue_ids", "row_generator", "plays_of_next",
-           "suffix_matches", "extend_matches", "next_counts"]
+           "suffix_matches", "extend_matches", "next_counts", "GrammarRule", "PhraseLimit"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,45 @@ def next_counts(tokens: torch.Tensor, match: torch.Tensor, n: int, vocab: int) -
     return counts.scatter_add_(1, tokens[:, 1:].clamp(min=0), hit.long())
 
 
+class GrammarRule:
+    """A finite-state grammar of the id language as a decoding rule: from state 0 each id
+    moves to ``next_state[state, id]`` (S, V); only ids ``allowed[state]`` (S, V) may come
+    next."""
+
+    def __init__(self, next_state: torch.Tensor, allowed: torch.Tensor) -> None:
+        self.next_state, self.allowed = next_state, allowed
+
+    def start(self, primer: list[int]) -> dict[str, torch.Tensor]:
+        fsm = 0
+        for i in primer[:-1]:  # the last id moves the state in the first step
+            fsm = int(self.next_state[fsm, i])
+        return {"fsm": torch.tensor([fsm])}
+
+    def apply(self, e: dict, ids: torch.Tensor, logits: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        fsm = self.next_state.to(ids.device)[e["fsm"], ids]  # (N,)
+        return {"fsm": fsm}, logits.masked_fill(~self.allowed.to(ids.device)[fsm], float("-inf"))
+
+
+class PhraseLimit:
+    """No run of ``run`` ids played more than ``plays`` times, primer (after <s>) included:
+    the id that would play one once more is ruled out, unless that would rule out every id.
+    The ids so far and their suffix matches are its state."""
+
+    def __init__(self, run: int, plays: int) -> None:
+        self.run, self.plays = run, plays
+
+    def start(self, primer: list[int]) -> dict[str, torch.Tensor]:
+        played = torch.tensor([primer[1:-1]], dtype=torch.long).reshape(1, -1)
+        return {"played": played, "match": suffix_matches(played)}
+
+    def apply(self, e: dict, ids: torch.Tensor, logits: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        played, match = extend_matches(e["played"], e["match"], ids)  # (N, T + 1) each
+        limited = logits.masked_fill(next_counts(played, match, self.run, logits.shape[-1]) >= self.plays,
+                                     float("-inf"))
+        stuck = torch.isinf(limited).all(dim=-1, keepdim=True)  # nothing left: no limit
+        return {"played": played, "match": match}, torch.where(stuck, logits, limited)
+
+
 def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
                  decode: DecodeConfig = DecodeConfig(), seed: int = 0,
                  allowed: torch.Tensor | None = None, period: int = 0,
@@ -117,18 +158,17 @@ def continue_ids(model: SequenceModel, primer: list[int], n: int, steps: int,
         Bar length in tokens for lookback models (0: none).
     limit : (n, plays)
         ``plays`` > 0: no run of ``n`` ids is played more than ``plays`` times in primer
-        (after <s>) and continuation together (the id that would play one once more is
-        masked out).
+        (after <s>) and continuation together (:class:`PhraseLimit`).
     grammar : (next_state (S, V) long, allowed (S, V) bool), optional
-        A finite-state grammar of the id language: from state 0, each id moves to
-        ``next_state[state, id]``; only ids ``allowed[state]`` may come next (an encoding
-        uses it to rule out ids that would mean nothing, so that no two outputs differ
-        only in such ids).
+        A finite-state grammar of the id language (:class:`GrammarRule`: an encoding uses it
+        to rule out ids that would mean nothing, so that no two outputs differ only in such
+        ids).
     rule : object, optional
-        A stateful constraint beyond a grammar (a voice-leading rule, say):
+        A stateful constraint of the caller's (a voice-leading rule, say), applied after the
+        grammar and before the phrase limit. Every constraint here is such a rule:
         ``rule.start(primer)`` gives its state entries (tensors with the lane first, one
         lane) and ``rule.apply(entries, ids, logits)`` takes the ids just chosen (N,) and the
-        next logits (N, V) and returns (entries, logits) with ruled-out ids at ``-inf``; its
+        next logits (N, V) and returns (entries, logits) with ruled-out ids at ``-inf``; the
         entries travel with the model state, so beam search keeps them with their hypotheses.
 
     Deterministic beam search returns the ``n`` best distinct beams of a beam of
@@ -158,41 +198,23 @@ def _continue(model, primer, n, steps, decode, seed, allowed, period, limit,
     last = torch.tensor([primer[-1]], device=device)
     mask = None if allowed is None else allowed.to(device)[None, :]
     run, plays = limit
-    if plays > 0 and run > 1:  # the ids so far (after <s>) and their matches travel with the state
-        played = torch.tensor([primer[1:-1]], dtype=torch.long, device=device).reshape(1, -1)
-        state = {**state, "played": played, "match": suffix_matches(played)}
-
-    if grammar is not None:
-        grammar = (grammar[0].to(device), grammar[1].to(device))
-        fsm = 0
-        for i in primer[:-1]:  # the last id moves the state in the first step
-            fsm = int(grammar[0][fsm, i])
-        state = {**state, "fsm": torch.tensor([fsm], device=device)}
-    ruled = {} if rule is None else {f"rule.{k}": v.to(device) for k, v in rule.start(primer).items()}
-    state = {**state, **ruled}
+    rules = ([GrammarRule(*grammar)] if grammar is not None else []) + ([rule] if rule is not None else [])
+    rules += [PhraseLimit(run, plays)] if plays > 0 and run > 1 else []  # last: it may give way
+    started = [r.start(primer) for r in rules]
+    keys = [{k: f"rule{i}.{k}" for k in e} for i, e in enumerate(started)]
+    for named, e in zip(keys, started):  # every rule's entries travel with the model state
+        state = {**state, **{named[k]: v.to(device) for k, v in e.items()}}
 
     def step(ids: torch.Tensor, st: dict) -> tuple[torch.Tensor, dict]:
         st = dict(st)
-        played, match, fsm = st.pop("played", None), st.pop("match", None), st.pop("fsm", None)
-        entries = {k[5:]: st.pop(k) for k in ruled}
+        entries = [{k: st.pop(key) for k, key in named.items()} for named in keys]
         logits, st = model(ids[:, None], st)
         logits = logits[:, -1].float()
         if mask is not None:
             logits = logits.masked_fill(~mask, float("-inf"))
-        if fsm is not None:
-            fsm = grammar[0][fsm, ids]  # (N,)
-            logits = logits.masked_fill(~grammar[1][fsm], float("-inf"))
-            st["fsm"] = fsm
-        if rule is not None:
-            entries, logits = rule.apply(entries, ids, logits)
-            st.update({f"rule.{k}": v for k, v in entries.items()})
-        if played is not None:
-            played, match = extend_matches(played, match, ids)  # (N, T + 1) each
-            st["played"], st["match"] = played, match
-            limited = logits.masked_fill(next_counts(played, match, run, logits.shape[-1]) >= plays,
-                                         float("-inf"))
-            stuck = torch.isinf(limited).all(dim=-1, keepdim=True)  # nothing left: no limit
-            logits = torch.where(stuck, logits, limited)
+        for r, named, e in zip(rules, keys, entries):
+            e, logits = r.apply(e, ids, logits)
+            st.update({named[k]: v for k, v in e.items()})
         return torch.log_softmax(logits, dim=-1), st
 
     if decode.beam_size > 1 and decode.branch_factor == 1:
