@@ -10,7 +10,8 @@ import pytest
 
 from melodyrnn.music.midi_io import midi_bytes
 from melodyrnn.studio.forms import parse_form
-from melodyrnn.studio.session import StudioConfig, note_name, piano_roll
+from melodyrnn.music.keys import pitch_name
+from melodyrnn.studio.session import StudioConfig, piano_roll
 
 from midifactory import melody_file, note_events, scale_notes, smf, track_chunk
 from test_encoding_chorale import chorale
@@ -19,9 +20,10 @@ from tunes import track, tune
 flask = pytest.importorskip("flask", reason="Flask is not installed (pip install 'melodyrnn[studio]')")
 
 
-def seed_file() -> bytes:
-    """Two bars of eighth notes in D major at 120 qpm."""
-    return melody_file(scale_notes([62, 64, 66, 67, 69, 71, 73, 74] * 2, step_ticks=240, gap=20))
+def seed_file(extra_tracks=()) -> bytes:
+    """Two bars of eighth notes in D major at 120 qpm (and ``extra_tracks`` chunks)."""
+    return melody_file(scale_notes([62, 64, 66, 67, 69, 71, 73, 74] * 2, step_ticks=240, gap=20),
+                       extra_tracks=list(extra_tracks))
 
 
 @pytest.fixture
@@ -72,8 +74,8 @@ def test_unknown_fields_are_refused():
         parse_form({"tempo": "120"})
 
 
-def test_note_names_by_hand():
-    assert [note_name(p) for p in (21, 60, 61, 69, 70, 127)] == ["A0", "C4", "C#4", "A4", "A#4", "G9"]
+def test_note_names_by_hand():  # the page's note names are keys.pitch_name's
+    assert [pitch_name(p) for p in (21, 60, 61, 69, 70, 127)] == ["A0", "C4", "C#4", "A4", "A#4", "G9"]
 
 
 def test_piano_roll_by_hand():
@@ -113,7 +115,7 @@ def test_generate_with_an_upload_returns_midi_and_bits(client):
 def test_a_stored_seed_its_tracks_and_a_changed_melody_track(client):
     bass_notes = note_events(scale_notes([38, 45] * 8, step_ticks=240), 1)
     bass = track_chunk([(0, 0, b"\xff\x03\x04bass")] + bass_notes)
-    data = smf([*_tracks_of(seed_file()), bass])
+    data = seed_file([bass])
     seed = client.post("/api/seeds", data=upload(data, "two.mid")).get_json()
     assert [t["melody"] for t in seed["tracks"]] == [True, False] and seed["model"] == "default"
     assert seed["roll"]["note_names"]["38"] == "D2"
@@ -123,15 +125,6 @@ def test_a_stored_seed_its_tracks_and_a_changed_melody_track(client):
     assert all(36 <= n[2] <= 50 for t in out["roll"]["tracks"] for n in t["notes"])
     sample = client.post("/api/seeds", data={"sample": "tune.mid"}).get_json()
     assert sample["name"] == "tune.mid" and len(sample["tracks"]) == 1
-
-
-def _tracks_of(data: bytes) -> list[bytes]:
-    chunks, at = [], 14
-    while at < len(data):
-        size = int.from_bytes(data[at + 4:at + 8], "big")
-        chunks.append(data[at:at + 8 + size])
-        at += 8 + size
-    return chunks
 
 
 def test_a_polyphonic_seed_is_continued_in_every_voice(client):

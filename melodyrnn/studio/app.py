@@ -20,12 +20,10 @@ traceback. Needs Flask: ``pip install 'melodyrnn[studio]'``.
 
 from __future__ import annotations
 
-import base64
-import math
 from pathlib import Path
 
 from melodyrnn.studio.forms import parse_form
-from melodyrnn.studio.session import Output, Studio, piano_roll
+from melodyrnn.studio.session import Output, Studio
 
 __all__ = ["create_app", "INSTALL"]
 
@@ -39,15 +37,6 @@ def _flask():
     except ImportError:
         raise ValueError(INSTALL) from None
     return flask
-
-
-def _output_json(out: Output) -> dict:
-    bits = out.bits_per_note if math.isfinite(out.bits_per_note) else None
-    return {"id": out.id, "name": out.name, "model": out.model, "key": out.key,
-            "bits_per_note": None if bits is None else round(bits, 4), "new_notes": out.new_notes,
-            "midi_url": f"/api/outputs/{out.id}.mid", "audio_url": f"/api/outputs/{out.id}.wav",
-            "midi_base64": base64.b64encode(out.midi_path.read_bytes()).decode("ascii"),
-            "roll": piano_roll(out.tune, out.continuation_beats)}
 
 
 def create_app(studio: Studio):
@@ -115,20 +104,12 @@ def create_app(studio: Studio):
 
     @app.post("/api/generate")
     def generate():
-        form = parse_form(flask.request.form)
-        seed = uploaded_seed()
-        outputs = studio.generate(form, seed)
-        entry = studio.history[-1]
-        # the request again, the upload as its stored seed: what "regenerate" sends
-        entry["fields"] = {**flask.request.form.to_dict(), **({"seed_id": seed.id} if seed else {})}
-        return {"outputs": [_output_json(o) for o in outputs], "label": entry["label"],
-                "time": entry["time"], "fields": entry["fields"]}
+        return studio.generate(parse_form(flask.request.form), uploaded_seed()).to_dict()
 
     @app.get("/api/history")
     def history():
         """The session's generations, newest last, with the outputs still kept."""
-        return {"history": [{**h, "outputs": [_output_json(studio.outputs[o]) for o in h["outputs"]
-                                              if o in studio.outputs]} for h in studio.history]}
+        return {"history": [g.to_dict(studio.outputs) for g in studio.history]}
 
     @app.get("/api/outputs/<oid>.mid")
     def output_midi(oid):

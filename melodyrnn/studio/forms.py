@@ -7,7 +7,7 @@ form, ``curl -F``); each is parsed and range-checked here, and anything unusable
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from melodyrnn.music.generated import MAX_BARS, MAX_OUTPUTS, GenerateConfig
@@ -80,13 +80,15 @@ class GenerateForm:
 
     ``model`` is a model name the studio knows (None: chosen from the seed), ``seed_id`` a
     seed stored by ``POST /api/seeds`` (None: the request's upload or no seed), ``primer``
-    pitches as ``melodyrnn generate --primer`` takes them.
+    pitches as ``melodyrnn generate --primer`` takes them; ``fields`` the request's fields
+    as they came (the history keeps them).
     """
 
     config: GenerateConfig
     model: str | None = None
     seed_id: str | None = None
     primer: str | None = None
+    fields: dict = field(default_factory=dict)
 
 
 def parse_form(form: Mapping[str, str]) -> GenerateForm:
@@ -111,4 +113,4 @@ def parse_form(form: Mapping[str, str]) -> GenerateForm:
         except ValueError as e:
             reason = str(e) if "must" in str(e) else "not a valid value"
             raise ValueError(f"field {raw_name!r} = {text[:40]!r}: {reason}") from None
-    return GenerateForm(generate_config(**values), **other)
+    return GenerateForm(generate_config(**values), **other, fields=dict(form.items()))

@@ -8,7 +8,9 @@ doubling the memory.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import math
 import os
 import shutil
 import tempfile
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from melodyrnn.core.loading import load_with_checkpoint
 from melodyrnn.music.compose import generate
+from melodyrnn.music.keys import pitch_name
 from melodyrnn.music.midi_io import midi_bytes, read_midi_bytes, track_channels
 from melodyrnn.music.notes import Tune
 from melodyrnn.music.render import bar_lines, check_wav_renderer, render_wav
@@ -28,11 +31,9 @@ from melodyrnn.music.tracks import describe_tracks
 from melodyrnn.music.voices import model_for
 from melodyrnn.studio.forms import GenerateForm
 
-__all__ = ["StudioConfig", "Studio", "Seed", "Output", "piano_roll", "SHIPPED_MODELS"]
+__all__ = ["StudioConfig", "Studio", "Seed", "Output", "Generation", "piano_roll", "SHIPPED_MODELS"]
 
 SHIPPED_MODELS = ("default", "chorale")
-_NAMES = "CDEFGAB"
-_SHARPS = (0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 5, 6)
 
 
 @dataclass(frozen=True)
@@ -68,25 +69,44 @@ class Seed:
 
 @dataclass
 class Output:
-    """One generated output: its MIDI file in the session folder, and what the page shows."""
+    """One generated output: its MIDI file (in the session folder, and its bytes), and what
+    the page shows of it."""
 
     id: str
     name: str
     midi_path: Path
+    midi: bytes
     bits_per_note: float
     new_notes: int
-    tune: Tune
-    continuation_beats: float
+    roll: dict
     key: str = ""
     model: str = ""
     wav_path: Path | None = field(default=None)
 
+    def to_dict(self) -> dict:
+        """The output as the API answers it (bits/note None where there are no new notes)."""
+        bits = round(self.bits_per_note, 4) if math.isfinite(self.bits_per_note) else None
+        return {"id": self.id, "name": self.name, "model": self.model, "key": self.key,
+                "bits_per_note": bits, "new_notes": self.new_notes,
+                "midi_url": f"/api/outputs/{self.id}.mid", "audio_url": f"/api/outputs/{self.id}.wav",
+                "midi_base64": base64.b64encode(self.midi).decode("ascii"), "roll": self.roll}
 
-def note_name(pitch: int) -> str:
-    """Scientific pitch name, sharps for black keys: 60 -> C4, 61 -> C#4."""
-    pc, octave = pitch % 12, pitch // 12 - 1
-    black = pc in (1, 3, 6, 8, 10)
-    return f"{_NAMES[_SHARPS[pc]]}{'#' if black else ''}{octave}"
+
+@dataclass
+class Generation:
+    """One generate request in the session's history: when, a label, the request's fields
+    (an uploaded seed as its stored ``seed_id``: what "regenerate" sends again), its outputs."""
+
+    time: str
+    label: str
+    fields: dict
+    outputs: list[Output]
+
+    def to_dict(self, kept: dict | None = None) -> dict:
+        """As the API answers it; with ``kept`` (id -> output) only the outputs still kept."""
+        outs = [o for o in self.outputs if kept is None or o.id in kept]
+        return {"time": self.time, "label": self.label, "fields": self.fields,
+                "outputs": [o.to_dict() for o in outs]}
 
 
 def piano_roll(tune: Tune, split_beats: float | None = None) -> dict:
@@ -106,7 +126,7 @@ def piano_roll(tune: Tune, split_beats: float | None = None) -> dict:
     return {"tracks": tracks, "bars_seconds": seconds(bars) if bars else [],
             "end_seconds": seconds([end])[0],
             "split_seconds": seconds([split_beats])[0] if split_beats else None,
-            "note_names": {p: note_name(p) for p in sorted(pitches)}}
+            "note_names": {p: pitch_name(p) for p in sorted(pitches)}}
 
 
 class Studio:
@@ -118,7 +138,7 @@ class Studio:
         self.folder = Path(tempfile.mkdtemp(prefix="melodyrnn-studio-"))
         self.seeds: dict[str, Seed] = {}
         self.outputs: dict[str, Output] = {}
-        self.history: list[dict] = []  # one entry per generate call: time, label, output ids
+        self.history: list[Generation] = []
         self._models: dict[str, tuple] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -126,6 +146,15 @@ class Studio:
     # -- models -----------------------------------------------------------------------
     def model_names(self) -> list[str]:
         return list(SHIPPED_MODELS) + (["custom"] if self.cfg.model else [])
+
+    def model_name(self, asked: str | None, tune: Tune | None) -> str:
+        """The model a request gets: the one it names, else ``--model``, else the shipped
+        one for the seed (chorale for a polyphonic seed), as ``generate --model`` does."""
+        if asked:
+            return asked
+        if self.cfg.model:
+            return "custom"
+        return model_for(tune)[0] if tune is not None else "default"
 
     def _model(self, name: str) -> tuple:
         if name not in self.model_names():
@@ -166,21 +195,25 @@ class Studio:
     def describe_seed(self, seed: Seed) -> dict:
         """Tracks (with the melody choice), the model a continuation would use, the roll."""
         infos = describe_tracks(seed.tune, track_channels(seed.tune, seed.data))
-        model, why = model_for(seed.tune)
+        model = self.model_name(None, seed.tune)
+        why = model_for(seed.tune)[1] if model in SHIPPED_MODELS else ""
         return {"id": seed.id, "name": seed.name, "tracks": [i.to_dict() for i in infos],
                 "model": model, "model_reason": why, "roll": piano_roll(seed.tune)}
 
     # -- outputs ----------------------------------------------------------------------
-    def generate(self, form: GenerateForm, seed: Seed | None = None) -> list[Output]:
-        """Generate what ``form`` asks for, continuing ``seed``; the outputs are written and
-        kept. ``ValueError`` for settings that do not fit the seed or model."""
+    def generate(self, form: GenerateForm, seed: Seed | None = None) -> Generation:
+        """Generate what ``form`` asks for, continuing ``seed`` (an upload; else the form's
+        ``seed_id``); the outputs are written and kept, the generation goes into the history.
+        ``ValueError`` for settings that do not fit the seed or model."""
+        fields = dict(form.fields)
         if seed is None and form.seed_id is not None:
             if form.seed_id not in self.seeds:
                 raise ValueError(f"no seed {form.seed_id!r} in this session (open it again)")
             seed = self.seeds[form.seed_id]
+        elif seed is not None:
+            fields["seed_id"] = seed.id
         tune = seed.tune if seed else None
-        name = form.model or ("custom" if self.cfg.model else  # --model: as generate --model
-                              model_for(tune)[0] if tune is not None else "default")
+        name = self.model_name(form.model, tune)
         pitches = parse_primer(form.primer) if form.primer else None
         if tune is not None and pitches:
             raise ValueError("give a seed or primer pitches, not both")
@@ -189,19 +222,19 @@ class Studio:
         stem = Path(seed.name).stem if seed else "sample"
         outputs = [self._keep(r, stem, name) for r in results]
         cfg = form.config
-        self.history.append({
-            "time": time.strftime("%H:%M:%S"), "outputs": [o.id for o in outputs],
-            "label": f"{seed.name if seed else f'primer {form.primer}' if pitches else 'no seed'}: "
-                     f"{len(outputs)} x {cfg.bars} bars, "
-                     f"T {cfg.decode.sampling.temperature:g}, seed {cfg.seed}, {name}"})
-        return outputs
+        what = seed.name if seed else f"primer {form.primer}" if pitches else "no seed"
+        label = (f"{what}: {len(outputs)} x {cfg.bars} bars, T {cfg.decode.sampling.temperature:g}, "
+                 f"seed {cfg.seed}, {name}")
+        self.history.append(Generation(time.strftime("%H:%M:%S"), label, fields, outputs))
+        return self.history[-1]
 
     def _keep(self, result, stem: str, model: str) -> Output:
         oid = f"o{next(self._ids)}"
-        path = self.folder / f"{oid}.mid"
-        path.write_bytes(midi_bytes(result.tune))
-        out = Output(oid, f"{stem}-{oid[1:]}.mid", path, float(result.bits_per_note), int(result.notes),
-                     result.tune, float(result.continuation_beats), result.key, model)
+        path, data = self.folder / f"{oid}.mid", midi_bytes(result.tune)
+        path.write_bytes(data)
+        out = Output(oid, f"{stem}-{oid[1:]}.mid", path, data, float(result.bits_per_note),
+                     int(result.notes), piano_roll(result.tune, result.continuation_beats),
+                     result.key, model)
         self.outputs[oid] = out
         while len(self.outputs) > self.cfg.max_outputs:
             old = self.outputs.pop(next(iter(self.outputs)))

@@ -4,7 +4,7 @@
 const $ = (sel) => document.querySelector(sel);
 const SVG = "http://www.w3.org/2000/svg";
 const HUES = [210, 20, 130, 280, 50, 330, 180, 90];
-const state = { seed: null, track: null, history: [], generation: 0 };
+const state = { seed: null, track: null, audio: true };
 
 function setStatus(text, isError = false) {
   const el = $("#status");
@@ -155,7 +155,7 @@ function showOutputs(entry) {
         const data = await api("/api/generate", fd);
         entry.outputs[k] = data.outputs[0];
         card.replaceWith(outputCard(entry.outputs[k], regenerate));
-        addHistory({ outputs: data.outputs, label: data.label, time: data.time, fields: data.fields });
+        addHistory(data);  // a generation of its own
         setStatus(`regenerated output ${k + 1} (seed ${seed})`);
       } catch (e) { setStatus(e.message, true); button.disabled = false; }
     };
@@ -163,8 +163,8 @@ function showOutputs(entry) {
   });
 }
 
+// entry: a generation as the API answers it ({time, label, fields, outputs})
 function addHistory(entry) {
-  state.history.push(entry);
   const li = el("li", { text: `${entry.time} ${entry.label}` });
   li.addEventListener("click", () => showOutputs(entry));
   $("#history").prepend(li);
@@ -180,9 +180,8 @@ async function generate(event) {
     const fd = optionsForm();
     const data = await api("/api/generate", fd);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
-    const entry = { outputs: data.outputs, label: data.label, time: data.time, fields: data.fields };
-    addHistory(entry);
-    showOutputs(entry);
+    addHistory(data);
+    showOutputs(data);
     setStatus(`${data.outputs.length} outputs in ${secs} s`);
   } catch (e) {
     setStatus(e.message, true);
