@@ -16,10 +16,8 @@ Also prints how long one answer takes to compose (the model call alone).
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
-import threading
 import time
 
 import mido
@@ -31,14 +29,19 @@ PHRASE = [(0.0, 62, 0.5), (0.5, 64, 0.5), (1.0, 66, 1.0), (2.0, 67, 0.5), (2.5, 
           (3.0, 71, 1.0), (4.0, 69, 1.0), (5.0, 66, 1.0), (6.0, 62, 2.0)]  # (beat, pitch, beats)
 
 
+def phrase_events(start: float, qpm: float) -> list[tuple]:
+    """(clock time, message) of :data:`PHRASE` played from ``start``, notes held 90%."""
+    spb = 60.0 / qpm
+    events = []
+    for beat, pitch, dur in PHRASE:
+        events.append((start + beat * spb, mido.Message("note_on", note=pitch, velocity=90)))
+        events.append((start + (beat + dur * 0.9) * spb, mido.Message("note_off", note=pitch)))
+    return sorted(events, key=lambda e: e[0])
+
+
 class TimedInput(mido.ports.BaseInput):
     def __init__(self, start: float, qpm: float):
-        spb = 60.0 / qpm
-        events = []
-        for beat, pitch, dur in PHRASE:
-            events.append((start + beat * spb, mido.Message("note_on", note=pitch, velocity=90)))
-            events.append((start + (beat + dur * 0.9) * spb, mido.Message("note_off", note=pitch)))
-        self.events = sorted(events, key=lambda e: e[0])
+        self.events = phrase_events(start, qpm)
         self.last_off = self.events[-1][0]
         super().__init__("timed")
 
@@ -58,15 +61,14 @@ class FirstNote(mido.ports.BaseOutput):
             self.first = time.monotonic()
 
 
-def phrase_start(engine, qpm: float) -> float:
+def phrase_start(engine) -> float:
     """The engine's first bar line at least 0.3 s from now: the phrase is played in time."""
-    bar = 4 * 60.0 / qpm
-    return engine.t0 + bar * math.ceil((time.monotonic() + 0.3 - engine.t0) / bar)
+    return engine.next_bar_time(time.monotonic() + 0.3)
 
 
 def trial(responder, qpm: float, seed: int) -> float:
     engine = LiveEngine(responder, LiveConfig(qpm=qpm, seed=seed))
-    start = phrase_start(engine, qpm)
+    start = phrase_start(engine)
     inport, outport = TimedInput(start, qpm), FirstNote()
     phrase_end = inport.last_off + 4 * 60.0 / qpm  # a bar of silence
     run_engine(engine, inport, outport, until=lambda: outport.first is not None
@@ -74,40 +76,22 @@ def trial(responder, qpm: float, seed: int) -> float:
     return (outport.first - phrase_end) * 1000 if outport.first else float("inf")
 
 
-def _wait_until(t: float) -> None:
-    while (left := t - time.monotonic()) > 0:
-        time.sleep(min(left, 0.001))
-
-
 def trial_jack(responder, qpm: float, seed: int) -> float:
     """Like :func:`trial`, through the engine's virtual JACK ports and a second client."""
-    from melodyrnn.live.ports import backend, open_ports
+    from melodyrnn.live.jack import peer_ports
+    from melodyrnn.live.ports import open_ports, running, send_at
 
     engine = LiveEngine(responder, LiveConfig(qpm=qpm, seed=seed))
     inport, outport = open_ports(None, None, virtual=True, api="jack")
-    stop = threading.Event()
-    runner = threading.Thread(target=run_engine, args=(engine, inport, outport),
-                              kwargs={"until": stop.is_set}, daemon=True)
-    runner.start()
-    jack = backend("jack")
-    player = jack.open_output(next(n for n in jack.get_output_names() if n.endswith("melodyrnn in")))
-    listener = jack.open_input(next(n for n in jack.get_input_names() if n.endswith("melodyrnn out")))
-    spb, bar = 60.0 / qpm, 4 * 60.0 / qpm
-    start = phrase_start(engine, qpm)
-    events = sorted([(start + b * spb, mido.Message("note_on", note=p, velocity=90)) for b, p, d in PHRASE]
-                    + [(start + (b + d * 0.9) * spb, mido.Message("note_off", note=p)) for b, p, d in PHRASE],
-                    key=lambda e: e[0])
-    for t, msg in events:
-        _wait_until(t)
-        player.send(msg)
-    phrase_end, first = events[-1][0] + bar, None
-    while first is None and time.monotonic() < phrase_end + 3:
-        for msg in listener.iter_pending():
-            if msg.type == "note_on" and msg.velocity and first is None:
+    with running(engine, inport, outport):
+        player, listener = peer_ports()
+        events = phrase_events(phrase_start(engine), qpm)
+        send_at(player, events)
+        phrase_end, first = events[-1][0] + 4 * 60.0 / qpm, None  # a bar of silence
+        while first is None and time.monotonic() < phrase_end + 3:
+            if any(m.type == "note_on" and m.velocity for m in listener.iter_pending()):
                 first = time.monotonic()
-        time.sleep(0.0005)
-    stop.set()
-    runner.join(timeout=10)
+            time.sleep(0.0005)
     for port in (player, listener, inport, outport):
         port.close()
     return (first - phrase_end) * 1000 if first else float("inf")

@@ -1,9 +1,7 @@
 """The live engine, driven through in-memory mido ports on a simulated clock."""
 
-import math
 import os
 import shutil
-import threading
 import time
 
 import mido
@@ -221,48 +219,31 @@ def jack_server():
         yield name
 
 
-def _wait_until(t: float) -> None:
-    while (left := t - time.monotonic()) > 0:
-        time.sleep(min(left, 0.002))
-
-
 def test_a_phrase_is_answered_through_real_jack_ports(jack_server):
     """The engine on virtual JACK ports, a second client playing into them: a bar of four
     quarter notes at 120 qpm, then silence; a one-bar answer comes back from the first beat
     after a bar of silence, every note it starts ended."""
-    from melodyrnn.live.ports import backend, open_ports
+    from melodyrnn.live.jack import peer_ports
+    from melodyrnn.live.ports import open_ports, running, send_at
 
     engine = LiveEngine(ModelResponder("default"), LiveConfig(qpm=120.0, seed=0))
     inport, outport = open_ports(None, None, virtual=True, api="jack")
-    stop = threading.Event()
-    runner = threading.Thread(target=run_engine, args=(engine, inport, outport),
-                              kwargs={"until": stop.is_set}, daemon=True)
-    runner.start()
-    jack = backend("jack")
-    player = jack.open_output(next(n for n in jack.get_output_names() if n.endswith("melodyrnn in")))
-    listener = jack.open_input(next(n for n in jack.get_input_names() if n.endswith("melodyrnn out")))
     received = []
-    try:
+    with running(engine, inport, outport):
+        player, listener = peer_ports()
         bar = 2.0  # seconds, 4/4 at 120 qpm; the phrase starts on one of the engine's bar lines
-        t0 = engine.t0 + bar * math.ceil((time.monotonic() + 0.2 - engine.t0) / bar)
-        for i, pitch in enumerate((62, 64, 66, 67)):
-            _wait_until(t0 + 0.5 * i)
-            player.send(mido.Message("note_on", note=pitch, velocity=90))
-            _wait_until(t0 + 0.5 * i + 0.45)
-            player.send(mido.Message("note_off", note=pitch))
+        t0 = engine.next_bar_time(time.monotonic() + 0.2)
+        send_at(player, [(t0 + 0.5 * i + dt, mido.Message(kind, note=pitch, velocity=v))
+                         for i, pitch in enumerate((62, 64, 66, 67))
+                         for dt, kind, v in ((0.0, "note_on", 90), (0.45, "note_off", 64))])
         phrase_end = t0 + 1.95 + 2.0  # the last note-off, then a bar of silence
         while time.monotonic() < phrase_end + 3.0:  # a one-bar answer (2 s) and room
             received += [(time.monotonic(), m) for m in listener.iter_pending()]
             time.sleep(0.001)
-    finally:
-        stop.set()
-        runner.join(timeout=10)
-        time.sleep(0.2)  # the closing note-offs cross the JACK graph on its next cycles
-        received += [(time.monotonic(), m) for m in listener.iter_pending()]
-        player.close()
-        listener.close()
-        inport.close()
-        outport.close()
+    time.sleep(0.2)  # the closing note-offs cross the JACK graph on its next cycles
+    received += [(time.monotonic(), m) for m in listener.iter_pending()]
+    for port in (player, listener, inport, outport):
+        port.close()
     starts = [(t, m) for t, m in received if m.type == "note_on" and m.velocity]
     assert starts, "no answer came back through the JACK ports"
     latency = starts[0][0] - phrase_end

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from melodyrnn.cli.common import fail_cleanly
+from melodyrnn.live.ports import APIS  # a light module: the MIDI libraries load on use
 
 __all__ = ["live"]
 
@@ -27,7 +28,7 @@ def _controls(ctx, param, values) -> dict:
 @click.option("--out", "out_port", default=None, help="Output port (a synth, or a DAW's port).")
 @click.option("--virtual", is_flag=True, help="Open virtual ports of these names instead.")
 @click.option("--list-ports", is_flag=True, help="Print the MIDI ports and exit.")
-@click.option("--api", type=click.Choice(["alsa", "jack", "coremidi", "winmm"]), default=None,
+@click.option("--api", type=click.Choice(list(APIS)), default=None,
               help="MIDI system to use [the system's default]; jack also runs on a "
                    "`jackd -d dummy` server without sound hardware.")
 @click.option("--model", "checkpoint", default="default", show_default=True)

@@ -147,6 +147,11 @@ class LiveEngine:
     def time_at(self, beat: float) -> float:
         return self.t0 + beat * 60.0 / self.qpm
 
+    def next_bar_time(self, t: float) -> float:
+        """The clock time of the engine's first bar line at or after ``t``."""
+        bar = self.cfg.beats_per_bar
+        return self.time_at(bar * math.ceil(self.beat_at(t) / bar - 1e-9))
+
     # -- input -----------------------------------------------------------------------
     def handle(self, msg, now: float | None = None) -> None:
         """Take one incoming message (received at ``now``, default the clock's time)."""

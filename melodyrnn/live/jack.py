@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import time
 
-__all__ = ["dummy_server"]
+__all__ = ["dummy_server", "peer_ports"]
 
 
 def _answers(api_backend) -> bool:
@@ -59,3 +59,14 @@ def dummy_server(name: str | None = None, timeout: float = 10.0):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def peer_ports(in_name: str = "melodyrnn in", out_name: str = "melodyrnn out"):
+    """A second JACK client on the engine's virtual ports: (an output into the port named
+    ``in_name``, an input from ``out_name``) -- what a keyboard and a synth would be."""
+    from melodyrnn.live.ports import backend
+
+    jack = backend("jack")
+    into = next(n for n in jack.get_output_names() if n.endswith(in_name))
+    back = next(n for n in jack.get_input_names() if n.endswith(out_name))
+    return jack.open_output(into), jack.open_input(back)

@@ -4,9 +4,11 @@ engine between them until Ctrl-C or a lost port, ending every note it started.""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 
-__all__ = ["port_names", "open_ports", "run_engine", "to_mido", "backend", "APIS"]
+__all__ = ["port_names", "open_ports", "run_engine", "running", "send_at", "to_mido", "backend", "APIS"]
 
 INSTALL = "melodyrnn live needs mido and python-rtmidi: pip install 'melodyrnn[live]'"
 #: ``--api`` names -> python-rtmidi's API names (as mido's rtmidi backend takes them)
@@ -85,3 +87,26 @@ def run_engine(engine, inport, outport, *, until=None, sleep=time.sleep, step: f
                 break
     log(f"stopped: {reason}")
     return reason
+
+
+@contextlib.contextmanager
+def running(engine, inport, outport, **options):
+    """:func:`run_engine` in a background thread for the ``with`` block; leaving it stops the
+    engine and waits for it (its closing note-offs sent)."""
+    stop = threading.Event()
+    runner = threading.Thread(target=run_engine, args=(engine, inport, outport),
+                              kwargs={"until": stop.is_set, **options}, daemon=True)
+    runner.start()
+    try:
+        yield runner
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+
+
+def send_at(port, events, clock=time.monotonic, sleep=time.sleep) -> None:
+    """Send each ``(time, message)`` of ``events`` (clock times, in order) when its time comes."""
+    for t, msg in events:
+        while (left := t - clock()) > 0:
+            sleep(min(left, 0.001))
+        port.send(msg)
