@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import replace
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +53,9 @@ def main() -> int:
 
     from melodyrnn.core.dataset import load_dataset
     from melodyrnn.core.loading import load_with_checkpoint
+    from melodyrnn.core.registry import encoding_from_dict
     from melodyrnn.core.tasks import evaluate
     from melodyrnn.music.compose import GenerateConfig, generate
-    from melodyrnn.music.encodings.chorale import ChoraleEncoding
     from melodyrnn.music.midi_io import read_midi
     from melodyrnn.music.sample_eval import compare_sets, longest_shared_runs
     from melodyrnn.music.voice_leading import chord_overlap, summarise
@@ -87,7 +87,7 @@ def main() -> int:
         per = f"{totals[name] / perf_notes:.3f}" if args.performance_model else "-"
         print(f"| {name} | {bits:.3f} | {below} | {totals[name]:.0f} | {per} |")
 
-    enc = ChoraleEncoding(ChoraleEncoding.config_class(**ds.meta["encoding"]["config"]))
+    enc = encoding_from_dict(ds.meta["encoding"])
     loaded = load_with_checkpoint(args.model)
     files = [f["path"] for f in ds.meta["files"] if f.get("split") == "test"]
     train_files = [f["path"] for f in ds.meta["files"] if f.get("split") == "train"]
