@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from melodyrnn.music.compose import GenerateConfig
 from melodyrnn.core.continuation import DecodeConfig
@@ -18,7 +19,9 @@ from melodyrnn.music.ingest.build import IngestConfig, run_ingest
 from melodyrnn.music.ingest.worker import Limits
 from melodyrnn.core.sampling import SamplingConfig
 from melodyrnn.text.corpus import TextIngestConfig, ingest_text
-from melodyrnn.core.trainer import TrainConfig
+
+if TYPE_CHECKING:  # the trainer imports torch: loaded by train_configs, not by generate
+    from melodyrnn.core.trainer import TrainConfig
 
 __all__ = ["ingest_config", "ingest", "Ingested", "train_configs", "generate_config", "check_options"]
 
@@ -131,6 +134,8 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
                   device: str = "auto", no_amp: bool = False) -> tuple[dict, TrainConfig]:
     """Model settings (a ``ModelConfig`` dict without the vocabulary) and the
     :class:`TrainConfig` of ``melodyrnn train [options]``."""
+    from melodyrnn.core.trainer import TrainConfig
+
     model_dict = dict(kind=model, hidden=hidden, layers=layers, embedding=embedding,
                       dropout=dropout, tie_weights=tie_weights, lookback=lookback,
                       lookback_bars=tuple(lookback_bars), attention_length=attention_length,

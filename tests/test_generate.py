@@ -8,7 +8,9 @@ from melodyrnn.core.continuation import DecodeConfig
 from melodyrnn.music.notes import KeySignature
 from melodyrnn.core.sampling import SamplingConfig
 from melodyrnn.music.midi_io import read_midi, write_midi
+from melodyrnn.core.loading import load_with_checkpoint
 from melodyrnn.core.models.network import SequenceModel
+from melodyrnn.core.models.numpy_net import NumpyModel
 
 from tunes import track, tune
 
@@ -56,8 +58,19 @@ def test_the_primer_runs_once_then_one_step_at_a_time(tiny_run, seed_file, monke
         return real(self, ids, state, valid)
 
     monkeypatch.setattr(SequenceModel, "forward", counting)
-    generate(str(tiny_run), read_midi(seed_file), None, GenerateConfig(num_outputs=2, bars=1))
+    torch_model = load_with_checkpoint(str(tiny_run))  # a loaded torch model decodes with torch
+    generate(torch_model, read_midi(seed_file), None, GenerateConfig(num_outputs=2, bars=1))
     assert lengths[0] > 1 and set(lengths[1:]) == {1} and len(lengths) == 1 + 12
+    # a checkpoint file samples on the numpy model: the primer once, token by token at one
+    # lane, then one step for both outputs at a time
+    lanes, real_step = [], NumpyModel.step
+    def counting_step(self, ids, st):
+        lanes.append(len(ids))
+        return real_step(self, ids, st)
+
+    monkeypatch.setattr(NumpyModel, "step", counting_step)
+    generate(str(tiny_run), read_midi(seed_file), None, GenerateConfig(num_outputs=2, bars=1))
+    assert lanes == [1] * (lengths[0]) + [2] * 12
 
 
 def test_key_and_range_constraints(tiny_run):

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,29 +9,32 @@ from melodyrnn.core.sampling import SamplingConfig, filter_logits, sample_next
 
 
 def test_filters_by_hand():
-    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
     top2 = filter_logits(logits, SamplingConfig(top_k=2))
-    assert torch.isinf(top2[0, 2:]).all() and torch.isfinite(top2[0, :2]).all()
+    assert np.isinf(top2[0, 2:]).all() and np.isfinite(top2[0, :2]).all()
     nucleus = filter_logits(logits, SamplingConfig(top_p=0.8))  # 0.5 + 0.3 reaches 0.8
-    assert torch.isfinite(nucleus[0, :2]).all() and torch.isinf(nucleus[0, 2:]).all()
-    masked = filter_logits(logits, SamplingConfig(), allowed=torch.tensor([[False, True, True, True]]))
-    assert torch.isinf(masked[0, 0])
+    assert np.isfinite(nucleus[0, :2]).all() and np.isinf(nucleus[0, 2:]).all()
+    masked = filter_logits(logits, SamplingConfig(), allowed=np.array([[False, True, True, True]]))
+    assert np.isinf(masked[0, 0])
     hot = filter_logits(logits, SamplingConfig(temperature=2.0))
-    torch.testing.assert_close(hot, logits / 2)
-    g = torch.Generator().manual_seed(0)
-    assert sample_next(logits, SamplingConfig(greedy=True), g).tolist() == [0]
+    np.testing.assert_allclose(hot, logits / 2)
+    assert filter_logits(logits, SamplingConfig(top_k=2)) is not logits  # the input is left alone
+    assert sample_next(logits, SamplingConfig(greedy=True)).tolist() == [0]
+    # inverse-CDF sampling by hand: the CDF is .5 .8 .95 1, so u = .79 draws id 1, u = .81 id 2
+    two = np.repeat(logits, 2, axis=0)
+    assert sample_next(two, SamplingConfig(), uniforms=np.array([0.79, 0.81])).tolist() == [1, 2]
 
 
 def test_sampling_is_seeded_and_follows_probabilities():
-    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1]])).expand(20000, 3)
-    a = sample_next(logits, SamplingConfig(), torch.Generator().manual_seed(5))
-    b = sample_next(logits, SamplingConfig(), torch.Generator().manual_seed(5))
-    assert torch.equal(a, b)
-    freq = torch.bincount(a, minlength=3).float() / a.shape[0]
-    torch.testing.assert_close(freq, torch.tensor([0.7, 0.2, 0.1]), atol=0.02, rtol=0)
+    logits = np.broadcast_to(np.log(np.array([[0.7, 0.2, 0.1]])), (20000, 3))
+    a = sample_next(logits, SamplingConfig(), np.random.default_rng(5))
+    b = sample_next(logits, SamplingConfig(), np.random.default_rng(5))
+    assert np.array_equal(a, b)
+    freq = np.bincount(a, minlength=3) / a.shape[0]
+    np.testing.assert_allclose(freq, [0.7, 0.2, 0.1], atol=0.02, rtol=0)
     # ids with probability 0 (filtered out, or first and last in the vocabulary) never come up
-    masked = torch.tensor([[float("-inf"), 0.0, float("-inf"), 0.0, float("-inf")]]).expand(5000, 5)
-    ids = sample_next(masked, SamplingConfig(), torch.Generator().manual_seed(1))
+    masked = np.broadcast_to(np.array([[-np.inf, 0.0, -np.inf, 0.0, -np.inf]]), (5000, 5))
+    ids = sample_next(masked, SamplingConfig(), np.random.default_rng(1))
     assert set(ids.tolist()) == {1, 3}
 
 
@@ -80,12 +84,10 @@ def test_stochastic_beam_search_keeps_the_likeliest_branches():
 def test_incremental_phrase_counts_equal_counting_every_window():
     """The phrase limit's counts, kept up id by id in O(T), equal a brute-force count over
     every window of the sequence so far (ids drawn from a small alphabet: many repeats)."""
-    import torch
-
     from melodyrnn.core.continuation import extend_matches, next_counts, plays_of_next, suffix_matches
 
     def brute(tokens, n, vocab):
-        counts = torch.zeros(tokens.shape[0], vocab, dtype=torch.long)
+        counts = np.zeros((tokens.shape[0], vocab), np.int64)
         for r in range(tokens.shape[0]):
             t = tokens[r].tolist()
             for i in range(len(t) - n + 1):
@@ -93,12 +95,12 @@ def test_incremental_phrase_counts_equal_counting_every_window():
                     counts[r, t[i + n - 1]] += 1
         return counts
 
-    g = torch.Generator().manual_seed(0)
-    tokens = torch.randint(0, 3, (4, 5), generator=g)
+    g = np.random.default_rng(0)
+    tokens = g.integers(0, 3, (4, 5))
     match = suffix_matches(tokens)
     for _ in range(60):
         for n in (2, 3, 5, 8):
-            assert torch.equal(next_counts(tokens, match, n, 3), brute(tokens, n, 3))
-            assert torch.equal(plays_of_next(tokens, n, 3), brute(tokens, n, 3))
-        tokens, match = extend_matches(tokens, match, torch.randint(0, 3, (4,), generator=g))
-    assert torch.equal(match, suffix_matches(tokens))
+            assert np.array_equal(next_counts(tokens, match, n, 3), brute(tokens, n, 3))
+            assert np.array_equal(plays_of_next(tokens, n, 3), brute(tokens, n, 3))
+        tokens, match = extend_matches(tokens, match, g.integers(0, 3, 4))
+    assert np.array_equal(match, suffix_matches(tokens))

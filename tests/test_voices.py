@@ -137,7 +137,7 @@ def test_sampled_frames_stay_whole_and_an_ended_tune_stays_ended(chorale_run):
     out = continue_ids(model, primer, 8, 3 * 80, DecodeConfig(SamplingConfig(temperature=1.5)),
                        seed=4, period=80, grammar=voice_grammar(enc, 16, until_end=True))
     ended = 0
-    for row in out.ids.numpy():
+    for row in out.ids:
         stop = int(np.argmax(row == EOS)) if (row == EOS).any() else len(row)
         ended += stop < len(row)
         assert (row[stop:] == EOS).all() and stop % 5 == 0

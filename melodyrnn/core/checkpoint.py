@@ -5,6 +5,8 @@ A checkpoint is a dict of tensors, numbers, strings, lists and dicts, written wi
 other object, so opening a checkpoint from anywhere cannot run code. It carries
 everything needed to sample and to evaluate: model config and weights, the encoding
 with its vocabulary, the training config, the library version and final metrics.
+``load_checkpoint(path, arrays=True)`` reads the same file without torch
+(:mod:`melodyrnn.core.ptfile`), its weights as numpy arrays, under the same checks.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import pickle
 import zipfile
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from melodyrnn.core.atomic import atomic_path
-from melodyrnn.core.models import ModelConfig, SequenceModel
+from melodyrnn.core.models.config import ModelConfig
+from melodyrnn.core.ptfile import read_pt
 
 __all__ = ["FORMAT", "payload", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
-           "resolve_checkpoint", "DEFAULT_NAME", "SHIPPED"]
+           "model_config_of", "check_weights", "resolve_checkpoint", "DEFAULT_NAME", "SHIPPED"]
 
 FORMAT = 1
 REQUIRED = ("format", "model_config", "model_state")
@@ -56,7 +59,7 @@ def resolve_checkpoint(name: str | os.PathLike) -> Path:
     return path
 
 
-def payload(model: SequenceModel, metrics: dict | None = None, **extra) -> dict:
+def payload(model, metrics: dict | None = None, **extra) -> dict:
     """What every checkpoint holds -- library version, model config, weights (on the CPU)
     and metrics -- plus ``extra`` plain data (encoding, vocab, train config...); the one
     builder of checkpoint dicts (trainer, classifier and :func:`melodyrnn.save` use it)."""
@@ -71,12 +74,15 @@ def payload(model: SequenceModel, metrics: dict | None = None, **extra) -> dict:
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     """Write ``payload`` atomically (no partial file under ``path`` after a crash)."""
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save({"format": FORMAT, **payload}, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    """Read a checkpoint, refusing anything but weights and plain data.
+def load_checkpoint(path: str | os.PathLike, map_location="cpu", arrays: bool = False) -> dict:
+    """Read a checkpoint, refusing anything but weights and plain data; with ``arrays`` its
+    weights come as numpy arrays, read without importing torch.
 
     Raises
     ------
@@ -87,8 +93,20 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if not path.is_file():
         raise ValueError(f"no checkpoint at {path}")
     _check_unpacked_size(path)
+    ckpt = read_pt(path) if arrays else _torch_load(path, map_location)
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED):
+        raise ValueError(f"{path}: not a melodyrnn checkpoint")
+    if ckpt["format"] != FORMAT:
+        raise ValueError(f"{path}: checkpoint format {ckpt['format']} is not supported")
+    _check_structure(ckpt, path)
+    return ckpt
+
+
+def _torch_load(path: Path, map_location):
+    import torch
+
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         lines = [ln.strip() for ln in str(e).splitlines()]
         offending = next((ln for ln in lines if "GLOBAL" in ln or "global" in ln), None)
@@ -98,12 +116,6 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
                          f"plain data, which could run code ({offending[:160]})") from None
     except Exception as e:  # noqa: BLE001 -- whatever torch makes of a file that is no checkpoint
         raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED):
-        raise ValueError(f"{path}: not a melodyrnn checkpoint")
-    if ckpt["format"] != FORMAT:
-        raise ValueError(f"{path}: checkpoint format {ckpt['format']} is not supported")
-    _check_structure(ckpt, path)
-    return ckpt
 
 
 def _check_unpacked_size(path: Path) -> None:
@@ -125,9 +137,9 @@ def _check_structure(ckpt: dict, path) -> None:
     if not isinstance(ckpt["model_config"], dict) or not isinstance(ckpt["model_state"], dict):
         raise ValueError(f"{path}: model_config and model_state must be dicts")
     for key, value in ckpt["model_state"].items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+        if not isinstance(key, str) or not _is_tensor(value):
             raise ValueError(f"{path}: model_state holds {key!r}, which is not a named tensor")
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        if not _finite(value):
             raise ValueError(f"{path}: weight {key} is not finite (NaN or inf)")
     vocab = ckpt.get("vocab")
     if vocab is not None and not (isinstance(vocab, dict) and isinstance(vocab.get("tokens"), list)
@@ -145,7 +157,18 @@ def _check_structure(ckpt: dict, path) -> None:
         raise ValueError(f"{path}: train_id_counts must be a count per token id")
 
 
-def model_from_checkpoint(ckpt: dict, add_ons: dict | None = None) -> SequenceModel:
+def _is_tensor(value) -> bool:
+    """A torch tensor or (a checkpoint read without torch) a numpy array."""
+    return isinstance(value, np.ndarray) or type(value).__module__.startswith("torch")
+
+
+def _finite(value) -> bool:
+    if isinstance(value, np.ndarray):
+        return not np.issubdtype(value.dtype, np.floating) or bool(np.isfinite(value).all())
+    return not value.is_floating_point() or bool(value.isfinite().all())
+
+
+def model_from_checkpoint(ckpt: dict, add_ons: dict | None = None):
     """The model of a loaded checkpoint, weights in place, in eval mode; ``add_ons``
     (config fields such as ``bar_copy``) add parts the checkpoint lacks, with new weights.
 
@@ -156,20 +179,36 @@ def model_from_checkpoint(ckpt: dict, add_ons: dict | None = None) -> SequenceMo
         it (a config that would allocate far more weights than the file holds is refused
         before the model is built).
     """
+    from melodyrnn.core.models.network import SequenceModel
+
+    config = model_config_of(ckpt, add_ons)
+    model = SequenceModel(config)
+    check_weights(ckpt["model_state"], {k: tuple(v.shape) for k, v in model.state_dict().items()},
+                  add_ons)
+    model.load_state_dict(ckpt["model_state"], strict=not add_ons)
+    return model.eval()
+
+
+def model_config_of(ckpt: dict, add_ons: dict | None = None) -> ModelConfig:
+    """The checkpoint's model config (with ``add_ons``), refused before any model is built if
+    it is not a model's or would allocate far more weights than the file holds."""
     try:
         config = ModelConfig(**{**ckpt["model_config"], **(add_ons or {})})
     except TypeError as e:  # unknown or missing fields
         raise ValueError(f"bad model config in the checkpoint: {str(e).split(') ', 1)[-1]}") from None
     except ValueError as e:
         raise ValueError(f"bad model config in the checkpoint: {e}") from None
-    state = ckpt["model_state"]
-    held = sum(v.numel() for v in state.values())
+    held = sum(int(np.prod(v.shape)) for v in ckpt["model_state"].values())
     floor = config.vocab_size * config.embedding + config.layers * config.hidden ** 2  # fewest weights
     if floor > 2 * held + 4096:  # building it would allocate far more than the file holds
         raise ValueError(f"the checkpoint's config asks for at least {floor:,} weights, its file "
                          f"holds {held:,}")
-    model = SequenceModel(config)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    return config
+
+
+def check_weights(state: dict, expected: dict[str, tuple], add_ons: dict | None = None) -> None:
+    """``ValueError`` unless the weights ``state`` have exactly the ``expected`` names and
+    shapes (weights of ``add_ons`` may be missing: they start new)."""
     missing = sorted(k for k in set(expected) - set(state) if not k.startswith(tuple(add_ons or ())))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
@@ -179,5 +218,3 @@ def model_from_checkpoint(ckpt: dict, add_ons: dict | None = None) -> SequenceMo
         if key in state and tuple(state[key].shape) != shape:
             raise ValueError(f"the checkpoint's weight {key} has shape {tuple(state[key].shape)}, "
                              f"its config needs {shape}")
-    model.load_state_dict(state, strict=not add_ons)
-    return model.eval()

@@ -4,31 +4,35 @@ from __future__ import annotations
 
 import os
 
-from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint
+from melodyrnn.core.checkpoint import check_weights, load_checkpoint, model_config_of, model_from_checkpoint
 from melodyrnn.core.encoding import Encoding
+from melodyrnn.core.models.numpy_net import NumpyModel, expected_shapes, supported
 from melodyrnn.core.registry import encoding_from_dict
-from melodyrnn.core.models import SequenceModel
 
-__all__ = ["load_model", "load_with_checkpoint"]
+__all__ = ["load_model", "load_with_checkpoint", "load_for_sampling"]
 
 
-def load_model(checkpoint: str | os.PathLike | dict | tuple) -> tuple[SequenceModel, Encoding]:
+def load_model(checkpoint: str | os.PathLike | dict | tuple) -> tuple:
     """(model in eval mode on the CPU, encoding) of a checkpoint path (``"default"``: the
     shipped melody model) or a loaded checkpoint dict; a (model, encoding) pair this function
     returned passes through, so callers that answer many requests build the model once."""
     if isinstance(checkpoint, tuple):
         return checkpoint
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    return _encoding_checked(model_from_checkpoint(ckpt), ckpt)
+
+
+def _encoding_checked(model, ckpt: dict) -> tuple:
     if "encoding" not in ckpt:
         raise ValueError("the checkpoint names no encoding")
-    model, enc = model_from_checkpoint(ckpt), encoding_from_dict(ckpt["encoding"])
+    enc: Encoding = encoding_from_dict(ckpt["encoding"])
     if len(enc.vocab) != model.config.vocab_size:
         raise ValueError(f"the checkpoint's {enc.name} encoding has {len(enc.vocab)} tokens, its model "
                          f"{model.config.vocab_size}")
     return model, enc
 
 
-def load_with_checkpoint(checkpoint) -> tuple[SequenceModel, Encoding, dict]:
+def load_with_checkpoint(checkpoint) -> tuple:
     """(model, encoding, checkpoint dict): what generation needs (the checkpoint carries the
     training ids, hence the pitch range). A triple this returned passes through; a
     (model, encoding) pair gets an empty dict."""
@@ -36,3 +40,23 @@ def load_with_checkpoint(checkpoint) -> tuple[SequenceModel, Encoding, dict]:
         return checkpoint if len(checkpoint) == 3 else (*checkpoint, {})
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
     return (*load_model(ckpt), ckpt)
+
+
+def load_for_sampling(checkpoint) -> tuple:
+    """:func:`load_with_checkpoint` for sampling: a checkpoint file (or shipped name) whose
+    model :class:`NumpyModel` runs comes as that numpy model, read without importing torch
+    (a cold ``melodyrnn generate`` then spends no second or two on torch); anything else --
+    loaded models, attention and plugin kinds, files only torch can read -- as a torch model."""
+    if isinstance(checkpoint, (tuple, dict)):
+        return load_with_checkpoint(checkpoint)
+    try:
+        ckpt = load_checkpoint(checkpoint, arrays=True)
+    except ValueError as e:
+        if "refused" in str(e) or "not a readable" in str(e):  # torch's reader says why, or reads it
+            return load_with_checkpoint(checkpoint)
+        raise
+    config = model_config_of(ckpt)
+    if not supported(config):
+        return load_with_checkpoint(checkpoint)
+    check_weights(ckpt["model_state"], expected_shapes(config))
+    return (*_encoding_checked(NumpyModel(config, ckpt["model_state"]), ckpt), ckpt)

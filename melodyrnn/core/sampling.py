@@ -1,16 +1,17 @@
 """From logits to next ids: temperature, top-k, top-p (nucleus) and greedy decoding.
 
-Works on any vocabulary; ``allowed`` masks ids out (constraints such as a key or a pitch
-range are built by the music layer and passed in as a boolean mask).
+Works on any vocabulary, in numpy (a decoding step's rows are small; the model that made
+the logits may be torch's or numpy's); ``allowed`` masks ids out (constraints such as a key
+or a pitch range are built by the music layer and passed in as a boolean mask).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
-__all__ = ["SamplingConfig", "sample_next", "filter_logits"]
+__all__ = ["SamplingConfig", "sample_next", "filter_logits", "log_softmax"]
 
 
 @dataclass(frozen=True)
@@ -31,38 +32,44 @@ class SamplingConfig:
             raise ValueError("need top_k >= 0 and 0 < top_p <= 1")
 
 
-def filter_logits(logits: torch.Tensor, cfg: SamplingConfig,
-                  allowed: torch.Tensor | None = None) -> torch.Tensor:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities over the last axis (rows of ``-inf`` stay ``-inf`` where masked)."""
+    top = np.max(logits, axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+
+
+def filter_logits(logits: np.ndarray, cfg: SamplingConfig, allowed: np.ndarray | None = None) -> np.ndarray:
     """Logits (B, V) after temperature, masking, top-k and top-p (removed ids at -inf)."""
-    logits = logits.float()
+    logits = np.array(logits, dtype=np.float64)  # a copy, in double precision
     if cfg.temperature != 1.0:
-        logits = logits / cfg.temperature
+        logits /= cfg.temperature
     if allowed is not None:
-        logits = logits.masked_fill(~allowed, float("-inf"))
+        logits[~np.broadcast_to(np.asarray(allowed, bool), logits.shape)] = -np.inf
     if cfg.top_k and cfg.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, cfg.top_k, dim=-1).values[..., -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        kth = np.sort(logits, axis=-1)[:, -cfg.top_k][:, None]  # (B, 1)
+        logits[logits < kth] = -np.inf
     if cfg.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        probs = torch.softmax(sorted_logits, dim=-1)
-        drop = probs.cumsum(dim=-1) - probs >= cfg.top_p  # mass before >= p
-        drop[..., 0] = False
-        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+        order = np.argsort(-logits, axis=-1, kind="stable")
+        probs = np.exp(log_softmax(np.take_along_axis(logits, order, axis=-1)))
+        drop = probs.cumsum(axis=-1) - probs >= cfg.top_p  # mass before >= p
+        drop[:, 0] = False
+        mask = np.empty_like(drop)
+        np.put_along_axis(mask, order, drop, axis=-1)
+        logits[mask] = -np.inf
     return logits
 
 
-def sample_next(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator | None = None,
-                allowed: torch.Tensor | None = None, uniforms: torch.Tensor | None = None
-                ) -> torch.Tensor:
+def sample_next(logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator | None = None,
+                allowed: np.ndarray | None = None, uniforms: np.ndarray | None = None) -> np.ndarray:
     """Next ids (B,) from logits (B, V); the draw uses ``uniforms`` (B,) in [0, 1) when
-    given (one per row, so each row can have its own generator), else ``generator``."""
+    given (one per row, so each row can have its own generator), else ``rng``."""
     filtered = filter_logits(logits, cfg, allowed)
     if cfg.greedy:
-        return filtered.argmax(dim=-1)
-    # inverse-CDF sampling: one uniform draw per row; torch.multinomial validates its input
-    # on every call, which costs more than the draw itself for one row
-    cdf = torch.softmax(filtered, dim=-1).cumsum(dim=-1)  # (B, V)
+        return filtered.argmax(axis=-1)
+    cdf = np.exp(log_softmax(filtered)).cumsum(axis=-1)  # (B, V): inverse-CDF sampling
     if uniforms is None:
-        uniforms = torch.rand(cdf.shape[0], generator=generator, dtype=cdf.dtype)
-    u = uniforms.to(cdf.dtype)[:, None] * cdf[:, -1:]
-    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)
+        uniforms = (rng or np.random.default_rng()).random(cdf.shape[0])
+    u = np.asarray(uniforms, np.float64)[:, None] * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(axis=-1), cdf.shape[-1] - 1)

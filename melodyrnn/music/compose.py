@@ -14,13 +14,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from melodyrnn.core.continuation import continue_ids
 from melodyrnn.music.encodings.chorale import ChoraleEncoding
 from melodyrnn.music.encodings.melody import FIRST_NOTE_ON, NOTE_OFF, MelodyEncoding
 from melodyrnn.music.keys import infer_key, key_name, parse_key, scale_pitch_classes
-from melodyrnn.core.loading import load_with_checkpoint
+from melodyrnn.core.loading import load_for_sampling, load_with_checkpoint
 from melodyrnn.music.notes import KeySignature, Marker, Track, Tune
 from melodyrnn.music.quantize import Melody
 from melodyrnn.music.generated import MAX_BARS, MAX_OUTPUTS, GenerateConfig, Generated, warn_duplicates
@@ -49,10 +48,10 @@ def training_pitch_range(ckpt: dict, enc: MelodyEncoding) -> tuple[int, int] | N
 
 
 def _allowed(enc: MelodyEncoding, key: tuple[int, bool] | None, span: tuple[int, int],
-             until_end: bool = False) -> torch.Tensor:
+             until_end: bool = False) -> np.ndarray:
     """Ids the melody may use: events, the notes that fit key and range, and the end
     token when the model may end the tune."""
-    allowed = torch.ones(len(enc.vocab), dtype=torch.bool)
+    allowed = np.ones(len(enc.vocab), bool)
     allowed[[PAD, BOS] if until_end else [PAD, BOS, EOS]] = False
     pitches = np.arange(enc.config.min_pitch, enc.config.max_pitch + 1)
     ok = (pitches >= span[0]) & (pitches <= span[1])
@@ -60,19 +59,19 @@ def _allowed(enc: MelodyEncoding, key: tuple[int, bool] | None, span: tuple[int,
         ok &= np.isin(pitches % 12, scale_pitch_classes(*key))
     if not ok.any():
         raise ValueError("no pitch satisfies --key and --pitch-range together")
-    allowed[FIRST_NOTE_ON:FIRST_NOTE_ON + pitches.shape[0]] = torch.from_numpy(ok)
+    allowed[FIRST_NOTE_ON:FIRST_NOTE_ON + pitches.shape[0]] = ok
     return allowed
 
 
-def _grammar(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _grammar(vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Melody events as a grammar of three states (silent, sounding, ended): NOTE_OFF only
     while a note sounds, so that no two continuations differ only in redundant NOTE_OFFs;
     after the end token only end tokens (a tune that ended stays ended)."""
-    next_state = torch.tensor([[0], [1], [2]]).repeat(1, vocab_size)  # (3, V): events keep it
+    next_state = np.repeat([[0], [1], [2]], vocab_size, axis=1)  # (3, V): events keep it
     next_state[:2, FIRST_NOTE_ON:] = 1
     next_state[:2, NOTE_OFF] = 0
     next_state[:, EOS] = 2
-    allowed = torch.ones(3, vocab_size, dtype=torch.bool)
+    allowed = np.ones((3, vocab_size), bool)
     allowed[0, NOTE_OFF] = False
     allowed[2] = False
     allowed[2, EOS] = True
@@ -128,16 +127,16 @@ def _generate_events(model, enc, seed: Tune | None, cfg: GenerateConfig) -> list
             raise ValueError(f"the seed has no notes the {enc.name!r} encoding can use")
         primer_ids = [int(i) for i in encoded.sequence(0)[:-1]]  # no end token
     steps = cfg.steps or cfg.bars * EVENTS_PER_BAR
-    allowed = torch.ones(len(enc.vocab), dtype=torch.bool)
+    allowed = np.ones(len(enc.vocab), bool)
     allowed[[PAD, BOS, EOS]] = False  # the length asked for, and only real events
     out = continue_ids(model, primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed, allowed)
-    warn_duplicates(out.ids.numpy())
+    warn_duplicates(out.ids)
     qpm = seed.tempos[0].qpm if seed is not None else 120.0
     primed_tune = enc.decode_tune(primer_ids, qpm=qpm)
     begin = 0.0 if cfg.continuation_only else primed_tune.end_beats
     primed = len(primed_tune.tracks[0])
     results = []
-    for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
+    for row, nats in zip(out.ids, out.nats.tolist()):
         ids = row if cfg.continuation_only else np.concatenate((primer_ids[1:], row))
         tune = enc.decode_tune(np.concatenate(([BOS], ids)), qpm=qpm)
         new = len(tune.tracks[0]) - (0 if cfg.continuation_only else primed)
@@ -160,7 +159,8 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
     if cfg.decode.sampling.greedy and cfg.decode.beam_size == 1 and cfg.num_outputs > 1:
         raise ValueError("--greedy has one answer, so every output would be the same: use "
                          "--num-outputs 1, or --beam-size N for the N best continuations")
-    model, enc, ckpt = load_with_checkpoint(checkpoint)
+    sampled = cfg.decode.beam_size == 1  # beam search runs on torch
+    model, enc, ckpt = (load_for_sampling if sampled else load_with_checkpoint)(checkpoint)
     if not isinstance(enc, MelodyEncoding):
         if primer or cfg.key or cfg.pitch_range:
             raise ValueError(f"--primer, --key and --pitch-range need a melody model, not {enc.name!r}")
@@ -180,10 +180,10 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
                        cfg.seed, _allowed(enc, chosen, span, cfg.until_end), bar,
                        (cfg.phrase_bars * bar, cfg.max_plays),
                        _grammar(len(enc.vocab)))
-    warn_duplicates(out.ids.numpy())
+    warn_duplicates(out.ids)
     begin = 0.0 if cfg.continuation_only else window.primer_beats
     results = []
-    for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
+    for row, nats in zip(out.ids, out.nats.tolist()):
         cont = enc.decode(np.concatenate(([BOS], row)))
         own_key, own_source = key, source
         if own_key is None and len(cont):  # nothing to go by but the new notes

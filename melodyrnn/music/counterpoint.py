@@ -10,7 +10,7 @@ interval is ruled out -- the classic fault that ``music.voice_leading`` counts a
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 from melodyrnn.core.vocab import BOS
 from melodyrnn.music.encodings.chorale import HOLD, ON0, ChoraleEncoding
@@ -20,11 +20,11 @@ __all__ = ["NoOuterParallels", "PERFECT"]
 PERFECT = (0, 7)  # pitch-class intervals of unisons/octaves and fifths
 
 
-def _sounding(ids: torch.Tensor, before: torch.Tensor, low: int) -> torch.Tensor:
+def _sounding(ids: np.ndarray, before: np.ndarray, low: int) -> np.ndarray:
     """The pitch a voice sounds after token ``ids``: ON_p -> p, HOLD -> as before, else
     (REST) -1."""
-    pitch = torch.where(ids >= ON0, ids - ON0 + low, torch.full_like(ids, -1))
-    return torch.where(ids == HOLD, before, pitch)
+    pitch = np.where(ids >= ON0, ids - ON0 + low, -1)
+    return np.where(ids == HOLD, before, pitch)
 
 
 class NoOuterParallels:
@@ -37,18 +37,18 @@ class NoOuterParallels:
     def __init__(self, enc: ChoraleEncoding) -> None:
         c = enc.config
         self.frame, self.bass, self.low = enc.frame, c.voices - 1, c.min_pitch
-        self.pitches = torch.arange(c.min_pitch, c.max_pitch + 1)  # (P,): ON0 + i is ON_{low + i}
+        self.pitches = np.arange(c.min_pitch, c.max_pitch + 1)  # (P,): ON0 + i is ON_{low + i}
         self.active = c.voices >= 2  # one voice has no outer voices
 
-    def start(self, primer: list[int]) -> dict[str, torch.Tensor]:
+    def start(self, primer: list[int]) -> dict[str, np.ndarray]:
         """The state after ``primer`` (<s>, then whole frames and the last id)."""
-        entries = {k: torch.full((1,), -1, dtype=torch.long) for k in ("top", "top_before", "bass")}
-        entries["slot"] = torch.zeros(1, dtype=torch.long)  # the slot of the next id
+        entries = {k: np.full(1, -1, np.int64) for k in ("top", "top_before", "bass")}
+        entries["slot"] = np.zeros(1, np.int64)  # the slot of the next id
         for i in primer[1:-1]:
-            entries = self._update(entries, torch.tensor([i]))
+            entries = self._update(entries, np.array([i]))
         return entries
 
-    def _update(self, e: dict, ids: torch.Tensor) -> dict:
+    def _update(self, e: dict, ids: np.ndarray) -> dict:
         """The state after ``ids`` (N,) took their slot (``<s>`` takes none). Every lane
         takes one id a step, so all lanes are at the same slot: lane 0 tells it."""
         if bool((ids == BOS).all()):
@@ -61,19 +61,19 @@ class NoOuterParallels:
             e["bass"] = _sounding(ids, e["bass"], self.low)
         return e
 
-    def apply(self, e: dict, ids: torch.Tensor, logits: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    def apply(self, e: dict, ids: np.ndarray, logits: np.ndarray) -> tuple[dict, np.ndarray]:
         """Take the ids just chosen; mask the bass pitches that would make a parallel."""
         e = self._update(e, ids)
         if not self.active or int(e["slot"][0]) != self.bass:  # only the bass token is ruled
             return e, logits
         t0, t1, b0 = e["top_before"][:, None], e["top"][:, None], e["bass"][:, None]  # (N, 1)
-        p = self.pitches.to(logits.device)[None, :]  # (1, P) candidate bass pitches
+        p = self.pitches[None, :]  # (1, P) candidate bass pitches
         before = (t0 - b0) % 12
         parallel = ((t0 >= 0) & (t1 >= 0) & (b0 >= 0)
-                    & (t1 != t0) & (p != b0) & (torch.sign(t1 - t0) == torch.sign(p - b0))
+                    & (t1 != t0) & (p != b0) & (np.sign(t1 - t0) == np.sign(p - b0))
                     & ((before == PERFECT[0]) | (before == PERFECT[1])) & ((t1 - p) % 12 == before))
         on = slice(ON0, ON0 + p.shape[1])  # the ON ids, contiguous, by pitch
-        masked = logits.clone()
-        masked[:, on] = logits[:, on].masked_fill(parallel, float("-inf"))  # (N, P)
+        masked = logits.copy()
+        masked[:, on] = np.where(parallel, -np.inf, logits[:, on])  # (N, P)
         return e, masked
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from melodyrnn.core.continuation import continue_ids
 from melodyrnn.core.vocab import BOS, EOS
@@ -52,18 +51,18 @@ def model_for(seed: Tune | None) -> tuple[str, str]:
 
 
 def voice_grammar(enc: ChoraleEncoding, steps_per_bar: int, until_end: bool = False
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(next_state, allowed) over the token position in the bar: voice slots take ON/HOLD/
     REST, the separator slot STEP, or BAR at a bar's last frame; state ``P`` (ended) only
     ``</s>``. With ``until_end`` the model may end the tune at a frame boundary."""
     V, frame = enc.config.voices, enc.frame
     P, n = steps_per_bar * frame, len(enc.vocab)
-    position = torch.arange(P)
-    next_state = ((position + 1) % P)[:, None].repeat(1, n)  # (P, n): every id moves on
-    next_state = torch.cat([next_state, torch.full((1, n), P)])  # (P + 1, n)
+    position = np.arange(P)
+    next_state = np.repeat(((position + 1) % P)[:, None], n, axis=1)  # (P, n): every id moves on
+    next_state = np.concatenate([next_state, np.full((1, n), P)])  # (P + 1, n)
     next_state[0, BOS] = 0
     next_state[:, EOS] = P
-    allowed = torch.zeros(P + 1, n, dtype=torch.bool)
+    allowed = np.zeros((P + 1, n), bool)
     voice_slot = position % frame < V
     allowed[:P][voice_slot, REST] = True
     allowed[:P][voice_slot, HOLD] = True
@@ -139,10 +138,10 @@ def generate_voices(model, enc: ChoraleEncoding, seed: Tune | None, cfg: Generat
     rule = None if cfg.allow_parallels else NoOuterParallels(enc)
     out = continue_ids(model, window.primer_ids, cfg.num_outputs, steps, cfg.decode, cfg.seed,
                        None, bar_tokens, (cfg.phrase_bars * bar_tokens, cfg.max_plays), grammar, rule)
-    warn_duplicates(out.ids.numpy(), stacklevel=4)
+    warn_duplicates(out.ids, stacklevel=4)
     begin = 0.0 if cfg.continuation_only else window.primer_beats
     results = []
-    for row, nats in zip(out.ids.numpy(), out.nats.tolist()):
+    for row, nats in zip(out.ids, out.nats.tolist()):
         row = row[:int(np.argmax(row == EOS))] if (row == EOS).any() else row
         new = int((row >= ON0).sum())
         ids = row if cfg.continuation_only else np.concatenate((window.frames, row))

@@ -134,7 +134,7 @@ def complete_text(checkpoint, prompt: str, *, n: int = 1,
     primer = enc.encode_text(prompt)[:-1].tolist()  # <s> + prompt, no end token
     out = continue_ids(model, primer, n, max_tokens, decode or DecodeConfig(), seed)
     return [Completion(prompt, enc.decode_text(np.concatenate(([BOS], row))))
-            for row in out.ids.numpy()]
+            for row in out.ids]
 
 
 def dataset_from_sequences(sequences, output: str | os.PathLike, *, names=None,

@@ -1,0 +1,257 @@
+"""The sequence model's forward pass in numpy, for decoding without torch.
+
+:class:`NumpyModel` runs a trained :class:`~melodyrnn.core.models.network.SequenceModel`
+(LSTM, GRU or Elman core; embeddings, lookback inputs, bar index and the bar-copy head;
+tied or untied output) one token a step over a batch of lanes, from the checkpoint's
+weights as numpy arrays. Its state dict has the torch model's keys and layout, so the two
+are interchangeable under :func:`melodyrnn.core.continuation.continue_ids`; the tests hold
+their log-probabilities equal. Attention cores and model plugins are not covered
+(:func:`supported` says which configs are): those decode with torch.
+
+Why: importing torch takes one to two seconds, several times what a 16-bar continuation
+costs; a command that only samples a shipped model need not pay it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from melodyrnn.core.models.config import ModelConfig
+
+__all__ = ["NumpyModel", "supported", "expected_shapes", "position_table"]
+
+PAD = 0
+POSITION_BITS = 7  # as network.py
+FORM_BITS = 5
+MAX_BAR, MAX_STREAK, NEG = 63, 4, -1e9  # as barcopy.py
+
+
+def supported(config: ModelConfig) -> bool:
+    """Whether :class:`NumpyModel` runs this config (lstm, gru, rnn cores; no classifier)."""
+    return config.kind in ("lstm", "gru", "rnn")
+
+
+def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The weight names and shapes of ``SequenceModel(config).state_dict()`` (supported kinds),
+    worked out without building it."""
+    c = config
+    k = len(c.lookback_bars) * c.lookback
+    size = c.embedding * (1 + k) + (k + 2 + POSITION_BITS) * c.lookback + FORM_BITS * c.bar_index
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[c.kind] * c.hidden
+    core = "core.rnn." if c.kind == "rnn" else "core."
+    shapes = {"embed.weight": (c.vocab_size, c.embedding)}
+    for layer in range(c.layers):
+        shapes.update({f"{core}weight_ih_l{layer}": (gates, size if layer == 0 else c.hidden),
+                       f"{core}weight_hh_l{layer}": (gates, c.hidden),
+                       f"{core}bias_ih_l{layer}": (gates,), f"{core}bias_hh_l{layer}": (gates,)})
+    if c.tie_weights:
+        shapes["out_bias"] = (c.vocab_size,)
+        if c.hidden != c.embedding:
+            shapes.update({"bridge.weight": (c.embedding, c.hidden), "bridge.bias": (c.embedding,)})
+    else:
+        shapes.update({"out.weight": (c.vocab_size, c.hidden), "out.bias": (c.vocab_size,)})
+    if c.num_classes:
+        shapes.update({"classifier.weight": (c.num_classes, c.hidden), "classifier.bias": (c.num_classes,)})
+    if c.bar_copy:
+        n = 2 * c.bar_copy + 1
+        shapes.update({"bar_copy.streak": (MAX_STREAK + 1, n - 1), "bar_copy.eps_logit": (),
+                       "bar_copy.proj.weight": (n, c.hidden), "bar_copy.proj.bias": (n,),
+                       "bar_copy.place.weight": (MAX_BAR + 1, n)})
+    return shapes
+
+
+def position_table(max_period: int) -> np.ndarray:
+    """Position-in-bar features (P + 1, P, 2 + BITS), as ``network._position_table``."""
+    per = np.arange(max_period + 1)[:, None]  # (P + 1, 1)
+    phase = np.arange(max(max_period, 1))[None, :]  # (1, P)
+    angle = (2 * math.pi) * phase / np.maximum(per, 1)
+    bits = (phase[..., None] >> np.arange(POSITION_BITS)) & 1  # (1, P, BITS)
+    table = np.concatenate([np.sin(angle)[..., None], np.cos(angle)[..., None],
+                            np.broadcast_to(bits, (max_period + 1, *bits.shape[1:]))], axis=-1)
+    return (table * ((per > 0) & (phase < per))[..., None]).astype(np.float32)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow warnings for large |x|
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    top = x.max(axis=-1, keepdims=True)
+    return x - top - np.log(np.exp(x - top).sum(axis=-1, keepdims=True))
+
+
+class NumpyModel:
+    """A trained model's decoding step in numpy (see the module docstring).
+
+    Parameters
+    ----------
+    config : ModelConfig
+    weights : dict of str -> ndarray
+        The checkpoint's ``model_state`` (torch's parameter names).
+    """
+
+    def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray]) -> None:
+        if not supported(config):
+            raise ValueError(f"numpy decoding covers lstm, gru and rnn models, not {config.kind!r}")
+        self.config = c = config
+        w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+        self.embed = w["embed.weight"]
+        core = "core.rnn." if c.kind == "rnn" else "core."
+        # per layer: W_ih^T (in, G * H), W_hh^T (H, G * H), and the two biases
+        self.layers = [(w[f"{core}weight_ih_l{k}"].T.copy(), w[f"{core}weight_hh_l{k}"].T.copy(),
+                        w[f"{core}bias_ih_l{k}"], w[f"{core}bias_hh_l{k}"]) for k in range(c.layers)]
+        if c.tie_weights:
+            bridge = w.get("bridge.weight")
+            self.out_w = (self.embed @ bridge).T if bridge is not None else self.embed.T  # (H, V)
+            self.out_b = w["out_bias"] + (w["bridge.bias"] @ self.embed.T if bridge is not None else 0)
+        else:
+            self.out_w, self.out_b = w["out.weight"].T.copy(), w["out.bias"]
+        if c.lookback:
+            self.table = position_table(c.max_period).reshape(-1, 2 + POSITION_BITS)  # ((P+1) * P, F)
+            self.phases = max(c.max_period, 1)
+            self.bars = np.asarray(c.lookback_bars)
+        if c.bar_copy:
+            self.copy_w, self.copy_b = w["bar_copy.proj.weight"].T.copy(), w["bar_copy.proj.bias"]
+            self.place, self.streak_table = w["bar_copy.place.weight"], w["bar_copy.streak"]
+            eps = float(_sigmoid(w["bar_copy.eps_logit"]))
+            self.eps = np.r_[np.zeros(c.bar_copy), np.full(c.bar_copy, eps)].astype(np.float32)
+            self.d = np.arange(1, c.bar_copy + 1)
+
+    # -- state -----------------------------------------------------------------------
+    def initial_state(self, batch: int, period: int = 0) -> dict[str, np.ndarray]:
+        """Fresh state for ``batch`` lanes with bar length ``period`` tokens (0: none)."""
+        c = self.config
+        zeros = np.zeros((c.layers, batch, c.hidden), np.float32)
+        state = {"h": zeros}
+        if c.kind == "lstm":
+            state["c"] = zeros.copy()
+        if c.lookback:
+            reach = max(*c.lookback_bars, c.bar_copy) * c.max_period
+            state["hist"] = np.zeros((batch, reach), np.int64)
+            state["pos"] = np.zeros(batch, np.int64)
+            state["period"] = np.full(batch, period if period <= c.max_period else 0, np.int64)
+        if c.bar_copy:
+            k = c.bar_copy
+            lw = np.full((batch, 2 * k + 1), NEG, np.float32)
+            lw[:, -1] = 0.0
+            state.update(copy_lw=lw, copy_match=np.zeros((batch, k), bool),
+                         copy_streak=np.zeros((batch, k), np.int64),
+                         copy_pend_lp=np.zeros((batch, c.vocab_size), np.float32),
+                         copy_pend_tok=np.zeros((batch, k), np.int64),
+                         copy_pend_on=np.zeros(batch, bool))
+        return state
+
+    @staticmethod
+    def select_lanes(state: dict, index: np.ndarray) -> dict:
+        """The state of lanes ``index`` (n,), in that order."""
+        return {k: v[:, index] if k in ("h", "c") else v[index] for k, v in state.items()}
+
+    # -- one step ------------------------------------------------------------------------
+    def step(self, ids: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
+        """Log-probabilities (N, V) of the next id after ``ids`` (N,), and the new state."""
+        ids = np.asarray(ids, np.int64)
+        new = dict(state)
+        x = self.embed[ids]  # (N, E)
+        if self.config.lookback:
+            x = self._with_lookback(ids, state, x, new)
+        h = self._core(x, state, new)  # (N, H)
+        lp = _log_softmax(h @ self.out_w + self.out_b)
+        if self.config.bar_copy:
+            lp = self._bar_copy(ids, h, lp, state, new)
+        return lp, new
+
+    def _with_lookback(self, ids, state, x, new) -> np.ndarray:
+        """x with the lookback inputs appended, as ``SequenceModel._lookback_inputs`` at T = 1."""
+        hist, pos, period = state["hist"], state["pos"], state["period"]
+        n, reach = hist.shape
+        ext = np.concatenate([hist, ids[:, None]], axis=1)  # (N, reach + 1)
+        lanes = np.arange(n)[:, None]
+        on = (period > 0)[:, None]  # (N, 1)
+        bars = self.bars[None, :] * period[:, None]  # (N, K): lookback distances in tokens
+        back_at = np.minimum(reach + 1 - bars, reach)  # index in ext of the token K bars back
+        back = ext[lanes, back_at] * (on & (pos[:, None] + 1 >= bars))  # padding where none
+        flags = (ext[lanes, back_at - 1] == ids[:, None]) & on & (pos[:, None] >= bars)  # (N, K)
+        per = np.maximum(period, 1)
+        position = self.table[period * self.phases + pos % per]  # (N, 2 + BITS)
+        parts = [x, self.embed[back].reshape(n, -1), flags.astype(np.float32), position]
+        if self.config.bar_index:
+            bits = ((pos // per)[:, None] >> np.arange(FORM_BITS)) & 1
+            parts.append((bits * on).astype(np.float32))
+        new["hist"] = ext[:, 1:]
+        new["pos"] = pos + (ids != PAD)
+        return np.concatenate(parts, axis=1)
+
+    def _core(self, x, state, new) -> np.ndarray:
+        """The recurrent layers, one step (torch's gate order and equations)."""
+        kind, hs, cs = self.config.kind, [], []
+        for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
+            h = state["h"][k]
+            if kind == "lstm":
+                gates = x @ w_ih + b_ih + h @ w_hh + b_hh  # (N, 4H): i, f, g, o
+                i, f, g, o = np.split(gates, 4, axis=1)
+                c = _sigmoid(f) * state["c"][k] + _sigmoid(i) * np.tanh(g)
+                x = _sigmoid(o) * np.tanh(c)
+                cs.append(c)
+            elif kind == "gru":
+                gx, gh = x @ w_ih + b_ih, h @ w_hh + b_hh  # (N, 3H) each: r, z, n
+                rx, zx, nx = np.split(gx, 3, axis=1)
+                rh, zh, nh = np.split(gh, 3, axis=1)
+                r, z = _sigmoid(rx + rh), _sigmoid(zx + zh)
+                x = (1 - z) * np.tanh(nx + r * nh) + z * h
+            else:  # Elman: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b)
+                x = np.tanh(x @ w_ih + b_ih + h @ w_hh + b_hh)
+            hs.append(x)
+        new["h"] = np.stack(hs)
+        if cs:
+            new["c"] = np.stack(cs)
+        return x
+
+    def _bar_copy(self, ids, h, lp, state, new) -> np.ndarray:
+        """The bar-copy mixture at T = 1 for every lane (``BarCopy.forward``)."""
+        eps, d, period, pos = self.eps, self.d, state["period"], state["pos"]
+        on, per = period > 0, np.maximum(period, 1)
+        lw, match, streak = state["copy_lw"], state["copy_match"], state["copy_streak"]
+        pend = state["copy_pend_on"] & on
+        if pend.any():  # the previous step's target is ids
+            lw, match = self._observe(lw, match, state["copy_pend_lp"], state["copy_pend_tok"], ids, pend)
+        bar = pos // per
+        start = on & (pos % per == 0)
+        if start.any():
+            held = match & (d[None, :] < bar[:, None])  # bar - 1 equals bar - 1 - d
+            grown = np.where(held, np.minimum(streak + 1, MAX_STREAK), 0)
+            streak = np.where(start[:, None], grown, streak)
+            lw = np.where(start[:, None], self._head(h, bar, streak), lw)
+            match = match | start[:, None]
+        reach = state["hist"].shape[1]
+        ext = np.concatenate([state["hist"], ids[:, None]], axis=1)
+        at = np.maximum(reach + 1 - d[None, :] * per[:, None], 0)  # (N, K): d bars back
+        tok = ext[np.arange(len(ids))[:, None], at]
+        w = np.exp(lw)  # (N, 2K + 1)
+        coef = w[:, -1] + (w[:, :-1] * eps).sum(axis=1)  # weight of the network
+        p = coef[:, None] * np.exp(lp)
+        copied = w[:, :-1] * (1 - eps)  # (N, 2K), onto the tokens d bars back
+        np.add.at(p, (np.repeat(np.arange(len(ids)), 2 * len(d)), np.tile(tok, 2).ravel()), copied.ravel())
+        out = np.where(on[:, None], np.log(np.maximum(p, 1e-30)), lp)
+        new.update(copy_lw=lw, copy_match=match, copy_streak=streak, copy_pend_lp=lp,
+                   copy_pend_tok=tok, copy_pend_on=on)
+        return out.astype(np.float32)
+
+    def _head(self, h, bar, streak) -> np.ndarray:
+        """Log-probabilities (N, 2K + 1) of the copy components at a bar's start."""
+        k = len(self.d)
+        logits = h @ self.copy_w + self.copy_b + self.place[np.minimum(bar, MAX_BAR)]
+        per_c = self.streak_table[np.tile(streak, 2), np.arange(2 * k)[None, :]]  # (N, 2K)
+        near = np.tile(self.d[None, :] <= bar[:, None], 2)
+        copies = np.where(near, logits[:, :-1] + per_c, NEG)
+        return _log_softmax(np.concatenate([copies, logits[:, -1:]], axis=1)).astype(np.float32)
+
+    def _observe(self, lw, match, lp, tok, y, lanes):
+        """Bayes' rule on the component weights once target ``y`` (N,) is known."""
+        lp_y = lp[np.arange(len(y)), y][:, None]  # (N, 1)
+        hit = tok == y[:, None]
+        lp_copy = np.log(np.maximum((1 - self.eps) * np.tile(hit, 2) + self.eps * np.exp(lp_y), 1e-30))
+        post = _log_softmax(lw + np.concatenate([lp_copy, lp_y], axis=1))
+        return (np.where(lanes[:, None], post, lw).astype(np.float32),
+                np.where(lanes[:, None], match & hit, match))
