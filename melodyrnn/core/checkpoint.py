@@ -29,9 +29,11 @@ FORMAT = 1
 REQUIRED = ("format", "model_config", "model_state")
 DEFAULT_NAME = "default"
 # models shipped in the package, by name: the default (lookback network + bar-copy form head,
-# pipelines/folk_copy.toml), its plain lookback network (pipelines/folk.toml) and the
-# four-voice chorale model (pipelines/chorale.toml)
-SHIPPED = {DEFAULT_NAME: "default.pt", "lookback": "lookback.pt", "chorale": "chorale.pt"}
+# pipelines/folk_copy.toml) and its plain lookback network (pipelines/folk.toml); the
+# four-voice chorale model (network + bar-copy head, pipelines/chorale_copy.toml) and its
+# plain network (pipelines/chorale.toml)
+SHIPPED = {DEFAULT_NAME: "default.pt", "lookback": "lookback.pt", "chorale": "chorale.pt",
+           "chorale-lookback": "chorale_lookback.pt"}
 
 
 def assets_dir() -> Path:
@@ -42,8 +44,8 @@ def assets_dir() -> Path:
 
 
 def resolve_checkpoint(name: str | os.PathLike) -> Path:
-    """A checkpoint path; a name of :data:`SHIPPED` (``default``, ``lookback``) stands for
-    that model shipped in the package.
+    """A checkpoint path; a name of :data:`SHIPPED` (``default``, ``lookback``, ``chorale``,
+    ``chorale-lookback``) stands for that model shipped in the package.
 
     Raises
     ------

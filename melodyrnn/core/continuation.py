@@ -16,9 +16,11 @@ by ``(seed, k)``, so it is the same whatever the number of outputs.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from melodyrnn.core.models.numpy_net import NumpyModel
 from melodyrnn.core.rules import (GrammarRule, PhraseLimit, extend_matches, next_counts, plays_of_next,
@@ -137,13 +139,15 @@ def continue_ids(model, primer: list[int], n: int, steps: int,
 
     Deterministic beam search returns the ``n`` best distinct beams of a beam of
     ``max(beam_size, n)``; sampling and stochastic beam search give row ``k`` its own
-    generator (:func:`row_generator`). A torch model decoding small batches (under 16 rows)
-    on the CPU runs single-threaded: for one-step matrix products that small, thread
-    hand-offs cost more than they save.
+    generator (:func:`row_generator`). Small batches (under 16 rows) on the CPU decode
+    single-threaded (numpy's BLAS, or torch): for one-step matrix products that small,
+    thread hand-offs cost more than they save, and far more when another process holds a
+    core (a numpy chorale continuation then took 4 s instead of 2).
     """
     if isinstance(model, NumpyModel):
-        return _continue(_NumpyStepper(model), primer, n, steps, decode, seed, allowed, period,
-                         limit, grammar, rule)
+        with threadpool_limits(1, user_api="blas") if n < 16 else nullcontext():
+            return _continue(_NumpyStepper(model), primer, n, steps, decode, seed, allowed, period,
+                             limit, grammar, rule)
     import torch
 
     stepper = _TorchStepper(model)
