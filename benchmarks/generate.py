@@ -74,8 +74,9 @@ def _bare(cfg, batch: int, steps: int, input_size: int, cells: bool) -> float:
 
 
 def our_rate(model, batch: int, steps: int) -> float:
+    """Decoding with a bar grid (16 tokens a bar), so that lookback and bar copy do their work."""
     t = time.perf_counter()
-    continue_ids(model, [1], batch, steps, seed=0)
+    continue_ids(model, [1], batch, steps, seed=0, period=16)
     return batch * steps / (time.perf_counter() - t)
 
 
@@ -87,7 +88,8 @@ def main() -> int:
     ap.add_argument("--against", default=None, help="another checkpoint, timed in the same rounds")
     ap.add_argument("--cold-runs", type=int, default=3)
     args = ap.parse_args()
-    other = load_for_sampling(args.against)[0] if args.against else None
+    other = load_for_sampling(args.against)[0] if args.against else None  # numpy, as generate samples it
+    other_torch = model_from_checkpoint(load_checkpoint(args.against)) if args.against else None
     ckpt = load_checkpoint(args.model)
     model = model_from_checkpoint(ckpt)
     fast = load_for_sampling(args.model)[0]
@@ -101,8 +103,9 @@ def main() -> int:
             rounds.append((our_rate(model, batch, args.steps), bare_rate(cfg, batch, args.steps, width),
                            bare_rate(cfg, batch, args.steps, width, cells=True),
                            our_rate(other, batch, args.steps) if other is not None else 1.0,
-                           our_rate(fast, batch, args.steps)))
-        ours, bare, cells, _, numpy_rate = (max(r[i] for r in rounds) for i in range(5))
+                           our_rate(fast, batch, args.steps),
+                           our_rate(other_torch, batch, args.steps) if other is not None else 1.0))
+        ours, bare, cells, _, numpy_rate, _ = (max(r[i] for r in rounds) for i in range(6))
         paired = statistics.median(r[0] / r[1] for r in rounds)
         print(f"batch {batch:3d}: melodyrnn {ours:8.0f} events/s, bare nn.LSTM steps "
               f"{bare:8.0f} events/s, ratio {ours / bare:.2f} (best of each; median of "
@@ -116,6 +119,9 @@ def main() -> int:
                   f"{args.model} (numpy) / it = "
                   f"{numpy_rate / theirs:.2f} (median of paired rounds "
                   f"{statistics.median(r[4] / r[3] for r in rounds):.2f})")
+            on_torch = max(r[5] for r in rounds)
+            print(f"           {args.against} on torch (how generate sampled before 2026-12-02): "
+                  f"{on_torch:8.0f} events/s; {args.model} (numpy) / it = {numpy_rate / on_torch:.2f}")
     samples = Path(__file__).resolve().parent.parent / "samples"
     generate = [sys.executable, "-m", "melodyrnn", "generate"]
     colds = {"import torch": [sys.executable, "-c", "import torch"],

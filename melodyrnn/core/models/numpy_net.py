@@ -190,9 +190,10 @@ class NumpyModel:
             h = state["h"][k]
             if kind == "lstm":
                 gates = x @ w_ih + b_ih + h @ w_hh + b_hh  # (N, 4H): i, f, g, o
-                i, f, g, o = np.split(gates, 4, axis=1)
-                c = _sigmoid(f) * state["c"][k] + _sigmoid(i) * np.tanh(g)
-                x = _sigmoid(o) * np.tanh(c)
+                n = gates.shape[1] // 4
+                in_forget = _sigmoid(gates[:, :2 * n])  # one call for i and f (views below)
+                c = in_forget[:, n:] * state["c"][k] + in_forget[:, :n] * np.tanh(gates[:, 2 * n:3 * n])
+                x = _sigmoid(gates[:, 3 * n:]) * np.tanh(c)
                 cs.append(c)
             elif kind == "gru":
                 gx, gh = x @ w_ih + b_ih, h @ w_hh + b_hh  # (N, 3H) each: r, z, n
@@ -212,6 +213,11 @@ class NumpyModel:
         """The bar-copy mixture at T = 1 for every lane (``BarCopy.forward``)."""
         eps, d, period, pos = self.eps, self.d, state["period"], state["pos"]
         on, per = period > 0, np.maximum(period, 1)
+        if not on.any():  # no bar grid: the plain network (as BarCopy does)
+            new.update(copy_pend_lp=lp, copy_pend_on=on)
+            return lp
+        if len(ids) == 1:
+            return self._bar_copy_one(int(ids[0]), h, lp, state, new)
         lw, match, streak = state["copy_lw"], state["copy_match"], state["copy_streak"]
         pend = state["copy_pend_on"] & on
         if pend.any():  # the previous step's target is ids
@@ -232,10 +238,52 @@ class NumpyModel:
         coef = w[:, -1] + (w[:, :-1] * eps).sum(axis=1)  # weight of the network
         p = coef[:, None] * np.exp(lp)
         copied = w[:, :-1] * (1 - eps)  # (N, 2K), onto the tokens d bars back
-        np.add.at(p, (np.repeat(np.arange(len(ids)), 2 * len(d)), np.tile(tok, 2).ravel()), copied.ravel())
+        n, vocab = p.shape
+        at = (np.arange(n)[:, None] * vocab + np.concatenate([tok, tok], axis=1)).ravel()
+        p += np.bincount(at, weights=copied.ravel(), minlength=n * vocab).reshape(n, vocab)
         out = np.where(on[:, None], np.log(np.maximum(p, 1e-30)), lp)
         new.update(copy_lw=lw, copy_match=match, copy_streak=streak, copy_pend_lp=lp,
                    copy_pend_tok=tok, copy_pend_on=on)
+        return out.astype(np.float32)
+
+    def _bar_copy_one(self, y: int, h, lp, state, new) -> np.ndarray:
+        """:meth:`_bar_copy` for one lane in Python floats (``BarCopy._one_step``): at batch 1
+        the 33 components cost less as lists than as a few dozen tiny numpy calls."""
+        k, eps, period, pos = len(self.d), float(self.eps[-1]), int(state["period"][0]), int(state["pos"][0])
+        lw, match = state["copy_lw"][0].tolist(), state["copy_match"][0].tolist()
+        streak = state["copy_streak"][0].tolist()
+        if state["copy_pend_on"][0]:  # Bayes' rule with the previous step's target, y
+            py, pend = math.exp(float(state["copy_pend_lp"][0, y])), state["copy_pend_tok"][0].tolist()
+            floor = math.log(1e-30)
+            varied = math.log(max(eps * py, 1e-30)), math.log(max(1 - eps + eps * py, 1e-30))
+            lw = ([a + (0.0 if t == y else floor) for a, t in zip(lw[:k], pend)]
+                  + [a + varied[t == y] for a, t in zip(lw[k:2 * k], pend)]
+                  + [lw[-1] + math.log(max(py, 1e-30))])
+            top = max(lw)
+            norm = top + math.log(sum(math.exp(a - top) for a in lw))
+            lw = [a - norm for a in lw]
+            match = [m and t == y for m, t in zip(match, pend)]
+        bar, phase = divmod(pos, period)
+        if phase == 0:
+            streak = [min(s + 1, MAX_STREAK) if m and d < bar else 0
+                      for d, (m, s) in enumerate(zip(match, streak), start=1)]
+            lw = self._head(h, np.array([bar]), np.array([streak]))[0].tolist()
+            match = [True] * k
+        hist = state["hist"][0]
+        at = np.maximum(len(hist) + 1 - self.d * period, 0)  # (K,) in history + y: d bars back
+        tok = np.where(at < len(hist), hist[np.minimum(at, len(hist) - 1)], y)
+        w = [math.exp(a) for a in lw]
+        coef = w[-1] + eps * sum(w[k:2 * k])  # weight of the network
+        mass: dict[int, float] = {}
+        for t, we, wv in zip(tok.tolist(), w[:k], w[k:2 * k]):
+            mass[t] = mass.get(t, 0.0) + we + (1 - eps) * wv
+        out = lp + np.float32(math.log(coef))
+        copied = list(mass)
+        mixed = np.exp(lp[0, copied]) * coef + np.array(list(mass.values()))
+        out[0, copied] = np.log(np.maximum(mixed, 1e-30))
+        new.update(copy_lw=np.array([lw], np.float32), copy_match=np.array([match]),
+                   copy_streak=np.array([streak], np.int64), copy_pend_lp=lp, copy_pend_tok=tok[None],
+                   copy_pend_on=np.array([True]))
         return out.astype(np.float32)
 
     def _head(self, h, bar, streak) -> np.ndarray:
