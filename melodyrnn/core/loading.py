@@ -7,6 +7,7 @@ import os
 from melodyrnn.core.checkpoint import check_weights, load_checkpoint, model_config_of, model_from_checkpoint
 from melodyrnn.core.encoding import Encoding
 from melodyrnn.core.models.numpy_net import NumpyModel, expected_shapes, supported
+from melodyrnn.core.ptfile import NeedsTorch
 from melodyrnn.core.registry import encoding_from_dict
 
 __all__ = ["load_model", "load_with_checkpoint", "load_for_sampling"]
@@ -46,15 +47,14 @@ def load_for_sampling(checkpoint) -> tuple:
     """:func:`load_with_checkpoint` for sampling: a checkpoint file (or shipped name) whose
     model :class:`NumpyModel` runs comes as that numpy model, read without importing torch
     (a cold ``melodyrnn generate`` then spends no second or two on torch); anything else --
-    loaded models, attention and plugin kinds, files only torch can read -- as a torch model."""
+    loaded models, attention and plugin kinds, files only torch can read -- as a torch model.
+    Beam search decodes either (through torch's beam over the numpy step)."""
     if isinstance(checkpoint, (tuple, dict)):
         return load_with_checkpoint(checkpoint)
     try:
         ckpt = load_checkpoint(checkpoint, arrays=True)
-    except ValueError as e:
-        if "refused" in str(e) or "not a readable" in str(e):  # torch's reader says why, or reads it
-            return load_with_checkpoint(checkpoint)
-        raise
+    except NeedsTorch:  # torch reads it, or says what it is
+        return load_with_checkpoint(checkpoint)
     config = model_config_of(ckpt)
     if not supported(config):
         return load_with_checkpoint(checkpoint)

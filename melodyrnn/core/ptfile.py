@@ -19,12 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_pt", "STORAGE_DTYPES"]
+__all__ = ["read_pt", "STORAGE_DTYPES", "NeedsTorch"]
 
 #: torch's typed storages -> numpy dtypes (bfloat16 has none: such files need torch)
 STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
                   "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
                   "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
+
+
+class NeedsTorch(ValueError):
+    """A file this reader cannot read but ``torch.load`` may: not a zip (torch's legacy
+    format, or no checkpoint at all), big-endian, or a storage type numpy has no dtype for."""
 
 
 class _Storage:
@@ -56,12 +61,14 @@ class _Unpickler(pickle.Unpickler):
             return collections.OrderedDict
         if module == "torch" and name in STORAGE_DTYPES:
             return _Storage(name)
-        raise pickle.UnpicklingError(f"global '{module}.{name}' is not weights or plain data")
+        if module == "torch" and name.endswith("Storage"):
+            raise NeedsTorch(f"{name} has no numpy dtype")
+        raise pickle.UnpicklingError(f"global '{module}.{name}'")
 
     def persistent_load(self, pid):
         kind, storage, key, _location, _numel = pid
         if kind != "storage" or not isinstance(storage, _Storage):
-            raise pickle.UnpicklingError(f"unknown storage {pid!r}")
+            raise TypeError(f"unknown storage {pid!r}")
         if key not in self.storages:
             raw = self.archive.read(f"{self.prefix}data/{key}")
             dtype = np.dtype(STORAGE_DTYPES[storage.name]).newbyteorder("<")
@@ -74,22 +81,27 @@ def read_pt(path: str | Path) -> object:
 
     Raises
     ------
+    NeedsTorch
+        For a file that is not such a zip, a big-endian one, or one with storages numpy
+        cannot hold (bfloat16).
     ValueError
-        For a file that is not such a zip, a big-endian one, or a pickle naming anything
-        but tensors, storages and plain data.
+        For a pickle naming anything but tensors, storages and plain data.
     """
     try:
         with zipfile.ZipFile(path) as archive:
             pkl = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
             if pkl is None:
-                raise ValueError(f"{path}: not a readable checkpoint")
+                raise NeedsTorch(f"{path}: not a readable checkpoint")
             prefix = pkl[:-len("data.pkl")]
             order = f"{prefix}byteorder"
             if order in archive.namelist() and archive.read(order).strip() != b"little":
-                raise ValueError(f"{path}: a big-endian checkpoint needs torch to read")
+                raise NeedsTorch(f"{path}: a big-endian checkpoint needs torch to read")
             with archive.open(pkl) as f:
                 return _Unpickler(f, archive, prefix).load()
     except zipfile.BadZipFile:
-        raise ValueError(f"{path}: not a readable checkpoint") from None
-    except (pickle.UnpicklingError, KeyError, EOFError, TypeError, AttributeError) as e:
-        raise ValueError(f"{path}: refused to load: {str(e)[:160]}") from None
+        raise NeedsTorch(f"{path}: not a readable checkpoint") from None
+    except pickle.UnpicklingError as e:  # worded as checkpoint.load_checkpoint words torch's refusal
+        raise ValueError(f"{path}: refused to load: it holds objects other than weights and plain data, "
+                         f"which could run code ({str(e)[:160]})") from None
+    except (KeyError, EOFError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None

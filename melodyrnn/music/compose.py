@@ -19,7 +19,7 @@ from melodyrnn.core.continuation import continue_ids
 from melodyrnn.music.encodings.chorale import ChoraleEncoding
 from melodyrnn.music.encodings.melody import FIRST_NOTE_ON, NOTE_OFF, MelodyEncoding
 from melodyrnn.music.keys import infer_key, key_name, parse_key, scale_pitch_classes
-from melodyrnn.core.loading import load_for_sampling, load_with_checkpoint
+from melodyrnn.core.loading import load_for_sampling
 from melodyrnn.music.notes import KeySignature, Marker, Track, Tune
 from melodyrnn.music.quantize import Melody
 from melodyrnn.music.generated import MAX_BARS, MAX_OUTPUTS, GenerateConfig, Generated, warn_duplicates
@@ -159,8 +159,7 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
     if cfg.decode.sampling.greedy and cfg.decode.beam_size == 1 and cfg.num_outputs > 1:
         raise ValueError("--greedy has one answer, so every output would be the same: use "
                          "--num-outputs 1, or --beam-size N for the N best continuations")
-    sampled = cfg.decode.beam_size == 1  # beam search runs on torch
-    model, enc, ckpt = (load_for_sampling if sampled else load_with_checkpoint)(checkpoint)
+    model, enc, ckpt = load_for_sampling(checkpoint)
     if not isinstance(enc, MelodyEncoding):
         if primer or cfg.key or cfg.pitch_range:
             raise ValueError(f"--primer, --key and --pitch-range need a melody model, not {enc.name!r}")

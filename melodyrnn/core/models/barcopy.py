@@ -25,11 +25,9 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, bar_start_streaks, copy_mass, observe
 
-MAX_BAR = 63  # bar indices beyond this share one entry
-MAX_STREAK = 4  # bars in a row already repeated at one distance, capped
-NEG = -1e9  # log-weight of an unavailable copy (no bar that far back yet)
+__all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
 
 
 class BarCopy(nn.Module):
@@ -122,32 +120,17 @@ class BarCopy(nn.Module):
             state["copy_streak"][0].tolist()
         if bool(state["copy_pend_on"][0]):  # Bayes' rule with the previous call's target
             y = int(ids[0, 0])
-            py = math.exp(float(state["copy_pend_lp"][0, y]))
-            pend = state["copy_pend_tok"][0].tolist()
-            floor = math.log(1e-30)
-            varied = math.log(max(eps * py, 1e-30)), math.log(max(1 - eps + eps * py, 1e-30))
-            lw = ([a + (0.0 if t == y else floor) for a, t in zip(lw[:k], pend)]
-                  + [a + varied[t == y] for a, t in zip(lw[k:2 * k], pend)]
-                  + [lw[-1] + math.log(max(py, 1e-30))])
-            top = max(lw)
-            norm = top + math.log(sum(math.exp(a - top) for a in lw))
-            lw = [a - norm for a in lw]
-            match = [m and t == y for m, t in zip(match, pend)]
+            lw, match = observe(lw, match, state["copy_pend_tok"][0].tolist(), y,
+                                math.exp(float(state["copy_pend_lp"][0, y])), eps)
         bar, phase = divmod(pos, period)
         if phase == 0:
-            streak = [min(s + 1, MAX_STREAK) if m and d < bar else 0
-                      for d, (m, s) in enumerate(zip(match, streak), start=1)]
+            streak = bar_start_streaks(match, streak, bar)
             lw = self._head(h[:, 0], torch.tensor([bar], device=dev),
                             torch.tensor([streak], device=dev))[0].tolist()
             match = [True] * k
         hist = ext.shape[1] - 1
         tok = ext[0, [max(hist + 1 - d * period, 0) for d in range(1, k + 1)]]  # (K,)
-        toks = tok.tolist()
-        w = [math.exp(a) for a in lw]
-        coef = w[-1] + eps * sum(w[k:2 * k])
-        mass: dict[int, float] = {}
-        for t, we, wv in zip(toks, w[:k], w[k:2 * k]):
-            mass[t] = mass.get(t, 0.0) + we + (1 - eps) * wv
+        coef, mass = copy_mass(tok.tolist(), lw, eps)
         out = lp + math.log(coef)
         at = list(mass)
         copied = torch.tensor([mass[t] for t in at], device=dev)

@@ -11,8 +11,6 @@ reset per lane at sequence starts, and saved in a checkpoint.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -20,36 +18,13 @@ from melodyrnn.core.models.attention import WindowAttention
 from melodyrnn.core.models.barcopy import BarCopy
 from melodyrnn.core.models.config import ModelConfig
 from melodyrnn.core.models.elman import ElmanRNN
+from melodyrnn.core.models.layout import (FORM_BITS, PAD, history_length, input_size, lane_dim,
+                                          position_table)
 from melodyrnn.core.models.plugins import load_core_factory
 
 __all__ = ["SequenceModel", "State"]
 
-PAD = 0
-POSITION_BITS = 7
-FORM_BITS = 5  # bar index in the tune, bits 0-4: its place in 2-, 4-, 8-, 16- and 32-bar blocks
 State = dict[str, torch.Tensor]
-
-
-def _position_table(max_period: int) -> torch.Tensor:
-    """Position-in-bar features (P + 1, P, 2 + BITS) by [bar length, phase]: sine and cosine
-    of the bar's angle, then the phase's bits; bar length 0 (unknown) gives zeros."""
-    per = torch.arange(max_period + 1)[:, None]  # (P + 1, 1)
-    phase = torch.arange(max(max_period, 1))[None, :]  # (1, P)
-    angle = (2 * math.pi) * phase / per.clamp(min=1)
-    bits = (phase[..., None] >> torch.arange(POSITION_BITS)) & 1  # (1, P, BITS)
-    table = torch.cat([torch.sin(angle)[..., None], torch.cos(angle)[..., None],
-                       bits.expand(max_period + 1, -1, -1).float()], dim=-1)
-    return table * ((per > 0) & (phase < per))[..., None]
-
-
-#: state entries laid out (layers, batch, hidden) like the recurrent cores' own; every other
-#: entry (lookback history, attention memory, bar-copy head...) has its lanes on dim 0
-LAYER_MAJOR = ("h", "c")
-
-
-def lane_dim(key: str) -> int:
-    """The dimension that indexes lanes (batch rows) in state entry ``key``."""
-    return 1 if key in LAYER_MAJOR else 0
 
 
 class SequenceModel(nn.Module):
@@ -59,9 +34,7 @@ class SequenceModel(nn.Module):
         super().__init__()
         c = self.config = config
         self.embed = nn.Embedding(c.vocab_size, c.embedding, padding_idx=PAD)
-        k = len(c.lookback_bars) * c.lookback
-        in_size = (c.embedding * (1 + k) + (k + 2 + POSITION_BITS) * c.lookback
-                   + FORM_BITS * c.bar_index)
+        in_size = input_size(c)
         drop = c.dropout if c.layers > 1 else 0.0
         if c.kind == "rnn":
             self.core = ElmanRNN(in_size, c.hidden, c.layers, drop, fused=c.fused)
@@ -82,7 +55,8 @@ class SequenceModel(nn.Module):
         self.classifier = nn.Linear(c.hidden, c.num_classes) if c.num_classes else None
         self.bar_copy = BarCopy(c.hidden, c.bar_copy) if c.bar_copy else None
         if c.lookback:  # constant tables, not saved in checkpoints
-            self.register_buffer("_position_table", _position_table(c.max_period), persistent=False)
+            self.register_buffer("_position_table", torch.from_numpy(position_table(c.max_period)),
+                                 persistent=False)
             self.register_buffer("_bars", torch.tensor([[list(c.lookback_bars)]]), persistent=False)
 
     # -- state ---------------------------------------------------------------------
@@ -98,8 +72,7 @@ class SequenceModel(nn.Module):
         if self.attention is not None:
             state["past"], state["past_valid"] = self.attention.initial(batch, c.hidden, device)
         if c.lookback:
-            reach = max(*c.lookback_bars, c.bar_copy) * c.max_period
-            state["hist"] = torch.full((batch, reach), PAD, dtype=torch.long,
+            state["hist"] = torch.full((batch, history_length(c)), PAD, dtype=torch.long,
                                        device=device)
             state["pos"] = torch.zeros(batch, dtype=torch.long, device=device)
             p = periods if periods is not None else torch.zeros(batch, dtype=torch.long)

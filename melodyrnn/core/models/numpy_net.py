@@ -19,13 +19,11 @@ import math
 import numpy as np
 
 from melodyrnn.core.models.config import ModelConfig
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, bar_start_streaks, copy_mass, observe
+from melodyrnn.core.models.layout import (FORM_BITS, PAD, POSITION_BITS, history_length, input_size,
+                                          lane_dim, position_table)
 
-__all__ = ["NumpyModel", "supported", "expected_shapes", "position_table"]
-
-PAD = 0
-POSITION_BITS = 7  # as network.py
-FORM_BITS = 5
-MAX_BAR, MAX_STREAK, NEG = 63, 4, -1e9  # as barcopy.py
+__all__ = ["NumpyModel", "supported", "expected_shapes"]
 
 
 def supported(config: ModelConfig) -> bool:
@@ -37,8 +35,7 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     """The weight names and shapes of ``SequenceModel(config).state_dict()`` (supported kinds),
     worked out without building it."""
     c = config
-    k = len(c.lookback_bars) * c.lookback
-    size = c.embedding * (1 + k) + (k + 2 + POSITION_BITS) * c.lookback + FORM_BITS * c.bar_index
+    size = input_size(c)
     gates = {"lstm": 4, "gru": 3, "rnn": 1}[c.kind] * c.hidden
     core = "core.rnn." if c.kind == "rnn" else "core."
     shapes = {"embed.weight": (c.vocab_size, c.embedding)}
@@ -60,17 +57,6 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
                        "bar_copy.proj.weight": (n, c.hidden), "bar_copy.proj.bias": (n,),
                        "bar_copy.place.weight": (MAX_BAR + 1, n)})
     return shapes
-
-
-def position_table(max_period: int) -> np.ndarray:
-    """Position-in-bar features (P + 1, P, 2 + BITS), as ``network._position_table``."""
-    per = np.arange(max_period + 1)[:, None]  # (P + 1, 1)
-    phase = np.arange(max(max_period, 1))[None, :]  # (1, P)
-    angle = (2 * math.pi) * phase / np.maximum(per, 1)
-    bits = (phase[..., None] >> np.arange(POSITION_BITS)) & 1  # (1, P, BITS)
-    table = np.concatenate([np.sin(angle)[..., None], np.cos(angle)[..., None],
-                            np.broadcast_to(bits, (max_period + 1, *bits.shape[1:]))], axis=-1)
-    return (table * ((per > 0) & (phase < per))[..., None]).astype(np.float32)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -128,8 +114,7 @@ class NumpyModel:
         if c.kind == "lstm":
             state["c"] = zeros.copy()
         if c.lookback:
-            reach = max(*c.lookback_bars, c.bar_copy) * c.max_period
-            state["hist"] = np.zeros((batch, reach), np.int64)
+            state["hist"] = np.full((batch, history_length(c)), PAD, np.int64)
             state["pos"] = np.zeros(batch, np.int64)
             state["period"] = np.full(batch, period if period <= c.max_period else 0, np.int64)
         if c.bar_copy:
@@ -146,7 +131,7 @@ class NumpyModel:
     @staticmethod
     def select_lanes(state: dict, index: np.ndarray) -> dict:
         """The state of lanes ``index`` (n,), in that order."""
-        return {k: v[:, index] if k in ("h", "c") else v[index] for k, v in state.items()}
+        return {k: v.take(index, axis=lane_dim(k)) for k, v in state.items()}
 
     # -- one step ------------------------------------------------------------------------
     def step(self, ids: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
@@ -155,18 +140,19 @@ class NumpyModel:
         new = dict(state)
         x = self.embed[ids]  # (N, E)
         if self.config.lookback:
-            x = self._with_lookback(ids, state, x, new)
+            ext = np.concatenate([state["hist"], ids[:, None]], axis=1)  # (N, reach + 1): history, then ids
+            x = self._with_lookback(ids, ext, state, x, new)
         h = self._core(x, state, new)  # (N, H)
         lp = _log_softmax(h @ self.out_w + self.out_b)
         if self.config.bar_copy:
-            lp = self._bar_copy(ids, h, lp, state, new)
+            lp = self._bar_copy(ids, ext, h, lp, state, new)
         return lp, new
 
-    def _with_lookback(self, ids, state, x, new) -> np.ndarray:
-        """x with the lookback inputs appended, as ``SequenceModel._lookback_inputs`` at T = 1."""
-        hist, pos, period = state["hist"], state["pos"], state["period"]
-        n, reach = hist.shape
-        ext = np.concatenate([hist, ids[:, None]], axis=1)  # (N, reach + 1)
+    def _with_lookback(self, ids, ext, state, x, new) -> np.ndarray:
+        """x with the lookback inputs appended, as ``SequenceModel._lookback_inputs`` at T = 1;
+        ``ext`` (N, reach + 1) is the history followed by ``ids``."""
+        pos, period = state["pos"], state["period"]
+        n, reach = ext.shape[0], ext.shape[1] - 1
         lanes = np.arange(n)[:, None]
         on = (period > 0)[:, None]  # (N, 1)
         bars = self.bars[None, :] * period[:, None]  # (N, K): lookback distances in tokens
@@ -209,15 +195,18 @@ class NumpyModel:
             new["c"] = np.stack(cs)
         return x
 
-    def _bar_copy(self, ids, h, lp, state, new) -> np.ndarray:
+    def _bar_copy(self, ids, ext, h, lp, state, new) -> np.ndarray:
         """The bar-copy mixture at T = 1 for every lane (``BarCopy.forward``)."""
         eps, d, period, pos = self.eps, self.d, state["period"], state["pos"]
         on, per = period > 0, np.maximum(period, 1)
         if not on.any():  # no bar grid: the plain network (as BarCopy does)
             new.update(copy_pend_lp=lp, copy_pend_on=on)
             return lp
+        reach = ext.shape[1] - 1
+        at = np.maximum(reach + 1 - d[None, :] * per[:, None], 0)  # (N, K): d bars back
+        tok = ext[np.arange(len(ids))[:, None], at]
         if len(ids) == 1:
-            return self._bar_copy_one(int(ids[0]), h, lp, state, new)
+            return self._bar_copy_one(int(ids[0]), tok, h, lp, state, new)
         lw, match, streak = state["copy_lw"], state["copy_match"], state["copy_streak"]
         pend = state["copy_pend_on"] & on
         if pend.any():  # the previous step's target is ids
@@ -230,10 +219,6 @@ class NumpyModel:
             streak = np.where(start[:, None], grown, streak)
             lw = np.where(start[:, None], self._head(h, bar, streak), lw)
             match = match | start[:, None]
-        reach = state["hist"].shape[1]
-        ext = np.concatenate([state["hist"], ids[:, None]], axis=1)
-        at = np.maximum(reach + 1 - d[None, :] * per[:, None], 0)  # (N, K): d bars back
-        tok = ext[np.arange(len(ids))[:, None], at]
         w = np.exp(lw)  # (N, 2K + 1)
         coef = w[:, -1] + (w[:, :-1] * eps).sum(axis=1)  # weight of the network
         p = coef[:, None] * np.exp(lp)
@@ -246,43 +231,27 @@ class NumpyModel:
                    copy_pend_tok=tok, copy_pend_on=on)
         return out.astype(np.float32)
 
-    def _bar_copy_one(self, y: int, h, lp, state, new) -> np.ndarray:
-        """:meth:`_bar_copy` for one lane in Python floats (``BarCopy._one_step``): at batch 1
-        the 33 components cost less as lists than as a few dozen tiny numpy calls."""
+    def _bar_copy_one(self, y: int, tok, h, lp, state, new) -> np.ndarray:
+        """:meth:`_bar_copy` for one lane in Python floats (:mod:`.copy_lane`, as
+        ``BarCopy._one_step``); ``tok`` (1, K) are the tokens d bars back."""
         k, eps, period, pos = len(self.d), float(self.eps[-1]), int(state["period"][0]), int(state["pos"][0])
         lw, match = state["copy_lw"][0].tolist(), state["copy_match"][0].tolist()
         streak = state["copy_streak"][0].tolist()
         if state["copy_pend_on"][0]:  # Bayes' rule with the previous step's target, y
-            py, pend = math.exp(float(state["copy_pend_lp"][0, y])), state["copy_pend_tok"][0].tolist()
-            floor = math.log(1e-30)
-            varied = math.log(max(eps * py, 1e-30)), math.log(max(1 - eps + eps * py, 1e-30))
-            lw = ([a + (0.0 if t == y else floor) for a, t in zip(lw[:k], pend)]
-                  + [a + varied[t == y] for a, t in zip(lw[k:2 * k], pend)]
-                  + [lw[-1] + math.log(max(py, 1e-30))])
-            top = max(lw)
-            norm = top + math.log(sum(math.exp(a - top) for a in lw))
-            lw = [a - norm for a in lw]
-            match = [m and t == y for m, t in zip(match, pend)]
+            lw, match = observe(lw, match, state["copy_pend_tok"][0].tolist(), y,
+                                math.exp(float(state["copy_pend_lp"][0, y])), eps)
         bar, phase = divmod(pos, period)
         if phase == 0:
-            streak = [min(s + 1, MAX_STREAK) if m and d < bar else 0
-                      for d, (m, s) in enumerate(zip(match, streak), start=1)]
+            streak = bar_start_streaks(match, streak, bar)
             lw = self._head(h, np.array([bar]), np.array([streak]))[0].tolist()
             match = [True] * k
-        hist = state["hist"][0]
-        at = np.maximum(len(hist) + 1 - self.d * period, 0)  # (K,) in history + y: d bars back
-        tok = np.where(at < len(hist), hist[np.minimum(at, len(hist) - 1)], y)
-        w = [math.exp(a) for a in lw]
-        coef = w[-1] + eps * sum(w[k:2 * k])  # weight of the network
-        mass: dict[int, float] = {}
-        for t, we, wv in zip(tok.tolist(), w[:k], w[k:2 * k]):
-            mass[t] = mass.get(t, 0.0) + we + (1 - eps) * wv
+        coef, mass = copy_mass(tok[0].tolist(), lw, eps)
         out = lp + np.float32(math.log(coef))
         copied = list(mass)
         mixed = np.exp(lp[0, copied]) * coef + np.array(list(mass.values()))
         out[0, copied] = np.log(np.maximum(mixed, 1e-30))
         new.update(copy_lw=np.array([lw], np.float32), copy_match=np.array([match]),
-                   copy_streak=np.array([streak], np.int64), copy_pend_lp=lp, copy_pend_tok=tok[None],
+                   copy_streak=np.array([streak], np.int64), copy_pend_lp=lp, copy_pend_tok=tok,
                    copy_pend_on=np.array([True]))
         return out.astype(np.float32)
 
