@@ -8,10 +8,11 @@ from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint
 from melodyrnn.core.models import ModelConfig, SequenceModel
 
 
-def copy_model(bars: int = 4, seed: int = 0) -> SequenceModel:
+def copy_model(bars: int = 4, seed: int = 0, cont: bool = False) -> SequenceModel:
     torch.manual_seed(seed)
     m = SequenceModel(ModelConfig(vocab_size=20, hidden=32, embedding=16, layers=1, lookback=True,
-                                  lookback_bars=(1, 2), max_period=8, bar_copy=bars)).eval()
+                                  lookback_bars=(1, 2), max_period=8, bar_copy=bars,
+                                  copy_continue=cont)).eval()
     with torch.no_grad():  # a head that is not at its initial (near "new") weights
         for p in m.bar_copy.parameters():
             p.add_(torch.randn_like(p))
@@ -91,6 +92,24 @@ def test_config_rules():
         ModelConfig(vocab_size=20, bar_copy=4)
     with pytest.raises(ValueError, match="bar_copy must be"):
         ModelConfig(vocab_size=20, lookback=True, bar_copy=64)
+    with pytest.raises(ValueError, match="copy_continue needs bar_copy"):
+        ModelConfig(vocab_size=20, lookback=True, copy_continue=True)
+
+
+def test_repeats_under_way_read_the_network_only_where_a_streak_runs():
+    """copy_continue adds h @ cont to a copy's logit exactly where its streak is > 0."""
+    m = copy_model(cont=True)
+    h, bar = torch.randn(2, 32), torch.tensor([5, 5])
+    streak = torch.tensor([[0, 2, 0, 1], [0, 0, 0, 0]])
+    noise = torch.randn_like(m.bar_copy.cont.weight)
+    with torch.no_grad():
+        before = m.bar_copy._head(h, bar, streak)
+        m.bar_copy.cont.weight.add_(noise)
+        after = m.bar_copy._head(h, bar, streak)
+    moved = (after - before)[:, :-1] - (after - before)[:, -1:]  # each copy's logit against "new"
+    want = (h @ noise.T) * (streak > 0).repeat(1, 2)
+    assert torch.allclose(moved, want, atol=1e-4)
+    assert want[0].abs().sum() > 0.1 and not want[1].any()
 
 
 def test_form_head_fine_tuned_on_a_frozen_network(tiny_dataset, tiny_run, tmp_path):
@@ -114,6 +133,31 @@ def test_form_head_fine_tuned_on_a_frozen_network(tiny_dataset, tiny_run, tmp_pa
     assert after < before + 0.05
 
 
+def test_repeats_under_way_added_to_a_form_head_checkpoint(tiny_dataset, tiny_run, tmp_path):
+    """--init-from a bar-copy checkpoint + --copy-continue adds only bar_copy.cont (at zero,
+    so the model starts as the checkpoint's); training the head keeps the network."""
+    from melodyrnn.core.tasks import evaluate, train
+    from melodyrnn.core.trainer import TrainConfig
+
+    fast = TrainConfig(batch_size=8, seq_len=32, lr=1e-2, epochs=1, warmup_steps=2, weight_decay=0.0,
+                       train_only="bar_copy")
+    train(tiny_dataset, tmp_path / "a", {"bar_copy": 4}, fast, init_from=str(tiny_run), progress=False)
+    base = load_checkpoint(tmp_path / "a" / "best.pt")
+    start = model_from_checkpoint(base, {"copy_continue": True})
+    assert not start.bar_copy.cont.weight.any()
+    train(tiny_dataset, tmp_path / "b", {"copy_continue": True}, fast,
+          init_from=str(tmp_path / "a" / "best.pt"), progress=False)
+    tuned = load_checkpoint(tmp_path / "b" / "best.pt")
+    assert tuned["model_config"]["copy_continue"] is True and tuned["model_config"]["bar_copy"] == 4
+    assert set(tuned["model_state"]) - set(base["model_state"]) == {"bar_copy.cont.weight"}
+    for key, value in base["model_state"].items():
+        if not key.startswith("bar_copy."):
+            assert torch.equal(tuned["model_state"][key], value), key
+    assert tuned["model_state"]["bar_copy.cont.weight"].any()
+    model_from_checkpoint(tuned)  # loads strictly
+    assert evaluate(str(tmp_path / "b" / "best.pt"), [str(tiny_dataset)], split="valid")["bits_per_note"] > 0
+
+
 def test_train_only_must_name_parameters(tiny_dataset, tiny_run, tmp_path):
     from melodyrnn.core.tasks import train
     from melodyrnn.core.trainer import TrainConfig
@@ -123,9 +167,10 @@ def test_train_only_must_name_parameters(tiny_dataset, tiny_run, tmp_path):
               init_from=str(tiny_run), progress=False)
 
 
-def test_one_lane_decoding_path_matches_the_batched_one():
+@pytest.mark.parametrize("cont", [False, True])
+def test_one_lane_decoding_path_matches_the_batched_one(cont):
     """At batch 1 without gradients the mixture runs in Python floats: same numbers."""
-    m = copy_model()
+    m = copy_model(cont=cont)
     ids = some_ids(batch=1, steps=30)
     for period in (4, 3, 0):
         with torch.no_grad():

@@ -19,10 +19,12 @@ from melodyrnn.core.models.numpy_net import NumpyModel, expected_shapes
 from melodyrnn.core.ptfile import read_pt
 from melodyrnn.core.sampling import SamplingConfig
 
-CONFIGS = [dict(kind=k, tie_weights=t, lookback=lb, bar_index=bi, bar_copy=bc, embedding=e)
-           for k, t, lb, bi, bc, e in itertools.product(("lstm", "gru", "rnn"), (False, True), (False, True),
-                                                        (False, True), (0, 3), (8, 16))
-           if lb or not (bi or bc)]
+CONFIGS = [dict(kind=k, tie_weights=t, lookback=lb, bar_index=bi, bar_copy=bc, embedding=e,
+                copy_continue=cc)
+           for k, t, lb, bi, bc, e, cc in itertools.product(("lstm", "gru", "rnn"), (False, True),
+                                                            (False, True), (False, True), (0, 3), (8, 16),
+                                                            (False, True))
+           if (lb or not (bi or bc)) and (bc or not cc)]
 
 
 def _config(**kw) -> ModelConfig:

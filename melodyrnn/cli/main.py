@@ -185,6 +185,9 @@ def info(dataset, as_json) -> None:
 @click.option("--bar-copy", type=click.IntRange(0, 32), default=0, show_default=True,
               help="--lookback: a form head that weighs repeating one of the last N bars against a "
                    "new bar at every bar line (0: off); with --init-from it is added to that network.")
+@click.option("--copy-continue", is_flag=True,
+              help="--bar-copy: the head also reads the network's output for each repeat under way, "
+                   "so whether a repeat goes on depends on the tune; with --init-from it is added.")
 @click.option("--train-only", default="", help="Train only the parameters named PREFIX* (e.g. "
               "bar_copy: the form head on a frozen network).")
 @click.option("--add-on-lr", type=click.FloatRange(0), default=0.0, show_default=True,
@@ -231,10 +234,10 @@ def info(dataset, as_json) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
-          lookback_bars, bar_index, bar_copy, train_only, add_on_lr, attention_length, unfused,
-          batch_size, seq_len, lr, weight_decay, optimizer, schedule, warmup, clip, epochs, max_steps,
-          eval_every, patience, transpose, checkpoint_every, seed, device, no_amp, init_from, resume,
-          task, labels, max_len, quiet) -> None:
+          lookback_bars, bar_index, bar_copy, copy_continue, train_only, add_on_lr, attention_length,
+          unfused, batch_size, seq_len, lr, weight_decay, optimizer, schedule, warmup, clip, epochs,
+          max_steps, eval_every, patience, transpose, checkpoint_every, seed, device, no_amp, init_from,
+          resume, task, labels, max_len, quiet) -> None:
     """Train a next-event model (or with --task classify a sequence classifier) on a dataset
     folder; prints the best valid metrics (classify: valid and test scores) as JSON."""
     from melodyrnn.settings import train_configs
@@ -243,8 +246,8 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
     model, cfg = train_configs(
         model=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
         tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
-        bar_index=bar_index, bar_copy=bar_copy, train_only=train_only, add_on_lr=add_on_lr,
-        attention_length=attention_length, unfused=unfused, batch_size=batch_size,
+        bar_index=bar_index, bar_copy=bar_copy, copy_continue=copy_continue, train_only=train_only,
+        add_on_lr=add_on_lr, attention_length=attention_length, unfused=unfused, batch_size=batch_size,
         seq_len=seq_len, lr=lr, weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
         warmup=warmup, clip=clip, epochs=epochs, max_steps=max_steps, eval_every=eval_every,
         patience=patience, transpose=transpose, checkpoint_every=checkpoint_every, seed=seed,

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from melodyrnn.core.atomic import atomic_path
-from melodyrnn.core.models.config import ModelConfig
+from melodyrnn.core.models.config import ADD_ON_WEIGHTS, ModelConfig
 from melodyrnn.core.ptfile import read_pt
 
 __all__ = ["FORMAT", "payload", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
@@ -28,11 +28,13 @@ __all__ = ["FORMAT", "payload", "save_checkpoint", "load_checkpoint", "model_fro
 FORMAT = 1
 REQUIRED = ("format", "model_config", "model_state")
 DEFAULT_NAME = "default"
-# models shipped in the package, by name: the default (lookback network + bar-copy form head,
-# pipelines/folk_copy.toml) and its plain lookback network (pipelines/folk.toml); the
+# models shipped in the package, by name: the default (lookback network + bar-copy form head
+# reading repeats under way, pipelines/folk_continue.toml), the form head before that
+# (pipelines/folk_copy.toml) and the plain lookback network (pipelines/folk.toml); the
 # four-voice chorale model (network + bar-copy head, pipelines/chorale_copy.toml) and its
 # plain network (pipelines/chorale.toml)
-SHIPPED = {DEFAULT_NAME: "default.pt", "lookback": "lookback.pt", "chorale": "chorale.pt",
+SHIPPED = {DEFAULT_NAME: "default.pt", "bar-copy": "bar_copy.pt", "lookback": "lookback.pt",
+           "chorale": "chorale.pt",
            "chorale-lookback": "chorale_lookback.pt"}
 
 
@@ -44,8 +46,8 @@ def assets_dir() -> Path:
 
 
 def resolve_checkpoint(name: str | os.PathLike) -> Path:
-    """A checkpoint path; a name of :data:`SHIPPED` (``default``, ``lookback``, ``chorale``,
-    ``chorale-lookback``) stands for that model shipped in the package.
+    """A checkpoint path; a name of :data:`SHIPPED` (``default``, ``bar-copy``, ``lookback``,
+    ``chorale``, ``chorale-lookback``) stands for that model shipped in the package.
 
     Raises
     ------
@@ -211,7 +213,8 @@ def model_config_of(ckpt: dict, add_ons: dict | None = None) -> ModelConfig:
 def check_weights(state: dict, expected: dict[str, tuple], add_ons: dict | None = None) -> None:
     """``ValueError`` unless the weights ``state`` have exactly the ``expected`` names and
     shapes (weights of ``add_ons`` may be missing: they start new)."""
-    missing = sorted(k for k in set(expected) - set(state) if not k.startswith(tuple(add_ons or ())))
+    new = tuple(ADD_ON_WEIGHTS.get(k, k) for k in add_ons or ())  # names of weights that start new
+    missing = sorted(k for k in set(expected) - set(state) if not k.startswith(new))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
         raise ValueError(f"the checkpoint's weights do not fit its config ("

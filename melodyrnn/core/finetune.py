@@ -1,18 +1,21 @@
 """Fine-tuning a checkpoint: add-ons to its network, frozen parts, a rate per part.
 
 ``init_from`` may add parts that the checkpoint's network lacks (:data:`ADD_ONS`: the
-bar-copy form head) with new weights; ``train_only`` freezes every parameter but those
-named with a prefix; ``add_on_lr`` gives the added parts their own learning rate.
+bar-copy form head, and its reading of repeats under way) with new weights; ``train_only``
+freezes every parameter but those named with a prefix; ``add_on_lr`` gives the added parts
+their own learning rate.
 """
 
 from __future__ import annotations
 
 from melodyrnn.core.checkpoint import model_from_checkpoint
 from melodyrnn.core.models import SequenceModel
+from melodyrnn.core.models.config import ADD_ON_WEIGHTS
 
 __all__ = ["ADD_ONS", "extended", "freeze_all_but", "param_groups"]
 
-ADD_ONS = ("bar_copy",)  # model parts that fine-tuning may add to a checkpoint's network
+ADD_ONS = tuple(ADD_ON_WEIGHTS)  # config fields of the parts fine-tuning may add to a network
+PREFIXES = tuple(ADD_ON_WEIGHTS.values())  # their parameters' names begin so
 
 
 def extended(base: dict, model_config: dict) -> SequenceModel:
@@ -26,10 +29,10 @@ def param_groups(model: SequenceModel, lr: float, add_on_lr: float) -> list[dict
     parameters (``rate``: their learning rate relative to ``lr``; the trainer's schedule
     scales both)."""
     named = list(model.named_parameters())
-    add = [p for n, p in named if n.startswith(ADD_ONS)]
+    add = [p for n, p in named if n.startswith(PREFIXES)]
     if not add_on_lr or not add:
         return [{"params": [p for _, p in named], "rate": 1.0}]
-    return [{"params": [p for n, p in named if not n.startswith(ADD_ONS)], "rate": 1.0},
+    return [{"params": [p for n, p in named if not n.startswith(PREFIXES)], "rate": 1.0},
             {"params": add, "rate": add_on_lr / lr}]
 
 

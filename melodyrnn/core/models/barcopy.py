@@ -15,17 +15,21 @@ mixture of "the bar d bars back, as it was or varied" and "a new bar from the ne
 its likelihood is an honest code length and sampling from it token by token samples the
 mixture. The head reads, per distance, for how many bars in a row the tune has already repeated the bars
 ``d`` back (after A comes A again, bar by bar) and the bar's index in the sequence: it knows
-where it is in the form. Ids only: no notes, no files.
+where it is in the form. With ``cont`` it also reads the network's output once more for each
+repeat under way, so that whether a repeat goes on can depend on the tune (a German song
+repeats its phrase to the end more often than a reel does), not on the streak alone.
+Ids only: no notes, no files.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
-from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, bar_start_streaks, copy_mass, observe
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, bar_start_streaks, mixture, observe
 
 __all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
 
@@ -34,10 +38,13 @@ class BarCopy(nn.Module):
     """The form head and the copy mixture (see the module docstring). Components, in this
     order: exact copies of 1..K bars back, varied copies of 1..K bars back, new."""
 
-    def __init__(self, hidden: int, bars: int) -> None:
+    def __init__(self, hidden: int, bars: int, cont: bool = False) -> None:
         super().__init__()
         self.k, n = bars, 2 * bars + 1
         self.proj = nn.Linear(hidden, n)
+        self.cont = nn.Linear(hidden, 2 * bars, bias=False) if cont else None  # repeats under way
+        if cont:
+            nn.init.zeros_(self.cont.weight)
         self.place = nn.Embedding(MAX_BAR + 1, n)
         self.streak = nn.Parameter(torch.zeros(MAX_STREAK + 1, 2 * bars))
         self.eps_logit = nn.Parameter(torch.tensor(-3.0))
@@ -107,43 +114,40 @@ class BarCopy(nn.Module):
         return torch.stack(outs, dim=1).to(logits.dtype), new
 
     def _one_step(self, ids, h, logits, ext, pos: int, period: int, state: dict):
-        """:meth:`forward` for one lane and one token (decoding at batch 1), in Python
-        floats where torch would pay per-call overhead on 33-element tensors."""
+        """:meth:`forward` for one lane and one token (decoding at batch 1), on 1-d numpy
+        arrays (:mod:`.copy_lane`) where torch would pay per-call overhead on 33-element tensors."""
         dev = ids.device
         lp = torch.log_softmax(logits[0, 0].float(), dim=-1)  # (V,)
         new = {key: v for key, v in state.items() if key.startswith("copy_")}
         new.update(copy_pend_lp=lp[None], copy_pend_on=torch.tensor([period > 0], device=dev))
         if period <= 0:
             return lp[None, None].to(logits.dtype), new
-        k, eps = self.k, float(torch.sigmoid(self.eps_logit))
-        lw, match, streak = state["copy_lw"][0].tolist(), state["copy_match"][0].tolist(), \
-            state["copy_streak"][0].tolist()
+        eps = float(torch.sigmoid(self.eps_logit))
+        lw, match, streak = (state[key][0].cpu().numpy() for key in ("copy_lw", "copy_match", "copy_streak"))
         if bool(state["copy_pend_on"][0]):  # Bayes' rule with the previous call's target
             y = int(ids[0, 0])
-            lw, match = observe(lw, match, state["copy_pend_tok"][0].tolist(), y,
+            lw, match = observe(lw, match, state["copy_pend_tok"][0].cpu().numpy(), y,
                                 math.exp(float(state["copy_pend_lp"][0, y])), eps)
         bar, phase = divmod(pos, period)
         if phase == 0:
             streak = bar_start_streaks(match, streak, bar)
             lw = self._head(h[:, 0], torch.tensor([bar], device=dev),
-                            torch.tensor([streak], device=dev))[0].tolist()
-            match = [True] * k
+                            torch.from_numpy(streak[None]).to(dev))[0].cpu().numpy()
+            match = np.ones_like(match)
         hist = ext.shape[1] - 1
-        tok = ext[0, [max(hist + 1 - d * period, 0) for d in range(1, k + 1)]]  # (K,)
-        coef, mass = copy_mass(tok.tolist(), lw, eps)
-        out = lp + math.log(coef)
-        at = list(mass)
-        copied = torch.tensor([mass[t] for t in at], device=dev)
-        out[at] = (lp[at].exp() * coef + copied).clamp_min(1e-30).log()
-        new.update({"copy_lw": torch.tensor([lw], device=dev),
-                    "copy_match": torch.tensor([match], device=dev),
-                    "copy_streak": torch.tensor([streak], device=dev), "copy_pend_tok": tok[None]})
-        return out[None, None].to(logits.dtype), new
+        tok = ext[0, [max(hist + 1 - d * period, 0) for d in range(1, self.k + 1)]]  # (K,)
+        out = mixture(lp.cpu().numpy(), tok.cpu().numpy(), lw, eps)
+        new.update({"copy_lw": torch.tensor(lw[None], dtype=torch.float32, device=dev),
+                    "copy_match": torch.from_numpy(match[None]).to(dev),
+                    "copy_streak": torch.from_numpy(streak[None]).to(dev), "copy_pend_tok": tok[None]})
+        return torch.from_numpy(out)[None, None].to(device=dev, dtype=logits.dtype), new
 
     def _head(self, h: torch.Tensor, bar: torch.Tensor, streak: torch.Tensor) -> torch.Tensor:
         """Log-probabilities (B, 2K + 1) of the components at a bar's start."""
         logits = self.proj(h) + self.place(bar.clamp(max=MAX_BAR))  # (B, 2K + 1)
         per_c = self.streak.gather(0, streak.repeat(1, 2))  # (B, 2K): table[streak_d, c]
+        if self.cont is not None:  # the network's word on each repeat under way
+            per_c = per_c + self.cont(h) * (streak > 0).repeat(1, 2)
         near = (self._d[None, :] <= bar[:, None]).repeat(1, 2)  # a bar lies d bars back
         copies = torch.where(near, logits[:, :-1] + per_c, torch.full_like(per_c, NEG))
         return torch.log_softmax(torch.cat([copies, logits[:, -1:]], dim=1), dim=1)

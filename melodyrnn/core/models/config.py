@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from melodyrnn.core.models.plugins import plugin_kinds
 
-__all__ = ["ModelConfig", "KINDS"]
+__all__ = ["ModelConfig", "KINDS", "ADD_ON_WEIGHTS"]
 
 KINDS = ("rnn", "lstm", "gru", "attention")
+# config fields that fine-tuning may switch on for a trained network, and the names
+# their new weights start with
+ADD_ON_WEIGHTS = {"bar_copy": "bar_copy.", "copy_continue": "bar_copy.cont."}
 # upper bounds that keep a (possibly hostile) config from allocating gigabytes
 LIMITS = {"vocab_size": 1 << 20, "embedding": 8192, "hidden": 8192, "layers": 32,
           "attention_length": 4096, "attention_dim": 8192, "max_period": 1024, "num_classes": 1 << 16}
@@ -54,6 +57,10 @@ class ModelConfig:
     bar_copy : int
         With ``lookback``: a form head that, at each bar line, weighs repeating one of the
         last ``bar_copy`` bars against a new bar (:mod:`melodyrnn.core.models.barcopy`); 0: off.
+    copy_continue : bool
+        With ``bar_copy``: the head also reads the network's output for each repeat under way
+        (a bar that already repeats the bar ``d`` back), so that how likely a repeat goes on
+        depends on the tune, not only on the streak's length.
     """
 
     vocab_size: int
@@ -72,6 +79,7 @@ class ModelConfig:
     num_classes: int = 0
     bar_index: bool = False
     bar_copy: int = 0
+    copy_continue: bool = False
 
     def __post_init__(self) -> None:
         for name, top in LIMITS.items():
@@ -103,6 +111,10 @@ class ModelConfig:
             raise ValueError("bar_copy must be 0 (off) to 32 bars")
         if self.bar_copy and not self.lookback:
             raise ValueError("bar_copy needs lookback (the bar length comes with it)")
+        if not isinstance(self.copy_continue, bool):
+            raise ValueError("copy_continue must be true or false")
+        if self.copy_continue and not self.bar_copy:
+            raise ValueError("copy_continue needs bar_copy (it is part of the form head)")
         if self.bar_index and not self.lookback:
             raise ValueError("bar_index needs lookback (the bar length comes with it)")
         if self.kind == "attention" and self.attention_length < 1:

@@ -53,7 +53,7 @@ class SequenceModel(nn.Module):
         else:
             self.out = nn.Linear(c.hidden, c.vocab_size)
         self.classifier = nn.Linear(c.hidden, c.num_classes) if c.num_classes else None
-        self.bar_copy = BarCopy(c.hidden, c.bar_copy) if c.bar_copy else None
+        self.bar_copy = BarCopy(c.hidden, c.bar_copy, c.copy_continue) if c.bar_copy else None
         if c.lookback:  # constant tables, not saved in checkpoints
             self.register_buffer("_position_table", torch.from_numpy(position_table(c.max_period)),
                                  persistent=False)

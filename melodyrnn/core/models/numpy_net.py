@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from melodyrnn.core.models.config import ModelConfig
-from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, bar_start_streaks, copy_mass, observe
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, bar_start_streaks, mixture, observe
 from melodyrnn.core.models.layout import (FORM_BITS, PAD, POSITION_BITS, history_length, input_size,
                                           lane_dim, position_table)
 
@@ -56,6 +56,8 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes.update({"bar_copy.streak": (MAX_STREAK + 1, n - 1), "bar_copy.eps_logit": (),
                        "bar_copy.proj.weight": (n, c.hidden), "bar_copy.proj.bias": (n,),
                        "bar_copy.place.weight": (MAX_BAR + 1, n)})
+        if c.copy_continue:
+            shapes["bar_copy.cont.weight"] = (n - 1, c.hidden)
     return shapes
 
 
@@ -101,6 +103,7 @@ class NumpyModel:
         if c.bar_copy:
             self.copy_w, self.copy_b = w["bar_copy.proj.weight"].T.copy(), w["bar_copy.proj.bias"]
             self.place, self.streak_table = w["bar_copy.place.weight"], w["bar_copy.streak"]
+            self.cont_w = w["bar_copy.cont.weight"].T.copy() if c.copy_continue else None  # (H, 2K)
             eps = float(_sigmoid(w["bar_copy.eps_logit"]))
             self.eps = np.r_[np.zeros(c.bar_copy), np.full(c.bar_copy, eps)].astype(np.float32)
             self.d = np.arange(1, c.bar_copy + 1)
@@ -232,34 +235,30 @@ class NumpyModel:
         return out.astype(np.float32)
 
     def _bar_copy_one(self, y: int, tok, h, lp, state, new) -> np.ndarray:
-        """:meth:`_bar_copy` for one lane in Python floats (:mod:`.copy_lane`, as
+        """:meth:`_bar_copy` for one lane on 1-d arrays (:mod:`.copy_lane`, as
         ``BarCopy._one_step``); ``tok`` (1, K) are the tokens d bars back."""
-        k, eps, period, pos = len(self.d), float(self.eps[-1]), int(state["period"][0]), int(state["pos"][0])
-        lw, match = state["copy_lw"][0].tolist(), state["copy_match"][0].tolist()
-        streak = state["copy_streak"][0].tolist()
+        eps, period, pos = float(self.eps[-1]), int(state["period"][0]), int(state["pos"][0])
+        lw, match, streak = state["copy_lw"][0], state["copy_match"][0], state["copy_streak"][0]
         if state["copy_pend_on"][0]:  # Bayes' rule with the previous step's target, y
-            lw, match = observe(lw, match, state["copy_pend_tok"][0].tolist(), y,
+            lw, match = observe(lw, match, state["copy_pend_tok"][0], y,
                                 math.exp(float(state["copy_pend_lp"][0, y])), eps)
         bar, phase = divmod(pos, period)
         if phase == 0:
             streak = bar_start_streaks(match, streak, bar)
-            lw = self._head(h, np.array([bar]), np.array([streak]))[0].tolist()
-            match = [True] * k
-        coef, mass = copy_mass(tok[0].tolist(), lw, eps)
-        out = lp + np.float32(math.log(coef))
-        copied = list(mass)
-        mixed = np.exp(lp[0, copied]) * coef + np.array(list(mass.values()))
-        out[0, copied] = np.log(np.maximum(mixed, 1e-30))
-        new.update(copy_lw=np.array([lw], np.float32), copy_match=np.array([match]),
-                   copy_streak=np.array([streak], np.int64), copy_pend_lp=lp, copy_pend_tok=tok,
-                   copy_pend_on=np.array([True]))
-        return out.astype(np.float32)
+            lw = self._head(h, np.array([bar]), streak[None])[0]
+            match = np.ones_like(match)
+        out = mixture(lp[0], tok[0], lw, eps)
+        new.update(copy_lw=lw[None].astype(np.float32), copy_match=match[None], copy_streak=streak[None],
+                   copy_pend_lp=lp, copy_pend_tok=tok, copy_pend_on=np.array([True]))
+        return out[None].astype(np.float32)
 
     def _head(self, h, bar, streak) -> np.ndarray:
         """Log-probabilities (N, 2K + 1) of the copy components at a bar's start."""
         k = len(self.d)
         logits = h @ self.copy_w + self.copy_b + self.place[np.minimum(bar, MAX_BAR)]
         per_c = self.streak_table[np.tile(streak, 2), np.arange(2 * k)[None, :]]  # (N, 2K)
+        if self.cont_w is not None:  # the network's word on each repeat under way
+            per_c = per_c + (h @ self.cont_w) * np.tile(np.asarray(streak) > 0, 2)
         near = np.tile(self.d[None, :] <= bar[:, None], 2)
         copies = np.where(near, logits[:, :-1] + per_c, NEG)
         return _log_softmax(np.concatenate([copies, logits[:, -1:]], axis=1)).astype(np.float32)
