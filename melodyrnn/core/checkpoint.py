@@ -34,8 +34,7 @@ DEFAULT_NAME = "default"
 # four-voice chorale model (network + bar-copy head, pipelines/chorale_copy.toml) and its
 # plain network (pipelines/chorale.toml)
 SHIPPED = {DEFAULT_NAME: "default.pt", "bar-copy": "bar_copy.pt", "lookback": "lookback.pt",
-           "chorale": "chorale.pt",
-           "chorale-lookback": "chorale_lookback.pt"}
+           "chorale": "chorale.pt", "chorale-lookback": "chorale_lookback.pt"}
 
 
 def assets_dir() -> Path:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, bar_start_streaks, mixture, observe
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, lane_step
 
 __all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
 
@@ -122,21 +122,21 @@ class BarCopy(nn.Module):
         new.update(copy_pend_lp=lp[None], copy_pend_on=torch.tensor([period > 0], device=dev))
         if period <= 0:
             return lp[None, None].to(logits.dtype), new
-        eps = float(torch.sigmoid(self.eps_logit))
         lw, match, streak = (state[key][0].cpu().numpy() for key in ("copy_lw", "copy_match", "copy_streak"))
-        if bool(state["copy_pend_on"][0]):  # Bayes' rule with the previous call's target
+        pending = None
+        if bool(state["copy_pend_on"][0]):  # the previous call's target is ids[0, 0]
             y = int(ids[0, 0])
-            lw, match = observe(lw, match, state["copy_pend_tok"][0].cpu().numpy(), y,
-                                math.exp(float(state["copy_pend_lp"][0, y])), eps)
-        bar, phase = divmod(pos, period)
-        if phase == 0:
-            streak = bar_start_streaks(match, streak, bar)
-            lw = self._head(h[:, 0], torch.tensor([bar], device=dev),
-                            torch.from_numpy(streak[None]).to(dev))[0].cpu().numpy()
-            match = np.ones_like(match)
+            py = math.exp(float(state["copy_pend_lp"][0, y]))
+            pending = state["copy_pend_tok"][0].cpu().numpy(), (y, py)
         hist = ext.shape[1] - 1
         tok = ext[0, [max(hist + 1 - d * period, 0) for d in range(1, self.k + 1)]]  # (K,)
-        out = mixture(lp.cpu().numpy(), tok.cpu().numpy(), lw, eps)
+
+        def head(bar: int, streaks: np.ndarray) -> np.ndarray:
+            return self._head(h[:, 0], torch.tensor([bar], device=dev),
+                              torch.from_numpy(streaks[None]).to(dev))[0].cpu().numpy()
+
+        out, lw, match, streak = lane_step(lw, match, streak, pending, tok.cpu().numpy(), lp.cpu().numpy(),
+                                           pos, period, float(torch.sigmoid(self.eps_logit)), head)
         new.update({"copy_lw": torch.tensor(lw[None], dtype=torch.float32, device=dev),
                     "copy_match": torch.from_numpy(match[None]).to(dev),
                     "copy_streak": torch.from_numpy(streak[None]).to(dev), "copy_pend_tok": tok[None]})

@@ -10,10 +10,11 @@ varied copies of 1..K bars back, new.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["MAX_BAR", "MAX_STREAK", "NEG", "observe", "bar_start_streaks", "mixture"]
+__all__ = ["MAX_BAR", "MAX_STREAK", "NEG", "observe", "bar_start_streaks", "mixture", "lane_step"]
 
 MAX_BAR = 63  # bar indices beyond this share one entry
 MAX_STREAK = 4  # bars in a row already repeated at one distance, capped
@@ -50,3 +51,21 @@ def mixture(lp: np.ndarray, tokens: np.ndarray, lw: np.ndarray, eps: float) -> n
     coef = w[-1] + eps * w[k:2 * k].sum()  # weight of the network's distribution
     copied = np.bincount(tokens, weights=w[:k] + (1 - eps) * w[k:2 * k], minlength=len(lp))  # (V,)
     return np.log(np.maximum(np.exp(lp) * coef + copied, 1e-30))
+
+
+def lane_step(lw: np.ndarray, match: np.ndarray, streak: np.ndarray, pending: tuple | None,
+              tokens: np.ndarray, lp: np.ndarray, pos: int, period: int, eps: float,
+              head: Callable[[int, np.ndarray], np.ndarray]) -> tuple[np.ndarray, ...]:
+    """One token of one lane: Bayes' rule with the previous target (``pending``: the tokens
+    the copies predicted and ``(y, p_net(y))``, or None), a fresh ``head(bar, streak)`` at a
+    bar's first token, then the mixture's log-probabilities (V,) for the token at ``pos``.
+    Returns ``(log_probs, lw, match, streak)``."""
+    if pending is not None:
+        pend_tok, (y, py) = pending
+        lw, match = observe(lw, match, pend_tok, y, py, eps)
+    bar, phase = divmod(pos, period)
+    if phase == 0:
+        streak = bar_start_streaks(match, streak, bar)
+        lw = head(bar, streak)
+        match = np.ones_like(match)
+    return mixture(lp, tokens, lw, eps), lw, match, streak

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from melodyrnn.core.models.config import ModelConfig
-from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, bar_start_streaks, mixture, observe
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, lane_step
 from melodyrnn.core.models.layout import (FORM_BITS, PAD, POSITION_BITS, history_length, input_size,
                                           lane_dim, position_table)
 
@@ -104,8 +104,8 @@ class NumpyModel:
             self.copy_w, self.copy_b = w["bar_copy.proj.weight"].T.copy(), w["bar_copy.proj.bias"]
             self.place, self.streak_table = w["bar_copy.place.weight"], w["bar_copy.streak"]
             self.cont_w = w["bar_copy.cont.weight"].T.copy() if c.copy_continue else None  # (H, 2K)
-            eps = float(_sigmoid(w["bar_copy.eps_logit"]))
-            self.eps = np.r_[np.zeros(c.bar_copy), np.full(c.bar_copy, eps)].astype(np.float32)
+            self.eps_varied = float(_sigmoid(w["bar_copy.eps_logit"]))  # a varied copy's eps
+            self.eps = np.r_[np.zeros(c.bar_copy), np.full(c.bar_copy, self.eps_varied)].astype(np.float32)
             self.d = np.arange(1, c.bar_copy + 1)
 
     # -- state -----------------------------------------------------------------------
@@ -237,17 +237,13 @@ class NumpyModel:
     def _bar_copy_one(self, y: int, tok, h, lp, state, new) -> np.ndarray:
         """:meth:`_bar_copy` for one lane on 1-d arrays (:mod:`.copy_lane`, as
         ``BarCopy._one_step``); ``tok`` (1, K) are the tokens d bars back."""
-        eps, period, pos = float(self.eps[-1]), int(state["period"][0]), int(state["pos"][0])
-        lw, match, streak = state["copy_lw"][0], state["copy_match"][0], state["copy_streak"][0]
-        if state["copy_pend_on"][0]:  # Bayes' rule with the previous step's target, y
-            lw, match = observe(lw, match, state["copy_pend_tok"][0], y,
-                                math.exp(float(state["copy_pend_lp"][0, y])), eps)
-        bar, phase = divmod(pos, period)
-        if phase == 0:
-            streak = bar_start_streaks(match, streak, bar)
-            lw = self._head(h, np.array([bar]), streak[None])[0]
-            match = np.ones_like(match)
-        out = mixture(lp[0], tok[0], lw, eps)
+        pending = None
+        if state["copy_pend_on"][0]:  # the previous step's target is y
+            pending = state["copy_pend_tok"][0], (y, math.exp(float(state["copy_pend_lp"][0, y])))
+        out, lw, match, streak = lane_step(
+            state["copy_lw"][0], state["copy_match"][0], state["copy_streak"][0], pending, tok[0], lp[0],
+            int(state["pos"][0]), int(state["period"][0]), self.eps_varied,
+            lambda bar, streaks: self._head(h, np.array([bar]), streaks[None])[0])
         new.update(copy_lw=lw[None].astype(np.float32), copy_match=match[None], copy_streak=streak[None],
                    copy_pend_lp=lp, copy_pend_tok=tok, copy_pend_on=np.array([True]))
         return out[None].astype(np.float32)
