@@ -124,7 +124,8 @@ def ingest(cfg: IngestConfig | TextIngestConfig) -> Ingested:
 def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
                   embedding: int = 128, dropout: float = 0.0, tie_weights: bool = False,
                   lookback: bool = False, lookback_bars=(1, 2), bar_index: bool = False,
-                  bar_copy: int = 0, copy_continue: bool = False, train_only: str = "",
+                  bar_copy: int = 0, copy_continue: bool = False, copy_length: bool = False,
+                  train_only: str = "",
                   add_on_lr: float = 0.0,
                   attention_length: int = 40,
                   unfused: bool = False, batch_size: int = 64, seq_len: int = 128,
@@ -141,7 +142,7 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
                       dropout=dropout, tie_weights=tie_weights, lookback=lookback,
                       lookback_bars=tuple(lookback_bars), attention_length=attention_length,
                       fused=not unfused, bar_index=bar_index, bar_copy=bar_copy,
-                      copy_continue=copy_continue)
+                      copy_continue=copy_continue, copy_length=copy_length)
     cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
                       optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,
                       epochs=epochs, max_steps=max_steps, eval_every=eval_every,

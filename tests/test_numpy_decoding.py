@@ -20,11 +20,11 @@ from melodyrnn.core.ptfile import read_pt
 from melodyrnn.core.sampling import SamplingConfig
 
 CONFIGS = [dict(kind=k, tie_weights=t, lookback=lb, bar_index=bi, bar_copy=bc, embedding=e,
-                copy_continue=cc)
-           for k, t, lb, bi, bc, e, cc in itertools.product(("lstm", "gru", "rnn"), (False, True),
-                                                            (False, True), (False, True), (0, 3), (8, 16),
-                                                            (False, True))
-           if (lb or not (bi or bc)) and (bc or not cc)]
+                copy_continue=cc, copy_length=cl)
+           for k, t, lb, bi, bc, e, cc, cl in itertools.product(("lstm", "gru", "rnn"), (False, True),
+                                                                (False, True), (False, True), (0, 3),
+                                                                (8, 16), (False, True), (False, True))
+           if (lb or not (bi or bc)) and (bc or not (cc or cl))]
 
 
 def _config(**kw) -> ModelConfig:

@@ -188,6 +188,9 @@ def info(dataset, as_json) -> None:
 @click.option("--copy-continue", is_flag=True,
               help="--bar-copy: the head also reads the network's output for each repeat under way, "
                    "so whether a repeat goes on depends on the tune; with --init-from it is added.")
+@click.option("--copy-length", is_flag=True,
+              help="--bar-copy: the head also reads the tune's length class with the bar's index "
+                   "(inferred from the primer when generating); with --init-from it is added.")
 @click.option("--train-only", default="", help="Train only the parameters named PREFIX* (e.g. "
               "bar_copy: the form head on a frozen network).")
 @click.option("--add-on-lr", type=click.FloatRange(0), default=0.0, show_default=True,
@@ -234,7 +237,8 @@ def info(dataset, as_json) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
-          lookback_bars, bar_index, bar_copy, copy_continue, train_only, add_on_lr, attention_length,
+          lookback_bars, bar_index, bar_copy, copy_continue, copy_length, train_only, add_on_lr,
+          attention_length,
           unfused, batch_size, seq_len, lr, weight_decay, optimizer, schedule, warmup, clip, epochs,
           max_steps, eval_every, patience, transpose, checkpoint_every, seed, device, no_amp, init_from,
           resume, task, labels, max_len, quiet) -> None:
@@ -246,7 +250,8 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
     model, cfg = train_configs(
         model=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
         tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
-        bar_index=bar_index, bar_copy=bar_copy, copy_continue=copy_continue, train_only=train_only,
+        bar_index=bar_index, bar_copy=bar_copy, copy_continue=copy_continue, copy_length=copy_length,
+        train_only=train_only,
         add_on_lr=add_on_lr, attention_length=attention_length, unfused=unfused, batch_size=batch_size,
         seq_len=seq_len, lr=lr, weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
         warmup=warmup, clip=clip, epochs=epochs, max_steps=max_steps, eval_every=eval_every,

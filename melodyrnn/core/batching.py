@@ -19,7 +19,7 @@ import numpy as np
 
 from melodyrnn.core.dataset import SplitArrays
 
-__all__ = ["Plan", "plan_epoch", "make_batch", "Augmenter", "IGNORE"]
+__all__ = ["Plan", "plan_epoch", "make_batch", "sequence_bars", "Augmenter", "IGNORE"]
 
 IGNORE = -100  # target id that the loss skips
 
@@ -82,6 +82,15 @@ class Batch:
     resets: np.ndarray  # (batch,) bool: the lane starts a new sequence here
     periods: np.ndarray  # (batch,) bar length of the lane's sequence (0: none)
     seq: np.ndarray  # (batch,) sequence index (-1: idle lane)
+    bars: np.ndarray  # (batch,) length of the lane's sequence in bars (0: no bar grid)
+
+
+def sequence_bars(lengths: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """Lengths in bars (a started bar counts) of sequences of ``lengths`` tokens (with start
+    and end tokens) and bar length ``periods`` tokens (0: no grid, 0 bars)."""
+    body = np.maximum(np.asarray(lengths, np.int64) - 2, 0)
+    per = np.asarray(periods, np.int64)
+    return np.where(per > 0, -(-body // np.maximum(per, 1)), 0)
 
 
 def make_batch(split: SplitArrays, plan: Plan, step: int, seq_len: int,
@@ -91,7 +100,7 @@ def make_batch(split: SplitArrays, plan: Plan, step: int, seq_len: int,
     batch = seqs.shape[0]
     inputs = np.zeros((batch, seq_len), np.int64)
     targets = np.full((batch, seq_len), IGNORE, np.int64)
-    periods = np.zeros(batch, np.int64)
+    periods, bars = np.zeros(batch, np.int64), np.zeros(batch, np.int64)
     for b in np.flatnonzero(seqs >= 0).tolist():
         s, w = int(seqs[b]), int(wins[b])
         begin, end = int(split.offsets[s]), int(split.offsets[s + 1])
@@ -104,4 +113,5 @@ def make_batch(split: SplitArrays, plan: Plan, step: int, seq_len: int,
         inputs[b, :n] = chunk[:-1]
         targets[b, :n] = chunk[1:]
         periods[b] = split.bar_steps[s]
-    return Batch(inputs, targets, (wins == 0) & (seqs >= 0), periods, seqs)
+        bars[b] = sequence_bars(end - begin, periods[b])
+    return Batch(inputs, targets, (wins == 0) & (seqs >= 0), periods, seqs, bars)

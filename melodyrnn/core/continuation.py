@@ -12,6 +12,11 @@ so a numpy model decodes in a process that never imports torch. Beam search uses
 
 Reproducibility: output ``k`` draws its random numbers from its own generator, seeded
 by ``(seed, k)``, so it is the same whatever the number of outputs.
+
+A form head that reads the tune's length (``copy_length``) is not told it: the primer runs
+once per length class, and each output draws its class from the posterior, the classes'
+prior times the primer's likelihood under each, over the classes long enough for the tune
+asked for (at least the primer; with the end id ruled out, primer and continuation).
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from melodyrnn.core.models.copy_lane import SPANS, spans_reaching
 from melodyrnn.core.models.numpy_net import NumpyModel
 from melodyrnn.core.rules import (GrammarRule, PhraseLimit, extend_matches, next_counts, plays_of_next,
                                   suffix_matches)
 from melodyrnn.core.sampling import SamplingConfig, log_softmax, sample_next
+from melodyrnn.core.vocab import EOS
 
 __all__ = ["DecodeConfig", "Continuation", "continue_ids", "row_generator", "plays_of_next",
            "suffix_matches", "extend_matches", "next_counts", "GrammarRule", "PhraseLimit"]
@@ -73,11 +80,15 @@ class _NumpyStepper:
     def __init__(self, model: NumpyModel) -> None:
         self.model = model
 
-    def start(self, primer: list[int], period: int) -> dict:
-        state = self.model.initial_state(1, period)
-        for i in primer[:-1]:  # the primer, once
-            _, state = self.model.step(np.array([i]), state)
-        return state
+    def start(self, primer: list[int], period: int, classes: int = 1) -> tuple[dict, np.ndarray]:
+        state = self.model.initial_state(classes, period)
+        if classes > 1:
+            state["copy_span"] = np.arange(classes)
+        nats = np.zeros(classes)
+        for i, y in zip(primer[:-1], primer[1:]):  # the primer, once (per length class)
+            lp, state = self.model.step(np.full(classes, i), state)
+            nats -= lp[:, y]
+        return state, nats
 
     def step(self, ids: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
         return self.model.step(ids, state)
@@ -98,11 +109,19 @@ class _TorchStepper:
         self.device = model.embed.weight.device
         model.eval()
 
-    def start(self, primer: list[int], period: int) -> dict:
-        state = self.model.initial_state(1, self.torch.tensor([period]), device=self.device)
+    def start(self, primer: list[int], period: int, classes: int = 1) -> tuple[dict, np.ndarray]:
+        torch = self.torch
+        state = self.model.initial_state(classes, torch.full((classes,), period), device=self.device)
+        if classes > 1:
+            state["copy_span"] = torch.arange(classes, device=self.device)
+        nats = np.zeros(classes)
         if len(primer) > 1:
-            _, state = self.model(self.torch.tensor([primer[:-1]], device=self.device), state)
-        return state
+            ids = torch.tensor([primer[:-1]] * classes, device=self.device)
+            out, state = self.model(ids, state)
+            if classes > 1:  # normalised log-probs (a bar-copy model's)
+                y = torch.tensor([primer[1:]] * classes, device=self.device)[..., None]
+                nats = -out.float().gather(2, y).sum(dim=(1, 2)).double().cpu().numpy()
+        return state, nats
 
     def step(self, ids: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
         x = self.torch.from_numpy(np.asarray(ids, np.int64))[:, None].to(self.device)
@@ -164,7 +183,14 @@ def continue_ids(model, primer: list[int], n: int, steps: int,
 
 def _continue(stepper, primer, n, steps, decode, seed, allowed, period, limit,
               grammar, rule) -> Continuation:
-    state = stepper.start(primer, period)
+    prior = length_prior(stepper.model)
+    state, nats = stepper.start(primer, period, SPANS if prior is not None and period > 0 else 1)
+    lanes = np.zeros(n, np.int64)
+    if len(nats) > 1:  # one lane per length class: each output draws its class
+        runs_on = allowed is not None and not np.asarray(allowed, bool)[EOS]  # no end before `steps`
+        bars = -(-(len(primer) - 1 + (steps if runs_on else 1)) // period)
+        lanes = length_classes(length_posterior(prior, nats, spans_reaching(bars)), n, seed,
+                               decode.beam_size > 1)
     mask = None if allowed is None else np.asarray(allowed, bool)[None, :]
     run, plays = limit
     rules = ([GrammarRule(*grammar)] if grammar is not None else []) + ([rule] if rule is not None else [])
@@ -187,9 +213,11 @@ def _continue(stepper, primer, n, steps, decode, seed, allowed, period, limit,
         return stepper.select(st, index), [{k: v[index] for k, v in e.items()} for e in ents]
 
     if decode.beam_size > 1:
-        return _beam(step, select, primer[-1], (state, entries), steps, n, decode, seed)
+        return _beam(step, select, primer[-1], (stepper.select(state, lanes[:1]), entries), steps, n,
+                     decode, seed)
     uniforms = np.stack([row_generator(seed, i).random(steps) for i in range(n)])  # (n, steps)
-    both = select((state, entries), np.zeros(n, np.int64))
+    first = np.zeros(n, np.int64)
+    both = stepper.select(state, lanes), [{k: v[first] for k, v in e.items()} for e in entries]
     ids = np.full(n, primer[-1], np.int64)
     out, nats = np.zeros((n, steps), np.int64), np.zeros(n)
     for t in range(steps):
@@ -198,6 +226,34 @@ def _continue(stepper, primer, n, steps, decode, seed, allowed, period, limit,
         nats -= logp[np.arange(n), ids]
         out[:, t] = ids
     return Continuation(out, nats)
+
+
+def length_prior(model) -> np.ndarray | None:
+    """The log-prior (SPANS,) of a ``copy_length`` head's length classes (None: no such head)."""
+    config = model.config
+    if not getattr(config, "copy_length", False):
+        return None
+    if isinstance(model, NumpyModel):
+        return model.span_prior
+    return model.bar_copy.span_prior.detach().double().cpu().numpy()
+
+
+def length_posterior(log_prior: np.ndarray, primer_nats: np.ndarray, possible: np.ndarray) -> np.ndarray:
+    """Log-posterior (SPANS,) of the length classes: prior times the primer's likelihood
+    (``primer_nats``: its ``-ln p`` in each class), over the ``possible`` classes only."""
+    log_post = np.where(possible, log_prior - primer_nats, -np.inf)
+    top = log_post.max()
+    return log_post - (top + np.log(np.exp(log_post - top).sum()))
+
+
+def length_classes(log_post: np.ndarray, n: int, seed: int, best: bool) -> np.ndarray:
+    """Length classes (n,) for ``n`` outputs from the log-posterior (SPANS,): drawn, output
+    ``k`` with its own generator, or (``best``) the most probable for all."""
+    if best:
+        return np.full(n, int(np.argmax(log_post)))
+    cdf = np.exp(log_post).cumsum()
+    draws = [np.random.default_rng(np.random.SeedSequence([seed, k, SPANS])).random() for k in range(n)]
+    return np.minimum(np.searchsorted(cdf, np.asarray(draws) * cdf[-1], side="right"), len(cdf) - 1)
 
 
 def _beam(step, select, last: int, state, steps: int, n: int, decode: DecodeConfig, seed: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from melodyrnn.core.batching import IGNORE, make_batch, plan_epoch
+from melodyrnn.core.batching import IGNORE, make_batch, plan_epoch, sequence_bars
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.metrics import MetricSums
 from melodyrnn.core.models import SequenceModel
@@ -20,7 +20,10 @@ def score_split(model: SequenceModel, split: SplitArrays, *, batch_size: int = 6
                 ) -> tuple[MetricSums, np.ndarray]:
     """Metric sums over ``sequences`` (default: all) and the nats of each sequence;
     ``groups`` (a group number per id) adds the split of the nats by group (see
-    :mod:`melodyrnn.core.metrics`).
+    :mod:`melodyrnn.core.metrics`). A model whose form head reads the tune's length
+    (``copy_length``) is told each tune's length class, and pays for it: the class's code
+    length under the model's prior is added to the tune's nats (a two-part code, in the
+    part outside the groups), so the total stays an honest code length.
 
     Returns
     -------
@@ -41,11 +44,21 @@ def score_split(model: SequenceModel, split: SplitArrays, *, batch_size: int = 6
         inputs = torch.from_numpy(b.inputs).to(device)
         targets = torch.from_numpy(b.targets).to(device)
         state = model.reset(state, torch.from_numpy(b.resets).to(device),
-                            torch.from_numpy(b.periods).to(device))
+                            torch.from_numpy(b.periods).to(device), torch.from_numpy(b.bars).to(device))
         logits, state = model(inputs, state)
         nll = sums.add(logits, targets, IGNORE)  # (B, T)
         lanes = torch.from_numpy(np.maximum(b.seq, 0))
         active = torch.from_numpy(b.seq >= 0)
         per_seq.index_add_(0, lanes[active], nll.sum(dim=1).double().cpu()[active])
     model.train(was_training)
+    if model.config.copy_length:
+        length = _length_nats(model, sequence_bars(split.lengths[order], split.bar_steps[order]))
+        sums.nats += float(length.sum())
+        per_seq[torch.from_numpy(order)] += torch.from_numpy(length)
     return sums, per_seq.numpy()
+
+
+def _length_nats(model: SequenceModel, bars: np.ndarray) -> np.ndarray:
+    """``-ln p`` of each tune's length class under the model's prior (float64)."""
+    spans = model.bar_copy.spans(torch.from_numpy(bars), len(bars), "cpu")
+    return -model.bar_copy.span_prior.cpu().double()[spans].numpy()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melodyrnn.core.batching import IGNORE, Augmenter, make_batch, plan_epoch
+from melodyrnn.core.batching import IGNORE, Augmenter, make_batch, plan_epoch, sequence_bars
 from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, payload, save_checkpoint
 from melodyrnn.core.dataset import load_dataset
 from melodyrnn.core.metrics import MetricSums
@@ -207,6 +207,8 @@ class Trainer:
                                                    **model_config))
         if self.model.config.vocab_size != self.data.vocab_size:
             raise ValueError("the model's vocabulary size differs from the dataset's")
+        if self.model.config.copy_length and self.resumed is None:  # the length classes' prior
+            self.model.bar_copy.set_span_prior(sequence_bars(self.train.lengths, self.train.bar_steps))
         if cfg.train_only:
             freeze_all_but(self.model, cfg.train_only)
         self.model.to(self.device)
@@ -334,7 +336,7 @@ class Trainer:
         if self.lanes is None:
             self.lanes = self.model.initial_state(cfg.batch_size, device=dev)
         state = self.model.reset(self.lanes, torch.from_numpy(b.resets).to(dev),
-                                 torch.from_numpy(b.periods).to(dev))
+                                 torch.from_numpy(b.periods).to(dev), torch.from_numpy(b.bars).to(dev))
         lr = (self.cfg.lr * self.lr_scale if self.plateau is not None and
               self.global_step >= cfg.warmup_steps else _lr_at(cfg, self.global_step, total))
         for group in self.opt.param_groups:

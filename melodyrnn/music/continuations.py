@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from melodyrnn.music.compose import GenerateConfig, generate
-from melodyrnn.core.continuation import DecodeConfig
+from melodyrnn.core.continuation import DecodeConfig, length_posterior, length_prior
+from melodyrnn.core.models.copy_lane import spans_reaching
 from melodyrnn.music.copies import bar_contents
 from melodyrnn.music.ingest.files import discover
 from melodyrnn.core.loading import load_with_checkpoint
@@ -55,14 +56,26 @@ def _metrics(bars: list[tuple], primer_bars: int, pitch: np.ndarray, primer_pcs:
 
 def _score_real(model, ids: list[int], period: int, from_token: int, notes: int) -> float:
     """bits/note of ``ids[from_token:]`` (the real continuation, end token left out) given
-    the ids before it."""
-    x = torch.tensor([ids[:-1]])
+    the ids before it. A model that reads the tune's length does not know it: the score is
+    the mixture over length classes weighted by their posterior given the primer, over the
+    classes long enough for primer and continuation (as generation draws them)."""
+    prior = length_prior(model)
+    lanes = 1 if prior is None else len(prior)
+    state = model.initial_state(lanes, torch.full((lanes,), period))
+    if prior is not None:
+        state["copy_span"] = torch.arange(lanes)
     with torch.no_grad():
-        logits, _ = model(x, model.initial_state(1, torch.tensor([period])))
-    logp = torch.log_softmax(logits[0].float(), dim=-1)
-    targets = torch.tensor(ids[1:])
-    nats = -logp[torch.arange(len(targets)), targets][from_token - 1:len(ids) - 2].sum()
-    return float(nats) / math.log(2) / notes if notes else math.nan
+        logits, _ = model(torch.tensor([ids[:-1]] * lanes), state)
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (lanes, T, V)
+    per_token = -logp[:, torch.arange(len(ids) - 1), torch.tensor(ids[1:])].double().numpy()  # (lanes, T)
+    primer, cont = per_token[:, :from_token - 1].sum(1), per_token[:, from_token - 1:len(ids) - 2].sum(1)
+    if prior is None:
+        nats = float(cont[0])
+    else:
+        post = length_posterior(prior, primer, spans_reaching(-(-(len(ids) - 2) // period)))
+        top = (post - cont).max()
+        nats = -float(top + np.log(np.exp(post - cont - top).sum()))
+    return nats / math.log(2) / notes if notes else math.nan
 
 
 def _track(pitch, start_beats, end_beats) -> Tune:

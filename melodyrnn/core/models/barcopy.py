@@ -17,7 +17,9 @@ mixture. The head reads, per distance, for how many bars in a row the tune has a
 ``d`` back (after A comes A again, bar by bar) and the bar's index in the sequence: it knows
 where it is in the form. With ``cont`` it also reads the network's output once more for each
 repeat under way, so that whether a repeat goes on can depend on the tune (a German song
-repeats its phrase to the end more often than a reel does), not on the streak alone.
+repeats its phrase to the end more often than a reel does), not on the streak alone. With
+``span`` it reads how long the tune is (a length class) together with the bar's index: a
+32-bar reel repeats its A part at bar 9, a 16-bar one starts B there.
 Ids only: no notes, no files.
 """
 
@@ -29,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, lane_step
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, SPAN_EDGES, SPANS, lane_step
 
 __all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
 
@@ -38,7 +40,7 @@ class BarCopy(nn.Module):
     """The form head and the copy mixture (see the module docstring). Components, in this
     order: exact copies of 1..K bars back, varied copies of 1..K bars back, new."""
 
-    def __init__(self, hidden: int, bars: int, cont: bool = False) -> None:
+    def __init__(self, hidden: int, bars: int, cont: bool = False, span: bool = False) -> None:
         super().__init__()
         self.k, n = bars, 2 * bars + 1
         self.proj = nn.Linear(hidden, n)
@@ -46,6 +48,12 @@ class BarCopy(nn.Module):
         if cont:
             nn.init.zeros_(self.cont.weight)
         self.place = nn.Embedding(MAX_BAR + 1, n)
+        self.span = nn.Embedding(SPANS * (MAX_BAR + 1), n) if span else None  # [length class, bar]
+        if span:
+            nn.init.zeros_(self.span.weight)
+            # log-prior of the length classes, set from the training tunes (set_span_prior)
+            self.register_buffer("span_prior", torch.full((SPANS,), -math.log(SPANS)))
+            self.register_buffer("_edges", torch.tensor(SPAN_EDGES), persistent=False)
         self.streak = nn.Parameter(torch.zeros(MAX_STREAK + 1, 2 * bars))
         self.eps_logit = nn.Parameter(torch.tensor(-3.0))
         nn.init.zeros_(self.proj.weight)
@@ -56,13 +64,27 @@ class BarCopy(nn.Module):
         self.register_buffer("_d", torch.arange(1, bars + 1), persistent=False)
         self.register_buffer("_exact", torch.arange(2 * bars) < bars, persistent=False)
 
-    def initial(self, batch: int, vocab: int, device) -> dict[str, torch.Tensor]:
+    def set_span_prior(self, bars: np.ndarray) -> None:
+        """The length classes' log-prior from the lengths (bars) of the training tunes
+        (add-one smoothed)."""
+        counts = np.bincount(np.searchsorted(SPAN_EDGES, bars, side="right"), minlength=SPANS) + 1.0
+        self.span_prior.copy_(torch.from_numpy(np.log(counts / counts.sum())).float())
+
+    def spans(self, bars: torch.Tensor | None, batch: int, device) -> torch.Tensor:
+        """Length classes (batch,) of tunes ``bars`` (batch,) bars long (None: class 0)."""
+        if bars is None or self.span is None:
+            return torch.zeros(batch, dtype=torch.long, device=device)
+        return torch.bucketize(bars.to(device), self._edges.to(device), right=True)
+
+    def initial(self, batch: int, vocab: int, device, bars: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
         """State entries (all batch-first): component log-weights, whether the bar so far
-        equals the one d bars back, repeat streaks, and the last position's pending update
-        (its target comes with the next call)."""
+        equals the one d bars back, repeat streaks, the last position's pending update
+        (its target comes with the next call), and the tune's length class."""
         lw = torch.full((batch, 2 * self.k + 1), NEG, device=device)
         lw[:, -1] = 0.0
-        return {"copy_lw": lw, "copy_match": torch.zeros(batch, self.k, dtype=torch.bool, device=device),
+        return {"copy_lw": lw, "copy_span": self.spans(bars, batch, device),
+                "copy_match": torch.zeros(batch, self.k, dtype=torch.bool, device=device),
                 "copy_streak": torch.zeros(batch, self.k, dtype=torch.long, device=device),
                 "copy_pend_lp": torch.zeros(batch, vocab, device=device),
                 "copy_pend_tok": torch.zeros(batch, self.k, dtype=torch.long, device=device),
@@ -98,7 +120,7 @@ class BarCopy(nn.Module):
                 held = match & (self._d[None, :] < bar[:, None])  # bar - 1 equals bar - 1 - d
                 streak = torch.where(start[:, None],
                                      torch.where(held, (streak + 1).clamp(max=MAX_STREAK), 0), streak)
-                lw = torch.where(start[:, None], self._head(h[:, t], bar, streak), lw)
+                lw = torch.where(start[:, None], self._head(h[:, t], bar, streak, state["copy_span"]), lw)
                 match = match | start[:, None]
             at = (hist + t + 1 - self._d[None, :] * per[:, None]).clamp(min=0)  # (B, K) in ext
             tok = torch.gather(ext, 1, at)  # (B, K): the token d bars back
@@ -109,7 +131,7 @@ class BarCopy(nn.Module):
             outs.append(torch.where(on[:, None], p.clamp_min(1e-30).log(), lp_net[:, t]))
             if t + 1 < steps:
                 lw, match = self._observe(lw, match, lp_net[:, t], tok, ids[:, t + 1], eps, on)
-        new = {"copy_lw": lw, "copy_match": match, "copy_streak": streak,
+        new = {"copy_lw": lw, "copy_match": match, "copy_streak": streak, "copy_span": state["copy_span"],
                "copy_pend_lp": lp_net[:, -1], "copy_pend_tok": tok, "copy_pend_on": on}
         return torch.stack(outs, dim=1).to(logits.dtype), new
 
@@ -133,7 +155,7 @@ class BarCopy(nn.Module):
 
         def head(bar: int, streaks: np.ndarray) -> np.ndarray:
             return self._head(h[:, 0], torch.tensor([bar], device=dev),
-                              torch.from_numpy(streaks[None]).to(dev))[0].cpu().numpy()
+                              torch.from_numpy(streaks[None]).to(dev), state["copy_span"])[0].cpu().numpy()
 
         out, lw, match, streak = lane_step(lw, match, streak, pending, tok.cpu().numpy(), lp.cpu().numpy(),
                                            pos, period, float(torch.sigmoid(self.eps_logit)), head)
@@ -142,9 +164,12 @@ class BarCopy(nn.Module):
                     "copy_streak": torch.from_numpy(streak[None]).to(dev), "copy_pend_tok": tok[None]})
         return torch.from_numpy(out)[None, None].to(device=dev, dtype=logits.dtype), new
 
-    def _head(self, h: torch.Tensor, bar: torch.Tensor, streak: torch.Tensor) -> torch.Tensor:
+    def _head(self, h: torch.Tensor, bar: torch.Tensor, streak: torch.Tensor,
+              span: torch.Tensor | None = None) -> torch.Tensor:
         """Log-probabilities (B, 2K + 1) of the components at a bar's start."""
         logits = self.proj(h) + self.place(bar.clamp(max=MAX_BAR))  # (B, 2K + 1)
+        if self.span is not None and span is not None:  # the bar's place in a tune of this length class
+            logits = logits + self.span(span * (MAX_BAR + 1) + bar.clamp(max=MAX_BAR))
         per_c = self.streak.gather(0, streak.repeat(1, 2))  # (B, 2K): table[streak_d, c]
         if self.cont is not None:  # the network's word on each repeat under way
             per_c = per_c + self.cont(h) * (streak > 0).repeat(1, 2)

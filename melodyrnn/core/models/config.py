@@ -11,7 +11,7 @@ __all__ = ["ModelConfig", "KINDS", "ADD_ON_WEIGHTS"]
 KINDS = ("rnn", "lstm", "gru", "attention")
 # config fields that fine-tuning may switch on for a trained network, and the names
 # their new weights start with
-ADD_ON_WEIGHTS = {"bar_copy": "bar_copy.", "copy_continue": "bar_copy.cont."}
+ADD_ON_WEIGHTS = {"bar_copy": "bar_copy.", "copy_continue": "bar_copy.cont.", "copy_length": "bar_copy.span"}
 # upper bounds that keep a (possibly hostile) config from allocating gigabytes
 LIMITS = {"vocab_size": 1 << 20, "embedding": 8192, "hidden": 8192, "layers": 32,
           "attention_length": 4096, "attention_dim": 8192, "max_period": 1024, "num_classes": 1 << 16}
@@ -61,6 +61,13 @@ class ModelConfig:
         With ``bar_copy``: the head also reads the network's output for each repeat under way
         (a bar that already repeats the bar ``d`` back), so that how likely a repeat goes on
         depends on the tune, not only on the streak's length.
+    copy_length : bool
+        With ``bar_copy``: the head also reads how long the tune is (a length class in bars,
+        :data:`~melodyrnn.core.models.copy_lane.SPAN_EDGES`) with the bar's index, so that bar 9
+        of a 32-bar reel (A A B B) can repeat bar 1 where bar 9 of a 16-bar one (A B) starts B.
+        Training reads each tune's own length; decoding infers it from the primer and the
+        bars asked for (:mod:`melodyrnn.core.continuation`); scoring charges the length class's
+        code length under the training prior, so bits/note stay an honest code length.
     """
 
     vocab_size: int
@@ -80,6 +87,7 @@ class ModelConfig:
     bar_index: bool = False
     bar_copy: int = 0
     copy_continue: bool = False
+    copy_length: bool = False
 
     def __post_init__(self) -> None:
         for name, top in LIMITS.items():
@@ -115,6 +123,10 @@ class ModelConfig:
             raise ValueError("copy_continue must be true or false")
         if self.copy_continue and not self.bar_copy:
             raise ValueError("copy_continue needs bar_copy (it is part of the form head)")
+        if not isinstance(self.copy_length, bool):
+            raise ValueError("copy_length must be true or false")
+        if self.copy_length and not self.bar_copy:
+            raise ValueError("copy_length needs bar_copy (it is part of the form head)")
         if self.bar_index and not self.lookback:
             raise ValueError("bar_index needs lookback (the bar length comes with it)")
         if self.kind == "attention" and self.attention_length < 1:

@@ -14,12 +14,26 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["MAX_BAR", "MAX_STREAK", "NEG", "observe", "bar_start_streaks", "mixture", "lane_step"]
+__all__ = ["MAX_BAR", "MAX_STREAK", "NEG", "SPAN_EDGES", "SPANS", "span_of", "spans_reaching",
+           "observe", "bar_start_streaks", "mixture", "lane_step"]
 
 MAX_BAR = 63  # bar indices beyond this share one entry
 MAX_STREAK = 4  # bars in a row already repeated at one distance, capped
 NEG = -1e9  # log-weight of an unavailable copy (no bar that far back yet)
 FLOOR = math.log(1e-30)
+SPAN_EDGES = (16, 24, 32, 40)  # tune lengths in bars that part the length classes
+SPANS = len(SPAN_EDGES) + 1  # length classes: under 16 bars, 16-23, 24-31, 32-39, 40 or more
+
+
+def span_of(bars) -> np.ndarray:
+    """The length class (0..SPANS - 1) of tunes ``bars`` bars long."""
+    return np.searchsorted(SPAN_EDGES, np.asarray(bars), side="right")
+
+
+def spans_reaching(bars: int) -> np.ndarray:
+    """Which length classes (SPANS,) hold tunes of at least ``bars`` bars."""
+    top = np.r_[np.asarray(SPAN_EDGES) - 1, np.iinfo(np.int64).max]  # longest tune of each class
+    return top >= bars
 
 
 def observe(lw: np.ndarray, match: np.ndarray, pending: np.ndarray, y: int, py: float,

@@ -53,7 +53,7 @@ class SequenceModel(nn.Module):
         else:
             self.out = nn.Linear(c.hidden, c.vocab_size)
         self.classifier = nn.Linear(c.hidden, c.num_classes) if c.num_classes else None
-        self.bar_copy = BarCopy(c.hidden, c.bar_copy, c.copy_continue) if c.bar_copy else None
+        self.bar_copy = BarCopy(c.hidden, c.bar_copy, c.copy_continue, c.copy_length) if c.bar_copy else None
         if c.lookback:  # constant tables, not saved in checkpoints
             self.register_buffer("_position_table", torch.from_numpy(position_table(c.max_period)),
                                  persistent=False)
@@ -61,8 +61,9 @@ class SequenceModel(nn.Module):
 
     # -- state ---------------------------------------------------------------------
     def initial_state(self, batch: int, periods: torch.Tensor | None = None,
-                      device=None) -> State:
-        """Fresh state for ``batch`` lanes; ``periods`` (batch,) are bar lengths in tokens."""
+                      device=None, bars: torch.Tensor | None = None) -> State:
+        """Fresh state for ``batch`` lanes; ``periods`` (batch,) are bar lengths in tokens,
+        ``bars`` (batch,) the tunes' lengths in bars (read by a ``copy_length`` head)."""
         c = self.config
         device = device or self.embed.weight.device
         zeros = torch.zeros(c.layers, batch, c.hidden, device=device)
@@ -78,19 +79,19 @@ class SequenceModel(nn.Module):
             p = periods if periods is not None else torch.zeros(batch, dtype=torch.long)
             state["period"] = self._clamp_period(p.to(device))
         if self.bar_copy is not None:
-            state.update(self.bar_copy.initial(batch, c.vocab_size, device))
+            state.update(self.bar_copy.initial(batch, c.vocab_size, device, bars))
         return state
 
     def _clamp_period(self, periods: torch.Tensor) -> torch.Tensor:
         p = periods.long()
         return torch.where(p <= self.config.max_period, p, torch.zeros_like(p))
 
-    def reset(self, state: State, lanes: torch.Tensor, periods: torch.Tensor | None = None
-              ) -> State:
+    def reset(self, state: State, lanes: torch.Tensor, periods: torch.Tensor | None = None,
+              bars: torch.Tensor | None = None) -> State:
         """State with the lanes in bool mask ``lanes`` (batch,) started afresh."""
         if not bool(lanes.any()):  # most steps: every lane goes on with its sequence
             return state
-        fresh = self.initial_state(lanes.shape[0], periods, lanes.device)
+        fresh = self.initial_state(lanes.shape[0], periods, lanes.device, bars)
         out = {}
         for key, value in state.items():
             shape = [1] * value.dim()

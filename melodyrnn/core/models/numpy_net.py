@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from melodyrnn.core.models.config import ModelConfig
-from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, lane_step
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, SPANS, lane_step
 from melodyrnn.core.models.layout import (FORM_BITS, PAD, POSITION_BITS, history_length, input_size,
                                           lane_dim, position_table)
 
@@ -58,6 +58,9 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
                        "bar_copy.place.weight": (MAX_BAR + 1, n)})
         if c.copy_continue:
             shapes["bar_copy.cont.weight"] = (n - 1, c.hidden)
+        if c.copy_length:
+            shapes.update({"bar_copy.span.weight": (SPANS * (MAX_BAR + 1), n),
+                           "bar_copy.span_prior": (SPANS,)})
     return shapes
 
 
@@ -104,6 +107,8 @@ class NumpyModel:
             self.copy_w, self.copy_b = w["bar_copy.proj.weight"].T.copy(), w["bar_copy.proj.bias"]
             self.place, self.streak_table = w["bar_copy.place.weight"], w["bar_copy.streak"]
             self.cont_w = w["bar_copy.cont.weight"].T.copy() if c.copy_continue else None  # (H, 2K)
+            self.span = w["bar_copy.span.weight"] if c.copy_length else None  # (SPANS * 64, 2K + 1)
+            self.span_prior = w["bar_copy.span_prior"].astype(np.float64) if c.copy_length else None
             self.eps_varied = float(_sigmoid(w["bar_copy.eps_logit"]))  # a varied copy's eps
             self.eps = np.r_[np.zeros(c.bar_copy), np.full(c.bar_copy, self.eps_varied)].astype(np.float32)
             self.d = np.arange(1, c.bar_copy + 1)
@@ -124,7 +129,8 @@ class NumpyModel:
             k = c.bar_copy
             lw = np.full((batch, 2 * k + 1), NEG, np.float32)
             lw[:, -1] = 0.0
-            state.update(copy_lw=lw, copy_match=np.zeros((batch, k), bool),
+            state.update(copy_lw=lw, copy_span=np.zeros(batch, np.int64),
+                         copy_match=np.zeros((batch, k), bool),
                          copy_streak=np.zeros((batch, k), np.int64),
                          copy_pend_lp=np.zeros((batch, c.vocab_size), np.float32),
                          copy_pend_tok=np.zeros((batch, k), np.int64),
@@ -220,7 +226,7 @@ class NumpyModel:
             held = match & (d[None, :] < bar[:, None])  # bar - 1 equals bar - 1 - d
             grown = np.where(held, np.minimum(streak + 1, MAX_STREAK), 0)
             streak = np.where(start[:, None], grown, streak)
-            lw = np.where(start[:, None], self._head(h, bar, streak), lw)
+            lw = np.where(start[:, None], self._head(h, bar, streak, state["copy_span"]), lw)
             match = match | start[:, None]
         w = np.exp(lw)  # (N, 2K + 1)
         coef = w[:, -1] + (w[:, :-1] * eps).sum(axis=1)  # weight of the network
@@ -243,15 +249,18 @@ class NumpyModel:
         out, lw, match, streak = lane_step(
             state["copy_lw"][0], state["copy_match"][0], state["copy_streak"][0], pending, tok[0], lp[0],
             int(state["pos"][0]), int(state["period"][0]), self.eps_varied,
-            lambda bar, streaks: self._head(h, np.array([bar]), streaks[None])[0])
+            lambda bar, streaks: self._head(h, np.array([bar]), streaks[None], state["copy_span"])[0])
         new.update(copy_lw=lw[None].astype(np.float32), copy_match=match[None], copy_streak=streak[None],
                    copy_pend_lp=lp, copy_pend_tok=tok, copy_pend_on=np.array([True]))
         return out[None].astype(np.float32)
 
-    def _head(self, h, bar, streak) -> np.ndarray:
-        """Log-probabilities (N, 2K + 1) of the copy components at a bar's start."""
+    def _head(self, h, bar, streak, span) -> np.ndarray:
+        """Log-probabilities (N, 2K + 1) of the copy components at a bar's start; ``span``
+        (N,) are the tunes' length classes."""
         k = len(self.d)
         logits = h @ self.copy_w + self.copy_b + self.place[np.minimum(bar, MAX_BAR)]
+        if self.span is not None:  # the bar's place in a tune of this length class
+            logits = logits + self.span[span * (MAX_BAR + 1) + np.minimum(bar, MAX_BAR)]
         per_c = self.streak_table[np.tile(streak, 2), np.arange(2 * k)[None, :]]  # (N, 2K)
         if self.cont_w is not None:  # the network's word on each repeat under way
             per_c = per_c + (h @ self.cont_w) * np.tile(np.asarray(streak) > 0, 2)
