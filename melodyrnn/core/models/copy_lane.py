@@ -9,7 +9,6 @@ varied copies of 1..K bars back, new.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -20,7 +19,6 @@ __all__ = ["MAX_BAR", "MAX_STREAK", "NEG", "SPAN_EDGES", "SPANS", "span_of", "sp
 MAX_BAR = 63  # bar indices beyond this share one entry
 MAX_STREAK = 4  # bars in a row already repeated at one distance, capped
 NEG = -1e9  # log-weight of an unavailable copy (no bar that far back yet)
-FLOOR = math.log(1e-30)
 SPAN_EDGES = (16, 24, 32, 40)  # tune lengths in bars that part the length classes
 SPANS = len(SPAN_EDGES) + 1  # length classes: under 16 bars, 16-23, 24-31, 32-39, 40 or more
 
@@ -36,18 +34,19 @@ def spans_reaching(bars: int) -> np.ndarray:
     return top >= bars
 
 
-def observe(lw: np.ndarray, match: np.ndarray, pending: np.ndarray, y: int, py: float,
+def observe(w: np.ndarray, match: np.ndarray, pending: np.ndarray, y: int, py: float,
             eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bayes' rule on the component log-weights ``lw`` (2K + 1,) once target ``y`` is known:
-    ``py`` is the network's probability of it, ``pending`` (K,) the tokens the copies
-    predicted; ``match`` (K,) says which bars so far equal the one d bars back."""
+    """Bayes' rule, in place, on the component weights ``w`` (2K + 1,), probabilities, once
+    target ``y`` is known: ``py`` is the network's probability of it, ``pending`` (K,) the
+    tokens the copies predicted; ``match`` (K,) says which bars so far equal the one d bars
+    back. An exact copy that misses is out; a varied one keeps ``eps``."""
+    k = len(pending)
     hit = pending == y  # (K,)
-    varied = math.log(max(eps * py, 1e-30)), math.log(max(1 - eps + eps * py, 1e-30))
-    step = np.concatenate([np.where(hit, 0.0, FLOOR), np.where(hit, varied[1], varied[0]),
-                           [math.log(max(py, 1e-30))]])  # (2K + 1,): log-likelihood of y per component
-    lw = lw + step
-    top = lw.max()
-    return lw - (top + math.log(np.exp(lw - top).sum())), match & hit
+    w[:k] *= hit
+    w[k:2 * k] *= hit * (1 - eps) + eps * py
+    w[-1] *= py
+    w /= w.sum()
+    return w, match & hit
 
 
 def bar_start_streaks(match: np.ndarray, streak: np.ndarray, bar: int) -> np.ndarray:
@@ -57,29 +56,37 @@ def bar_start_streaks(match: np.ndarray, streak: np.ndarray, bar: int) -> np.nda
     return np.where(held, np.minimum(streak + 1, MAX_STREAK), 0)
 
 
-def mixture(lp: np.ndarray, tokens: np.ndarray, lw: np.ndarray, eps: float) -> np.ndarray:
+def mixture(lp: np.ndarray, tokens: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     """Log-probabilities (V,) of the mixture: the network's ``lp`` (V,) weighted by the new
-    and varied components, plus the copies' mass on ``tokens`` (K,), the tokens d bars back."""
+    and varied components, plus the copies' mass on ``tokens`` (K,), the tokens d bars back;
+    ``w`` (2K + 1,) are the component weights (probabilities)."""
     k = len(tokens)
-    w = np.exp(lw)  # (2K + 1,)
-    coef = w[-1] + eps * w[k:2 * k].sum()  # weight of the network's distribution
-    copied = np.bincount(tokens, weights=w[:k] + (1 - eps) * w[k:2 * k], minlength=len(lp))  # (V,)
-    return np.log(np.maximum(np.exp(lp) * coef + copied, 1e-30))
+    varied = w[k:2 * k]
+    p = np.exp(lp)
+    p *= w[-1] + eps * varied.sum()  # weight of the network's distribution
+    p += np.bincount(tokens, weights=w[:k] + (1 - eps) * varied, minlength=len(lp))  # (V,)
+    return np.log(np.maximum(p, 1e-30, out=p), out=p)
 
 
 def lane_step(lw: np.ndarray, match: np.ndarray, streak: np.ndarray, pending: tuple | None,
               tokens: np.ndarray, lp: np.ndarray, pos: int, period: int, eps: float,
               head: Callable[[int, np.ndarray], np.ndarray]) -> tuple[np.ndarray, ...]:
     """One token of one lane: Bayes' rule with the previous target (``pending``: the tokens
-    the copies predicted and ``(y, p_net(y))``, or None), a fresh ``head(bar, streak)`` at a
-    bar's first token, then the mixture's log-probabilities (V,) for the token at ``pos``.
-    Returns ``(log_probs, lw, match, streak)``."""
-    if pending is not None:
-        pend_tok, (y, py) = pending
-        lw, match = observe(lw, match, pend_tok, y, py, eps)
+    the copies predicted and ``(y, p_net(y))``, or None), a fresh ``head(bar, streak)``
+    (log-weights) at a bar's first token, then the mixture's log-probabilities (V,) for the
+    token at ``pos``. ``lw`` are the component log-weights (the state keeps logs, as the
+    batched paths do). Returns ``(log_probs, lw, match, streak)``."""
     bar, phase = divmod(pos, period)
-    if phase == 0:
+    if phase == 0:  # the bar just ended decides the streaks; the head gives fresh weights
+        if pending is not None:
+            match = match & (pending[0] == pending[1][0])
         streak = bar_start_streaks(match, streak, bar)
         lw = head(bar, streak)
+        w = np.exp(lw)
         match = np.ones_like(match)
-    return mixture(lp, tokens, lw, eps), lw, match, streak
+    else:
+        w = np.exp(lw)
+        if pending is not None:
+            w, match = observe(w, match, pending[0], *pending[1], eps)
+            lw = np.log(np.maximum(w, 1e-30))
+    return mixture(lp, tokens, w, eps), lw, match, streak

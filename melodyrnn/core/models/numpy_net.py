@@ -112,6 +112,8 @@ class NumpyModel:
             self.eps_varied = float(_sigmoid(w["bar_copy.eps_logit"]))  # a varied copy's eps
             self.eps = np.r_[np.zeros(c.bar_copy), np.full(c.bar_copy, self.eps_varied)].astype(np.float32)
             self.d = np.arange(1, c.bar_copy + 1)
+            self._backs: dict[tuple[int, int], np.ndarray] = {}  # see _back
+            self._true = np.array([True])
 
     # -- state -----------------------------------------------------------------------
     def initial_state(self, batch: int, period: int = 0) -> dict[str, np.ndarray]:
@@ -206,6 +208,8 @@ class NumpyModel:
 
     def _bar_copy(self, ids, ext, h, lp, state, new) -> np.ndarray:
         """The bar-copy mixture at T = 1 for every lane (``BarCopy.forward``)."""
+        if len(ids) == 1:
+            return self._bar_copy_one(int(ids[0]), ext, h, lp, state, new)
         eps, d, period, pos = self.eps, self.d, state["period"], state["pos"]
         on, per = period > 0, np.maximum(period, 1)
         if not on.any():  # no bar grid: the plain network (as BarCopy does)
@@ -214,8 +218,6 @@ class NumpyModel:
         reach = ext.shape[1] - 1
         at = np.maximum(reach + 1 - d[None, :] * per[:, None], 0)  # (N, K): d bars back
         tok = ext[np.arange(len(ids))[:, None], at]
-        if len(ids) == 1:
-            return self._bar_copy_one(int(ids[0]), tok, h, lp, state, new)
         lw, match, streak = state["copy_lw"], state["copy_match"], state["copy_streak"]
         pend = state["copy_pend_on"] & on
         if pend.any():  # the previous step's target is ids
@@ -240,19 +242,32 @@ class NumpyModel:
                    copy_pend_tok=tok, copy_pend_on=on)
         return out.astype(np.float32)
 
-    def _bar_copy_one(self, y: int, tok, h, lp, state, new) -> np.ndarray:
+    def _bar_copy_one(self, y: int, ext, h, lp, state, new) -> np.ndarray:
         """:meth:`_bar_copy` for one lane on 1-d arrays (:mod:`.copy_lane`, as
-        ``BarCopy._one_step``); ``tok`` (1, K) are the tokens d bars back."""
+        ``BarCopy._one_step``); ``ext`` (1, reach + 1) is the history, then ``y``."""
+        period = int(state["period"][0])
+        if period <= 0:  # no bar grid: the plain network
+            new.update(copy_pend_lp=lp, copy_pend_on=np.array([False]))
+            return lp
+        tok = ext[0, self._back(period, ext.shape[1])]  # (K,): the tokens d bars back
         pending = None
         if state["copy_pend_on"][0]:  # the previous step's target is y
             pending = state["copy_pend_tok"][0], (y, math.exp(float(state["copy_pend_lp"][0, y])))
         out, lw, match, streak = lane_step(
-            state["copy_lw"][0], state["copy_match"][0], state["copy_streak"][0], pending, tok[0], lp[0],
-            int(state["pos"][0]), int(state["period"][0]), self.eps_varied,
+            state["copy_lw"][0], state["copy_match"][0], state["copy_streak"][0], pending, tok, lp[0],
+            int(state["pos"][0]), period, self.eps_varied,
             lambda bar, streaks: self._head(h, np.array([bar]), streaks[None], state["copy_span"])[0])
-        new.update(copy_lw=lw[None].astype(np.float32), copy_match=match[None], copy_streak=streak[None],
-                   copy_pend_lp=lp, copy_pend_tok=tok, copy_pend_on=np.array([True]))
-        return out[None].astype(np.float32)
+        new.update(copy_lw=lw[None], copy_match=match[None], copy_streak=streak[None],
+                   copy_pend_lp=lp, copy_pend_tok=tok[None], copy_pend_on=self._true)
+        return out[None]
+
+    def _back(self, period: int, width: int) -> np.ndarray:
+        """Indices (K,) into a lane's history row of ``width`` tokens (ending with the
+        newest) of the tokens 1..K bars back (0 where there is none), kept per bar length."""
+        key = period, width
+        if key not in self._backs:
+            self._backs[key] = np.maximum(width - self.d * period, 0)
+        return self._backs[key]
 
     def _head(self, h, bar, streak, span) -> np.ndarray:
         """Log-probabilities (N, 2K + 1) of the copy components at a bar's start; ``span``
