@@ -88,7 +88,7 @@ def main() -> None:
                 ok = [abs(s[f"generated_{k}"] - s[f"real_{k}"]) <= tol for k, tol in GOALS.items()]
                 ok.append(s["generated_aaa"] - s["real_aaa"] <= 0.03)
                 print(f"| {Path(model).stem} | {t} | {group} | {s['tunes']} "
-                      f"| {s['generated_repeat_fraction']:.2f} / {s['real_repeat_fraction']:.2f} "
+                      f"| {s['generated_repeat_fraction']:.3f} / {s['real_repeat_fraction']:.3f} "
                       f"| {s['generated_new_bars']:.1f} / {s['real_new_bars']:.1f} "
                       f"| {s['generated_in_primer_key']:.3f} / {s['real_in_primer_key']:.3f} "
                       f"| {s['generated_aaa']:.0%} / {s['real_aaa']:.0%} | {sum(ok)}/4 |", flush=True)

@@ -16,7 +16,9 @@ by ``(seed, k)``, so it is the same whatever the number of outputs.
 A form head that reads the tune's length (``copy_length``) is not told it: the primer runs
 once per length class, and each output draws its class from the posterior, the classes'
 prior times the primer's likelihood under each, over the classes long enough for the tune
-asked for (at least the primer; with the end id ruled out, primer and continuation).
+asked for (at least the primer; with the end id ruled out, primer and continuation); greedy
+decoding and beam search take the most probable class. ``nats`` are then the continuation's
+under its class.
 """
 
 from __future__ import annotations
@@ -190,7 +192,7 @@ def _continue(stepper, primer, n, steps, decode, seed, allowed, period, limit,
         runs_on = allowed is not None and not np.asarray(allowed, bool)[EOS]  # no end before `steps`
         bars = -(-(len(primer) - 1 + (steps if runs_on else 1)) // period)
         lanes = length_classes(length_posterior(prior, nats, spans_reaching(bars)), n, seed,
-                               decode.beam_size > 1)
+                               decode.beam_size > 1 or decode.sampling.greedy)
     mask = None if allowed is None else np.asarray(allowed, bool)[None, :]
     run, plays = limit
     rules = ([GrammarRule(*grammar)] if grammar is not None else []) + ([rule] if rule is not None else [])
@@ -230,8 +232,7 @@ def _continue(stepper, primer, n, steps, decode, seed, allowed, period, limit,
 
 def length_prior(model) -> np.ndarray | None:
     """The log-prior (SPANS,) of a ``copy_length`` head's length classes (None: no such head)."""
-    config = model.config
-    if not getattr(config, "copy_length", False):
+    if not getattr(getattr(model, "config", None), "copy_length", False):  # duck-typed models too
         return None
     if isinstance(model, NumpyModel):
         return model.span_prior

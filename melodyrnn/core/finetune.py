@@ -8,11 +8,13 @@ their own learning rate.
 
 from __future__ import annotations
 
+from melodyrnn.core.batching import sequence_bars
 from melodyrnn.core.checkpoint import model_from_checkpoint
+from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.models import SequenceModel
 from melodyrnn.core.models.config import ADD_ON_WEIGHTS
 
-__all__ = ["ADD_ONS", "extended", "freeze_all_but", "param_groups"]
+__all__ = ["ADD_ONS", "extended", "freeze_all_but", "param_groups", "prepare"]
 
 ADD_ONS = tuple(ADD_ON_WEIGHTS)  # config fields of the parts fine-tuning may add to a network
 PREFIXES = tuple(ADD_ON_WEIGHTS.values())  # their parameters' names begin so
@@ -34,6 +36,15 @@ def param_groups(model: SequenceModel, lr: float, add_on_lr: float) -> list[dict
         return [{"params": [p for _, p in named], "rate": 1.0}]
     return [{"params": [p for n, p in named if not n.startswith(PREFIXES)], "rate": 1.0},
             {"params": add, "rate": add_on_lr / lr}]
+
+
+def prepare(model: SequenceModel, train_only: str, train: SplitArrays | None) -> None:
+    """Before training: a ``copy_length`` head's length-class prior from the training tunes
+    (``train``; None: keep the checkpoint's, as on resuming), and the ``train_only`` freeze."""
+    if model.config.copy_length and train is not None:
+        model.bar_copy.set_span_prior(sequence_bars(train.lengths, train.bar_steps))
+    if train_only:
+        freeze_all_but(model, train_only)
 
 
 def freeze_all_but(model: SequenceModel, prefix: str) -> None:

@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melodyrnn.core.batching import IGNORE, Augmenter, make_batch, plan_epoch, sequence_bars
+from melodyrnn.core.batching import IGNORE, Augmenter, make_batch, plan_epoch
 from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, payload, save_checkpoint
 from melodyrnn.core.dataset import load_dataset
 from melodyrnn.core.metrics import MetricSums
 from melodyrnn.core.models import ModelConfig, SequenceModel
-from melodyrnn.core.finetune import extended, freeze_all_but, param_groups
+from melodyrnn.core.finetune import extended, param_groups, prepare
 from melodyrnn.core.scoring import score_split
 
 __all__ = ["TrainConfig", "Trainer", "fit", "pick_device"]
@@ -207,10 +207,7 @@ class Trainer:
                                                    **model_config))
         if self.model.config.vocab_size != self.data.vocab_size:
             raise ValueError("the model's vocabulary size differs from the dataset's")
-        if self.model.config.copy_length and self.resumed is None:  # the length classes' prior
-            self.model.bar_copy.set_span_prior(sequence_bars(self.train.lengths, self.train.bar_steps))
-        if cfg.train_only:
-            freeze_all_but(self.model, cfg.train_only)
+        prepare(self.model, cfg.train_only, self.train if self.resumed is None else None)
         self.model.to(self.device)
         self.net = self.model
         if self.dist.world > 1:

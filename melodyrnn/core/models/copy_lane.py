@@ -43,9 +43,9 @@ def observe(w: np.ndarray, match: np.ndarray, pending: np.ndarray, y: int, py: f
     k = len(pending)
     hit = pending == y  # (K,)
     w[:k] *= hit
-    w[k:2 * k] *= hit * (1 - eps) + eps * py
+    w[k:2 * k] *= np.array((eps * py, 1 - eps + eps * py), w.dtype).take(hit.view(np.uint8))  # miss, hit
     w[-1] *= py
-    w /= w.sum()
+    w /= sum(w.tolist())  # a Python sum: faster than numpy's on 2K + 1 numbers
     return w, match & hit
 
 
@@ -63,7 +63,7 @@ def mixture(lp: np.ndarray, tokens: np.ndarray, w: np.ndarray, eps: float) -> np
     k = len(tokens)
     varied = w[k:2 * k]
     p = np.exp(lp)
-    p *= w[-1] + eps * varied.sum()  # weight of the network's distribution
+    p *= w[-1] + eps * sum(varied.tolist())  # weight of the network's distribution
     p += np.bincount(tokens, weights=w[:k] + (1 - eps) * varied, minlength=len(lp))  # (V,)
     return np.log(np.maximum(p, 1e-30, out=p), out=p)
 
