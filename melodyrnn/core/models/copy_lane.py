@@ -1,7 +1,8 @@
-"""The bar-copy head's arithmetic at one lane, on small numpy arrays.
+"""The bar-copy head's arithmetic at one lane, on Python lists and small numpy arrays.
 
-Decoding one lane, the head's 2K + 1 components cost least as a handful of whole-array numpy
-calls on 1-d arrays (no batch axis, no broadcasting, no tensors), so ``BarCopy`` (torch) and
+Decoding one lane, the head's 2K + 1 components cost least as Python arithmetic on a list
+(each numpy call costs microseconds, more so right after a network step has swept the
+caches) with a few whole-array numpy calls over the vocabulary, so ``BarCopy`` (torch) and
 ``NumpyModel`` (numpy) both step one lane through these functions; their batched paths do
 the same sums on (batch, ...) arrays. Components, in order: exact copies of 1..K bars back,
 varied copies of 1..K bars back, new.
@@ -34,19 +35,24 @@ def spans_reaching(bars: int) -> np.ndarray:
     return top >= bars
 
 
-def observe(w: np.ndarray, match: np.ndarray, pending: np.ndarray, y: int, py: float,
-            eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bayes' rule, in place, on the component weights ``w`` (2K + 1,), probabilities, once
+def observe(w: list[float], match: np.ndarray, pending: np.ndarray, y: int, py: float,
+            eps: float) -> tuple[list[float], np.ndarray]:
+    """Bayes' rule on the component weights ``w`` (2K + 1 probabilities, a list) once
     target ``y`` is known: ``py`` is the network's probability of it, ``pending`` (K,) the
     tokens the copies predicted; ``match`` (K,) says which bars so far equal the one d bars
     back. An exact copy that misses is out; a varied one keeps ``eps``."""
     k = len(pending)
-    hit = pending == y  # (K,)
-    w[:k] *= hit
-    w[k:2 * k] *= np.array((eps * py, 1 - eps + eps * py), w.dtype).take(hit.view(np.uint8))  # miss, hit
+    miss, hit = eps * py, 1 - eps + eps * py  # a varied copy's likelihood of y
+    hits = [t == y for t in pending.tolist()]
+    for i, h in enumerate(hits):
+        if h:
+            w[k + i] *= hit
+        else:
+            w[i] = 0.0
+            w[k + i] *= miss
     w[-1] *= py
-    w /= sum(w.tolist())  # a Python sum: faster than numpy's on 2K + 1 numbers
-    return w, match & hit
+    z = 1.0 / sum(w)
+    return [v * z for v in w], match & np.array(hits)
 
 
 def bar_start_streaks(match: np.ndarray, streak: np.ndarray, bar: int) -> np.ndarray:
@@ -56,15 +62,18 @@ def bar_start_streaks(match: np.ndarray, streak: np.ndarray, bar: int) -> np.nda
     return np.where(held, np.minimum(streak + 1, MAX_STREAK), 0)
 
 
-def mixture(lp: np.ndarray, tokens: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+def mixture(lp: np.ndarray, tokens: np.ndarray, w: list[float], eps: float) -> np.ndarray:
     """Log-probabilities (V,) of the mixture: the network's ``lp`` (V,) weighted by the new
     and varied components, plus the copies' mass on ``tokens`` (K,), the tokens d bars back;
-    ``w`` (2K + 1,) are the component weights (probabilities)."""
+    ``w`` are the 2K + 1 component weights (probabilities)."""
     k = len(tokens)
-    varied = w[k:2 * k]
     p = np.exp(lp)
-    p *= w[-1] + eps * sum(varied.tolist())  # weight of the network's distribution
-    p += np.bincount(tokens, weights=w[:k] + (1 - eps) * varied, minlength=len(lp))  # (V,)
+    p *= w[-1] + eps * sum(w[k:2 * k])  # weight of the network's distribution
+    keep = 1 - eps
+    for i, t in enumerate(tokens.tolist()):  # at most K tokens get a copy's mass
+        mass = w[i] + keep * w[k + i]
+        if mass > 0:
+            p[t] += mass
     return np.log(np.maximum(p, 1e-30, out=p), out=p)
 
 
@@ -75,18 +84,19 @@ def lane_step(lw: np.ndarray, match: np.ndarray, streak: np.ndarray, pending: tu
     the copies predicted and ``(y, p_net(y))``, or None), a fresh ``head(bar, streak)``
     (log-weights) at a bar's first token, then the mixture's log-probabilities (V,) for the
     token at ``pos``. ``lw`` are the component log-weights (the state keeps logs, as the
-    batched paths do). Returns ``(log_probs, lw, match, streak)``."""
+    batched paths do); within the step they are a list of probabilities, since on 33 numbers
+    Python's arithmetic beats numpy's per-call cost. Returns ``(log_probs, lw, match, streak)``."""
     bar, phase = divmod(pos, period)
     if phase == 0:  # the bar just ended decides the streaks; the head gives fresh weights
         if pending is not None:
             match = match & (pending[0] == pending[1][0])
         streak = bar_start_streaks(match, streak, bar)
         lw = head(bar, streak)
-        w = np.exp(lw)
+        w = np.exp(lw).tolist()
         match = np.ones_like(match)
     else:
-        w = np.exp(lw)
+        w = np.exp(lw).tolist()
         if pending is not None:
             w, match = observe(w, match, pending[0], *pending[1], eps)
-            lw = np.log(np.maximum(w, 1e-30))
+            lw = np.log(np.maximum(np.array(w, lw.dtype), 1e-30))
     return mixture(lp, tokens, w, eps), lw, match, streak
