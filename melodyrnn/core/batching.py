@@ -100,7 +100,7 @@ def make_batch(split: SplitArrays, plan: Plan, step: int, seq_len: int,
     batch = seqs.shape[0]
     inputs = np.zeros((batch, seq_len), np.int64)
     targets = np.full((batch, seq_len), IGNORE, np.int64)
-    periods, bars = np.zeros(batch, np.int64), np.zeros(batch, np.int64)
+    periods = np.zeros(batch, np.int64)
     for b in np.flatnonzero(seqs >= 0).tolist():
         s, w = int(seqs[b]), int(wins[b])
         begin, end = int(split.offsets[s]), int(split.offsets[s + 1])
@@ -113,5 +113,6 @@ def make_batch(split: SplitArrays, plan: Plan, step: int, seq_len: int,
         inputs[b, :n] = chunk[:-1]
         targets[b, :n] = chunk[1:]
         periods[b] = split.bar_steps[s]
-        bars[b] = sequence_bars(end - begin, periods[b])
+    s = np.maximum(seqs, 0)
+    bars = np.where(seqs >= 0, sequence_bars(split.offsets[s + 1] - split.offsets[s], periods), 0)
     return Batch(inputs, targets, (wins == 0) & (seqs >= 0), periods, seqs, bars)

@@ -242,9 +242,7 @@ def length_prior(model) -> np.ndarray | None:
 def length_posterior(log_prior: np.ndarray, primer_nats: np.ndarray, possible: np.ndarray) -> np.ndarray:
     """Log-posterior (SPANS,) of the length classes: prior times the primer's likelihood
     (``primer_nats``: its ``-ln p`` in each class), over the ``possible`` classes only."""
-    log_post = np.where(possible, log_prior - primer_nats, -np.inf)
-    top = log_post.max()
-    return log_post - (top + np.log(np.exp(log_post - top).sum()))
+    return log_softmax(np.where(possible, log_prior - primer_nats, -np.inf))
 
 
 def length_classes(log_post: np.ndarray, n: int, seed: int, best: bool) -> np.ndarray:

@@ -9,6 +9,7 @@ from melodyrnn.core.batching import IGNORE, make_batch, plan_epoch, sequence_bar
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.metrics import MetricSums
 from melodyrnn.core.models import SequenceModel
+from melodyrnn.core.models.copy_lane import span_of
 
 __all__ = ["score_split"]
 
@@ -60,5 +61,4 @@ def score_split(model: SequenceModel, split: SplitArrays, *, batch_size: int = 6
 
 def _length_nats(model: SequenceModel, bars: np.ndarray) -> np.ndarray:
     """``-ln p`` of each tune's length class under the model's prior (float64)."""
-    spans = model.bar_copy.spans(torch.from_numpy(bars), len(bars), "cpu")
-    return -model.bar_copy.span_prior.cpu().double()[spans].numpy()
+    return -model.bar_copy.span_prior.cpu().double().numpy()[span_of(bars)]

@@ -73,8 +73,7 @@ def _score_real(model, ids: list[int], period: int, from_token: int, notes: int)
         nats = float(cont[0])
     else:
         post = length_posterior(prior, primer, spans_reaching(-(-(len(ids) - 2) // period)))
-        top = (post - cont).max()
-        nats = -float(top + np.log(np.exp(post - cont - top).sum()))
+        nats = -float(np.logaddexp.reduce(post - cont))  # -ln of the posterior mixture
     return nats / math.log(2) / notes if notes else math.nan
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, SPAN_EDGES, SPANS, lane_step
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, SPAN_EDGES, SPANS, lane_step, span_of
 
 __all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
 
@@ -53,7 +53,6 @@ class BarCopy(nn.Module):
             nn.init.zeros_(self.span.weight)
             # log-prior of the length classes, set from the training tunes (set_span_prior)
             self.register_buffer("span_prior", torch.full((SPANS,), -math.log(SPANS)))
-            self.register_buffer("_edges", torch.tensor(SPAN_EDGES), persistent=False)
         self.streak = nn.Parameter(torch.zeros(MAX_STREAK + 1, 2 * bars))
         self.eps_logit = nn.Parameter(torch.tensor(-3.0))
         nn.init.zeros_(self.proj.weight)
@@ -67,14 +66,15 @@ class BarCopy(nn.Module):
     def set_span_prior(self, bars: np.ndarray) -> None:
         """The length classes' log-prior from the lengths (bars) of the training tunes
         (add-one smoothed)."""
-        counts = np.bincount(np.searchsorted(SPAN_EDGES, bars, side="right"), minlength=SPANS) + 1.0
+        counts = np.bincount(span_of(bars), minlength=SPANS) + 1.0
         self.span_prior.copy_(torch.from_numpy(np.log(counts / counts.sum())).float())
 
     def spans(self, bars: torch.Tensor | None, batch: int, device) -> torch.Tensor:
         """Length classes (batch,) of tunes ``bars`` (batch,) bars long (None: class 0)."""
         if bars is None or self.span is None:
             return torch.zeros(batch, dtype=torch.long, device=device)
-        return torch.bucketize(bars.to(device), self._edges.to(device), right=True)
+        bars = bars.to(device)  # as copy_lane.span_of, on the tensors' device
+        return torch.bucketize(bars, torch.tensor(SPAN_EDGES, device=device), right=True)
 
     def initial(self, batch: int, vocab: int, device, bars: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:

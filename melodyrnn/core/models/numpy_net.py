@@ -208,7 +208,7 @@ class NumpyModel:
 
     def _bar_copy(self, ids, ext, h, lp, state, new) -> np.ndarray:
         """The bar-copy mixture at T = 1 for every lane (``BarCopy.forward``)."""
-        if len(ids) == 1:
+        if len(ids) == 1 and state["period"][0] > 0:
             return self._bar_copy_one(int(ids[0]), ext, h, lp, state, new)
         eps, d, period, pos = self.eps, self.d, state["period"], state["pos"]
         on, per = period > 0, np.maximum(period, 1)
@@ -244,11 +244,8 @@ class NumpyModel:
 
     def _bar_copy_one(self, y: int, ext, h, lp, state, new) -> np.ndarray:
         """:meth:`_bar_copy` for one lane on 1-d arrays (:mod:`.copy_lane`, as
-        ``BarCopy._one_step``); ``ext`` (1, reach + 1) is the history, then ``y``."""
+        ``BarCopy._one_step``) with a bar grid; ``ext`` (1, reach + 1) is the history, then ``y``."""
         period = int(state["period"][0])
-        if period <= 0:  # no bar grid: the plain network
-            new.update(copy_pend_lp=lp, copy_pend_on=np.array([False]))
-            return lp
         tok = ext[0, self._back(period, ext.shape[1])]  # (K,): the tokens d bars back
         pending = None
         if state["copy_pend_on"][0]:  # the previous step's target is y
