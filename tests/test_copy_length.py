@@ -72,6 +72,14 @@ def test_numpy_steps_give_the_torch_models_log_probabilities_in_every_class():
         got.append(lp)
     np.testing.assert_allclose(np.stack(got, axis=1), want.numpy(), atol=2e-4, rtol=0)
     assert np.abs(np.diff(want.numpy(), axis=0)).max() > 1e-3  # the classes differ
+    for cls in range(SPANS):  # one lane at a time: the Python-float path (copy_lane)
+        state = numpy_model.initial_state(1, 4)
+        state["copy_span"] = np.array([cls])
+        one = []
+        for t in range(ids.shape[1]):
+            lp, state = numpy_model.step(ids[cls:cls + 1, t].numpy(), state)
+            one.append(lp[0])
+        np.testing.assert_allclose(np.stack(one), want[cls].numpy(), atol=2e-4, rtol=0)
 
 
 def test_one_lane_decoding_path_matches_the_batched_one():

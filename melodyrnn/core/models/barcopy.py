@@ -149,16 +149,18 @@ class BarCopy(nn.Module):
         if bool(state["copy_pend_on"][0]):  # the previous call's target is ids[0, 0]
             y = int(ids[0, 0])
             py = math.exp(float(state["copy_pend_lp"][0, y]))
-            pending = state["copy_pend_tok"][0].cpu().numpy(), (y, py)
+            pending = state["copy_pend_tok"][0].cpu().numpy(), y, py
         hist = ext.shape[1] - 1
         tok = ext[0, [max(hist + 1 - d * period, 0) for d in range(1, self.k + 1)]]  # (K,)
 
-        def head(bar: int, streaks: np.ndarray) -> np.ndarray:
-            return self._head(h[:, 0], torch.tensor([bar], device=dev),
-                              torch.from_numpy(streaks[None]).to(dev), state["copy_span"])[0].cpu().numpy()
+        def head(bar: int, streaks: list[int]) -> list[float]:
+            return self._head(h[:, 0], torch.tensor([bar], device=dev), torch.tensor([streaks], device=dev),
+                              state["copy_span"])[0].exp().double().cpu().tolist()
 
-        out, lw, match, streak = lane_step(lw, match, streak, pending, tok.cpu().numpy(), lp.cpu().numpy(),
-                                           pos, period, float(torch.sigmoid(self.eps_logit)), head)
+        out, w, match, streak = lane_step(np.exp(lw.astype(np.float64)), match, streak, pending,
+                                          tok.cpu().numpy(), lp.exp().cpu().numpy(), 1.0, pos, period,
+                                          float(torch.sigmoid(self.eps_logit)), head)
+        lw = np.log(np.maximum(w, 1e-30))  # the state keeps log-weights, as forward does
         new.update({"copy_lw": torch.tensor(lw[None], dtype=torch.float32, device=dev),
                     "copy_match": torch.from_numpy(match[None]).to(dev),
                     "copy_streak": torch.from_numpy(streak[None]).to(dev), "copy_pend_tok": tok[None]})

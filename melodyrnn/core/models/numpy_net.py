@@ -14,12 +14,11 @@ costs; a command that only samples a shipped model need not pay it.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from melodyrnn.core.models.config import ModelConfig
-from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, SPANS, lane_step
+from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, SPANS, head_weights, lane_step
 from melodyrnn.core.models.layout import (FORM_BITS, PAD, POSITION_BITS, history_length, input_size,
                                           lane_dim, position_table)
 
@@ -112,6 +111,13 @@ class NumpyModel:
             self.eps_varied = float(_sigmoid(w["bar_copy.eps_logit"]))  # a varied copy's eps
             self.eps = np.r_[np.zeros(c.bar_copy), np.full(c.bar_copy, self.eps_varied)].astype(np.float32)
             self.d = np.arange(1, c.bar_copy + 1)
+            # one lane's head (copy_lane.head_weights): the projection and the cont term in one
+            # product, and the bias, place and length-class terms summed per [class, bar] row
+            self.head_w = np.concatenate([self.copy_w] + ([self.cont_w] if c.copy_continue else []), axis=1)
+            base = self.copy_b + self.place  # (64, 2K + 1)
+            if c.copy_length:
+                base = (base[None] + self.span.reshape(SPANS, MAX_BAR + 1, -1)).reshape(-1, base.shape[1])
+            self.head_rows, self.streak_rows = base.tolist(), self.streak_table.tolist()
             self._backs: dict[tuple[int, int], np.ndarray] = {}  # see _back
             self._true = np.array([True])
 
@@ -129,13 +135,15 @@ class NumpyModel:
             state["period"] = np.full(batch, period if period <= c.max_period else 0, np.int64)
         if c.bar_copy:
             k = c.bar_copy
-            lw = np.full((batch, 2 * k + 1), NEG, np.float32)
-            lw[:, -1] = 0.0
-            state.update(copy_lw=lw, copy_span=np.zeros(batch, np.int64),
+            w = np.zeros((batch, 2 * k + 1))  # component weights (probabilities): all new
+            w[:, -1] = 1.0
+            # the previous step's network distribution, pend_e * pend_scale (unnormalised and
+            # 1 / its sum: the one-lane path never normalises the whole vector)
+            state.update(copy_w=w, copy_span=np.zeros(batch, np.int64),
                          copy_match=np.zeros((batch, k), bool),
                          copy_streak=np.zeros((batch, k), np.int64),
-                         copy_pend_lp=np.zeros((batch, c.vocab_size), np.float32),
-                         copy_pend_tok=np.zeros((batch, k), np.int64),
+                         copy_pend_e=np.zeros((batch, c.vocab_size), np.float32),
+                         copy_pend_scale=np.ones(batch), copy_pend_tok=np.zeros((batch, k), np.int64),
                          copy_pend_on=np.zeros(batch, bool))
         return state
 
@@ -154,10 +162,10 @@ class NumpyModel:
             ext = np.concatenate([state["hist"], ids[:, None]], axis=1)  # (N, reach + 1): history, then ids
             x = self._with_lookback(ids, ext, state, x, new)
         h = self._core(x, state, new)  # (N, H)
-        lp = _log_softmax(h @ self.out_w + self.out_b)
+        logits = h @ self.out_w + self.out_b  # (N, V)
         if self.config.bar_copy:
-            lp = self._bar_copy(ids, ext, h, lp, state, new)
-        return lp, new
+            return self._bar_copy(ids, ext, h, logits, state, new), new
+        return _log_softmax(logits), new
 
     def _with_lookback(self, ids, ext, state, x, new) -> np.ndarray:
         """x with the lookback inputs appended, as ``SequenceModel._lookback_inputs`` at T = 1;
@@ -206,56 +214,62 @@ class NumpyModel:
             new["c"] = np.stack(cs)
         return x
 
-    def _bar_copy(self, ids, ext, h, lp, state, new) -> np.ndarray:
+    def _bar_copy(self, ids, ext, h, logits, state, new) -> np.ndarray:
         """The bar-copy mixture at T = 1 for every lane (``BarCopy.forward``)."""
         if len(ids) == 1 and state["period"][0] > 0:
-            return self._bar_copy_one(int(ids[0]), ext, h, lp, state, new)
+            return self._bar_copy_one(int(ids[0]), ext, h, logits[0], state, new)
+        lp = _log_softmax(logits)
         eps, d, period, pos = self.eps, self.d, state["period"], state["pos"]
         on, per = period > 0, np.maximum(period, 1)
+        net = np.exp(lp)
+        new.update(copy_pend_e=net, copy_pend_scale=np.ones(len(ids)), copy_pend_on=on)
         if not on.any():  # no bar grid: the plain network (as BarCopy does)
-            new.update(copy_pend_lp=lp, copy_pend_on=on)
             return lp
         reach = ext.shape[1] - 1
         at = np.maximum(reach + 1 - d[None, :] * per[:, None], 0)  # (N, K): d bars back
         tok = ext[np.arange(len(ids))[:, None], at]
-        lw, match, streak = state["copy_lw"], state["copy_match"], state["copy_streak"]
+        w, match, streak = state["copy_w"], state["copy_match"], state["copy_streak"]
         pend = state["copy_pend_on"] & on
         if pend.any():  # the previous step's target is ids
-            lw, match = self._observe(lw, match, state["copy_pend_lp"], state["copy_pend_tok"], ids, pend)
+            py = state["copy_pend_e"][np.arange(len(ids)), ids] * state["copy_pend_scale"]  # (N,)
+            w, match = self._observe(w, match, py, state["copy_pend_tok"], ids, pend)
         bar = pos // per
         start = on & (pos % per == 0)
         if start.any():
             held = match & (d[None, :] < bar[:, None])  # bar - 1 equals bar - 1 - d
             grown = np.where(held, np.minimum(streak + 1, MAX_STREAK), 0)
             streak = np.where(start[:, None], grown, streak)
-            lw = np.where(start[:, None], self._head(h, bar, streak, state["copy_span"]), lw)
+            w = np.where(start[:, None], np.exp(self._head(h, bar, streak, state["copy_span"])), w)
             match = match | start[:, None]
-        w = np.exp(lw)  # (N, 2K + 1)
         coef = w[:, -1] + (w[:, :-1] * eps).sum(axis=1)  # weight of the network
-        p = coef[:, None] * np.exp(lp)
+        p = coef[:, None] * net
         copied = w[:, :-1] * (1 - eps)  # (N, 2K), onto the tokens d bars back
         n, vocab = p.shape
         at = (np.arange(n)[:, None] * vocab + np.concatenate([tok, tok], axis=1)).ravel()
         p += np.bincount(at, weights=copied.ravel(), minlength=n * vocab).reshape(n, vocab)
         out = np.where(on[:, None], np.log(np.maximum(p, 1e-30)), lp)
-        new.update(copy_lw=lw, copy_match=match, copy_streak=streak, copy_pend_lp=lp,
-                   copy_pend_tok=tok, copy_pend_on=on)
+        new.update(copy_w=w, copy_match=match, copy_streak=streak, copy_pend_tok=tok)
         return out.astype(np.float32)
 
-    def _bar_copy_one(self, y: int, ext, h, lp, state, new) -> np.ndarray:
+    def _bar_copy_one(self, y: int, ext, h, logits, state, new) -> np.ndarray:
         """:meth:`_bar_copy` for one lane on 1-d arrays (:mod:`.copy_lane`, as
-        ``BarCopy._one_step``) with a bar grid; ``ext`` (1, reach + 1) is the history, then ``y``."""
+        ``BarCopy._one_step``) with a bar grid: ``logits`` (V,); ``ext`` (1, reach + 1) is the
+        history, then ``y``. The network's distribution stays unnormalised (``net * scale``)."""
         period = int(state["period"][0])
         tok = ext[0, self._back(period, ext.shape[1])]  # (K,): the tokens d bars back
+        net = np.exp(logits - logits.max())  # (V,)
+        scale = 1.0 / float(net.sum())
+        new.update(copy_pend_e=net[None], copy_pend_scale=np.array([scale]),
+                   copy_pend_tok=tok[None], copy_pend_on=self._true)
         pending = None
         if state["copy_pend_on"][0]:  # the previous step's target is y
-            pending = state["copy_pend_tok"][0], (y, math.exp(float(state["copy_pend_lp"][0, y])))
-        out, lw, match, streak = lane_step(
-            state["copy_lw"][0], state["copy_match"][0], state["copy_streak"][0], pending, tok, lp[0],
+            py = float(state["copy_pend_e"][0, y]) * float(state["copy_pend_scale"][0])
+            pending = state["copy_pend_tok"][0], y, py
+        out, w, match, streak = lane_step(
+            state["copy_w"][0], state["copy_match"][0], state["copy_streak"][0], pending, tok, net, scale,
             int(state["pos"][0]), period, self.eps_varied,
-            lambda bar, streaks: self._head(h, np.array([bar]), streaks[None], state["copy_span"])[0])
-        new.update(copy_lw=lw[None], copy_match=match[None], copy_streak=streak[None],
-                   copy_pend_lp=lp, copy_pend_tok=tok[None], copy_pend_on=self._true)
+            lambda bar, streaks: self._head_one(h, bar, streaks, int(state["copy_span"][0])))
+        new.update(copy_w=w[None], copy_match=match[None], copy_streak=streak[None])
         return out[None]
 
     def _back(self, period: int, width: int) -> np.ndarray:
@@ -265,6 +279,15 @@ class NumpyModel:
         if key not in self._backs:
             self._backs[key] = np.maximum(width - self.d * period, 0)
         return self._backs[key]
+
+    def _head_one(self, h, bar: int, streak: list[int], span: int) -> list[float]:
+        """:meth:`_head` for one lane, as probabilities (a list of 2K + 1)."""
+        n = 2 * len(self.d) + 1
+        out = (h[0] @ self.head_w).tolist()  # (2K + 1 [+ 2K],)
+        row = self.head_rows[span * (MAX_BAR + 1) * (self.span is not None) + min(bar, MAX_BAR)]
+        logits = [a + b for a, b in zip(out, row)]
+        cont = out[n:] if self.cont_w is not None else None
+        return head_weights(logits, cont, self.streak_rows, streak, bar)
 
     def _head(self, h, bar, streak, span) -> np.ndarray:
         """Log-probabilities (N, 2K + 1) of the copy components at a bar's start; ``span``
@@ -280,11 +303,11 @@ class NumpyModel:
         copies = np.where(near, logits[:, :-1] + per_c, NEG)
         return _log_softmax(np.concatenate([copies, logits[:, -1:]], axis=1)).astype(np.float32)
 
-    def _observe(self, lw, match, lp, tok, y, lanes):
-        """Bayes' rule on the component weights once target ``y`` (N,) is known."""
-        lp_y = lp[np.arange(len(y)), y][:, None]  # (N, 1)
+    def _observe(self, w, match, py, tok, y, lanes):
+        """Bayes' rule on the component weights ``w`` (N, 2K + 1) once target ``y`` (N,) is
+        known; ``py`` (N,) is the network's probability of it."""
+        py = np.maximum(py, 1e-30)[:, None]  # (N, 1)
         hit = tok == y[:, None]
-        lp_copy = np.log(np.maximum((1 - self.eps) * np.tile(hit, 2) + self.eps * np.exp(lp_y), 1e-30))
-        post = _log_softmax(lw + np.concatenate([lp_copy, lp_y], axis=1))
-        return (np.where(lanes[:, None], post, lw).astype(np.float32),
-                np.where(lanes[:, None], match & hit, match))
+        post = w * np.concatenate([(1 - self.eps) * np.tile(hit, 2) + self.eps * py, py], axis=1)
+        post /= post.sum(axis=1, keepdims=True)
+        return np.where(lanes[:, None], post, w), np.where(lanes[:, None], match & hit, match)
