@@ -1,7 +1,7 @@
 """Do continuations develop like real tunes? Models side by side, in one run.
 
-For each model: test bits/note on the dataset's test split, split into rhythm and pitch
-(the pitch part beside IDyOM's, Pearce 2005: 2.878 bits/note averaged over its Essen
+For each model: bits/note on the dataset's test split (``--split valid`` to choose
+models), split into rhythm and pitch (the pitch part beside IDyOM's, Pearce 2005: 2.878 bits/note averaged over its Essen
 datasets for the long-term model, 2.479 with the short-term model; per Essen subset here, by
 file-name prefix). Then each model continues every held-out tune of 24 bars or more from its
 first 8 bars for 16 bars, at each temperature, and the form of the continuations is compared
@@ -13,7 +13,7 @@ with the tunes' own bars 9-24, per collection (Irish = O'Neill + Ryan's; Essen):
 - A A A: one 8-bar block three times in a row (at most 3 points above real).
 
     python benchmarks/continuations.py DATASET --models default runs/form/best.pt \\
-        [--temperatures 0.8,1.0,1.2] [--outputs 4] [--limit 0]
+        [--temperatures 0.8,1.0,1.2] [--outputs 4] [--limit 0] [--split test]
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ GROUPS = {"oneills1850": "Irish", "ryans-mammoth": "Irish", "essen": "Essen", "n
 GOALS = {"repeat_fraction": 0.05, "new_bars": 1.5, "in_primer_key": 0.02}
 
 
-def scores(model: str, dataset: Path, files: list[str]) -> None:
-    r = evaluate(model, [str(dataset)], split="test")
-    print(f"\n### {model}\n\ntest: {r['bits_per_note']:.3f} bits/note = rhythm "
+def scores(model: str, dataset: Path, files: list[str], split: str) -> None:
+    r = evaluate(model, [str(dataset)], split=split)
+    print(f"\n### {model}\n\n{split}: {r['bits_per_note']:.3f} bits/note = rhythm "
           f"{r['rhythm_bits_per_note']:.3f} + pitch {r['pitch_bits_per_note']:.3f} "
           f"(IDyOM pitch, Essen average: 2.878 long-term, 2.479 with short-term)")
     essen = [f for f in files if Path(f).parent.name == "essen"]
@@ -49,7 +49,7 @@ def scores(model: str, dataset: Path, files: list[str]) -> None:
         if len(group) >= 10:
             s = evaluate(model, group)
             cells.append(f"{name} ({len(group)}) {s['pitch_bits_per_note']:.2f}")
-    print("pitch bits/note by Essen subset (test tunes): " + ", ".join(cells))
+    print(f"pitch bits/note by Essen subset ({split} tunes): " + ", ".join(cells))
 
 
 def form(model: str, files: list[str], temperature: float, seed: int, outputs: int) -> dict:
@@ -72,13 +72,15 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="at most this many test tunes (0: all)")
     ap.add_argument("--outputs", type=int, default=4, help="continuations per tune")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", default="test", choices=["valid", "test"],
+                    help="held-out tunes to continue: valid to choose a model, test to report it")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    files = load_dataset(args.dataset).split_files("test")
+    files = load_dataset(args.dataset).split_files(args.split)
     if args.limit:
         files = files[:: max(len(files) // args.limit, 1)][:args.limit]
     for model in args.models:
-        scores(model, args.dataset, files)
+        scores(model, args.dataset, files, args.split)
     print("\n| model | T | collection | tunes | repeat gen/real | new gen/real | in key gen/real "
           "| A A A gen/real | goals met |")
     print("|---|---|---|---|---|---|---|---|---|")
