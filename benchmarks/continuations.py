@@ -1,11 +1,12 @@
 """Do continuations develop like real tunes? Models side by side, in one run.
 
-For each model: bits/note on the dataset's test split (``--split valid`` to choose
-models), split into rhythm and pitch (the pitch part beside IDyOM's, Pearce 2005: 2.878 bits/note averaged over its Essen
-datasets for the long-term model, 2.479 with the short-term model; per Essen subset here, by
-file-name prefix). Then each model continues every held-out tune of 24 bars or more from its
-first 8 bars for 16 bars, at each temperature, and the form of the continuations is compared
-with the tunes' own bars 9-24, per collection (Irish = O'Neill + Ryan's; Essen):
+For each model: bits/note on the dataset's test split (``--split valid`` to choose models),
+split into rhythm and pitch (the pitch part beside IDyOM's, Pearce 2005: 2.878 bits/note
+averaged over its Essen datasets for the long-term model, 2.479 with the short-term model;
+per Essen subset here, by file-name prefix). Then each model continues every held-out tune
+of 24 bars or more from its first 8 bars for 16 bars, at each temperature, and the form of
+the continuations is compared with the tunes' own bars 9-24, per collection (Irish = O'Neill
++ Ryan's; Essen):
 
 - repeat: share of continuation bars that repeat an earlier bar (goal: within 0.05 of real);
 - new: bars never heard before in the tune, of 16 (within 1.5);

@@ -1,6 +1,8 @@
 """Bar copy: the form head's mixture is a distribution, carries over windows and steps, copies
 whole bars by hand, and is trained on a frozen network by fine-tuning."""
 
+import math
+
 import pytest
 import torch
 
@@ -180,3 +182,35 @@ def test_one_lane_decoding_path_matches_the_batched_one(cont):
                 out, state = m(ids[:, t:t + 1], state)
                 parts.append(out)
         assert torch.allclose(torch.cat(parts, 1), full, atol=1e-5), period
+
+
+def test_exact_repeat_nats_by_hand():
+    """Bars of 2 tokens, K = 2: the head's -ln p of "this bar repeats one exactly"."""
+    head = copy_model(bars=2).bar_copy
+    lw = torch.log(torch.tensor([[0.1, 0.2, 0.3, 0.15, 0.25]] * 4))  # exact 1, 2; varied 1, 2; new
+    ext = torch.tensor([[3, 4, 5, 6, 3, 4],    # bar 2 repeats bar 0 (2 back)
+                        [3, 4, 3, 4, 3, 4],    # bar 2 repeats bars 1 and 0
+                        [3, 4, 5, 6, 7, 8],    # bar 2 is new
+                        [3, 4, 5, 6, 3, 4]])   # not at a bar start: left out
+    start = torch.tensor([True, True, True, False])
+    per, bar = torch.full((4,), 2), torch.full((4,), 2)
+    got = head.exact_repeat_nats(lw, ext, 4, bar, per, start)
+    want = -math.log(0.2) - math.log(0.1 + 0.2) - math.log(0.3 + 0.15 + 0.25)
+    assert abs(float(got) - want) < 1e-5
+    # a bar running past the window's end counts for nothing; so does one 3 bars back (K = 2)
+    assert float(head.exact_repeat_nats(lw, ext, 5, bar, per, start)) == 0.0
+    assert abs(float(head.exact_repeat_nats(lw[:1], ext[:1], 4, torch.tensor([1]), per[:1], start[:1]))
+               + math.log(0.3 + 0.15 + 0.25)) < 1e-5  # bar 1: only 1 back is there, and differs
+
+
+def test_form_weight_trains_the_head_towards_exact_repeats():
+    m, ids = copy_model(), some_ids()
+    m.train()
+    out, _ = m(ids, m.initial_state(3, PERIODS))
+    nats = m.form_nats()
+    assert nats is not None and float(nats.detach()) > 0
+    nats.backward()  # it reaches the head
+    assert m.bar_copy.proj.bias.grad is not None and m.bar_copy.proj.bias.grad.abs().sum() > 0
+    with torch.no_grad():
+        m(ids, m.initial_state(3, PERIODS))
+    assert m.form_nats() is nats  # a forward without gradients leaves it alone

@@ -195,6 +195,9 @@ def info(dataset, as_json) -> None:
               "bar_copy: the form head on a frozen network).")
 @click.option("--add-on-lr", type=click.FloatRange(0), default=0.0, show_default=True,
               help="--init-from: learning rate of the parts added to the network (0: --lr).")
+@click.option("--form-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="--bar-copy: also train the head to say whether each bar repeats one exactly, "
+                   "with this weight per bar beside each token's nats.")
 @click.option("--attention-length", type=click.IntRange(1), default=40, show_default=True,
               help="attention: past outputs attended over.")
 @click.option("--unfused", is_flag=True, help="rnn: run the written-out Elman equations.")
@@ -238,7 +241,7 @@ def info(dataset, as_json) -> None:
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
           lookback_bars, bar_index, bar_copy, copy_continue, copy_length, train_only, add_on_lr,
-          attention_length,
+          form_weight, attention_length,
           unfused, batch_size, seq_len, lr, weight_decay, optimizer, schedule, warmup, clip, epochs,
           max_steps, eval_every, patience, transpose, checkpoint_every, seed, device, no_amp, init_from,
           resume, task, labels, max_len, quiet) -> None:
@@ -252,7 +255,8 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
         tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
         bar_index=bar_index, bar_copy=bar_copy, copy_continue=copy_continue, copy_length=copy_length,
         train_only=train_only,
-        add_on_lr=add_on_lr, attention_length=attention_length, unfused=unfused, batch_size=batch_size,
+        add_on_lr=add_on_lr, form_weight=form_weight, attention_length=attention_length, unfused=unfused,
+        batch_size=batch_size,
         seq_len=seq_len, lr=lr, weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
         warmup=warmup, clip=clip, epochs=epochs, max_steps=max_steps, eval_every=eval_every,
         patience=patience, transpose=transpose, checkpoint_every=checkpoint_every, seed=seed,

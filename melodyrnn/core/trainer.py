@@ -59,6 +59,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     train_only: str = ""
     add_on_lr: float = 0.0
+    form_weight: float = 0.0  #: weight of the head's exact-repeat nats per bar (SequenceModel.form_nats)
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "adamw"):
@@ -68,8 +69,8 @@ class TrainConfig:
         if min(self.batch_size, self.seq_len, self.epochs, self.eval_batch_size) < 1 or self.lr <= 0:
             raise ValueError("batch_size, seq_len, epochs and lr must be positive")
         if min(self.max_steps, self.warmup_steps, self.eval_every, self.patience, self.checkpoint_every,
-               self.clip, self.weight_decay, self.add_on_lr) < 0:
-            raise ValueError("step counts, clip, weight_decay and add_on_lr must be >= 0")
+               self.clip, self.weight_decay, self.add_on_lr, self.form_weight) < 0:
+            raise ValueError("step counts, clip, weight_decay, add_on_lr and form_weight must be >= 0")
         if not isinstance(self.augment, dict):
             raise ValueError("augment must be a dict of the encoding's augmentation options")
 
@@ -163,10 +164,7 @@ def fit(dataset_dir: str | os.PathLike, run_dir: str | os.PathLike, model_config
     resume : bool
         Continue ``run_dir/last.pt`` exactly where it stopped.
 
-    Returns
-    -------
-    dict
-        The best validation metrics.
+    Returns the best validation metrics (a dict).
     """
     return Trainer(dataset_dir, run_dir, model_config, cfg, augmenter, filler_ids,
                    init_from, resume, progress, units).run()
@@ -345,6 +343,8 @@ class Trainer:
                 ignore_index=IGNORE, reduction="sum")
         count = int((targets != IGNORE).sum())
         loss = loss_sum / max(count, 1)
+        if cfg.form_weight and (form := self.model.form_nats()) is not None:  # see TrainConfig
+            loss = loss + cfg.form_weight * form / max(count, 1)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if cfg.clip:

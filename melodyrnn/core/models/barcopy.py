@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from melodyrnn.core.models.layout import PAD
 from melodyrnn.core.models.copy_lane import MAX_BAR, MAX_STREAK, NEG, SPAN_EDGES, SPANS, lane_step, span_of
 
 __all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
@@ -60,6 +61,7 @@ class BarCopy(nn.Module):
         with torch.no_grad():
             self.proj.bias.zero_()
             self.proj.bias[-1] = 3.0  # start close to the plain network (new bars)
+        self.form_nats: torch.Tensor | None = None  # the last training forward's exact_repeat_nats
         self.register_buffer("_d", torch.arange(1, bars + 1), persistent=False)
         self.register_buffer("_exact", torch.arange(2 * bars) < bars, persistent=False)
 
@@ -103,6 +105,8 @@ class BarCopy(nn.Module):
         if batch == steps == 1 and not torch.is_grad_enabled():
             return self._one_step(ids, h, logits, ext, int(pos[0]), int(period[0]), state)
         eps = self._eps()  # (2K,)
+        if torch.is_grad_enabled():  # training: see exact_repeat_nats
+            self.form_nats = logits.new_zeros((), dtype=torch.float32)
         lp_net = torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
         on = period > 0
         per = period.clamp(min=1)
@@ -120,7 +124,11 @@ class BarCopy(nn.Module):
                 held = match & (self._d[None, :] < bar[:, None])  # bar - 1 equals bar - 1 - d
                 streak = torch.where(start[:, None],
                                      torch.where(held, (streak + 1).clamp(max=MAX_STREAK), 0), streak)
-                lw = torch.where(start[:, None], self._head(h[:, t], bar, streak, state["copy_span"]), lw)
+                fresh = self._head(h[:, t], bar, streak, state["copy_span"])
+                if torch.is_grad_enabled():
+                    self.form_nats = self.form_nats + self.exact_repeat_nats(fresh, ext, hist + t + 1, bar,
+                                                                             per, start)
+                lw = torch.where(start[:, None], fresh, lw)
                 match = match | start[:, None]
             at = (hist + t + 1 - self._d[None, :] * per[:, None]).clamp(min=0)  # (B, K) in ext
             tok = torch.gather(ext, 1, at)  # (B, K): the token d bars back
@@ -134,6 +142,31 @@ class BarCopy(nn.Module):
         new = {"copy_lw": lw, "copy_match": match, "copy_streak": streak, "copy_span": state["copy_span"],
                "copy_pend_lp": lp_net[:, -1], "copy_pend_tok": tok, "copy_pend_on": on}
         return torch.stack(outs, dim=1).to(logits.dtype), new
+
+    def exact_repeat_nats(self, lw: torch.Tensor, ext: torch.Tensor, at: int, bar: torch.Tensor,
+                          per: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """The head's ``-ln p`` (summed over lanes) of whether the bar starting at ``ext[:, at]``
+        repeats one of the last K bars exactly: of the exact copies that match it, or of
+        the varied and new components when none does; ``lw`` (B, 2K + 1) are the head's
+        log-weights. Only lanes at a bar's start whose bar lies wholly in ``ext`` and holds no
+        padding count. Under the likelihood alone the head leaves exact repeats to varied
+        copies, whose exactness then rests on the network's confidence (see
+        ``TrainConfig.form_weight``)."""
+        span = int(per.max())
+        j = torch.arange(span, device=ext.device)
+        inside = j[None, :] < per[:, None]  # (B, P): the bar's steps
+        pos = (at + j)[None, :].expand(len(per), span)  # (B, P) in ext
+        ok = start & (at + per <= ext.shape[1])
+        pos = pos.clamp(max=ext.shape[1] - 1)
+        cur = torch.gather(ext, 1, pos)
+        ok = ok & ((cur != PAD) | ~inside).all(dim=1)
+        back = (pos[:, None, :] - self._d[None, :, None] * per[:, None, None]).clamp(min=0)  # (B, K, P)
+        old = torch.gather(ext[:, None, :].expand(-1, self.k, -1), 2, back)
+        equal = ((old == cur[:, None, :]) | ~inside[:, None, :]).all(dim=2)
+        equal = equal & (self._d[None, :] <= bar[:, None])  # (B, K): the bar d back, exactly
+        hit = torch.logsumexp(lw[:, :self.k].masked_fill(~equal, NEG), dim=1)
+        nats = -torch.where(equal.any(dim=1), hit, torch.logsumexp(lw[:, self.k:], dim=1))
+        return torch.where(ok, nats, 0.0).sum()
 
     def _one_step(self, ids, h, logits, ext, pos: int, period: int, state: dict):
         """:meth:`forward` for one lane and one token (decoding at batch 1), on 1-d numpy

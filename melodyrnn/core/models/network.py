@@ -209,6 +209,11 @@ class SequenceModel(nn.Module):
                                    state["period"], state)
         return out, {**new, **extra}
 
+    def form_nats(self) -> torch.Tensor | None:
+        """The bar-copy head's exact-repeat nats in the last forward with gradients
+        (:meth:`BarCopy.exact_repeat_nats`); None without a head."""
+        return None if self.bar_copy is None else self.bar_copy.form_nats
+
     def classify(self, ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (B, classes) from the output at each sequence's last real token."""
         if self.classifier is None:
