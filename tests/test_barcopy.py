@@ -206,6 +206,7 @@ def test_exact_repeat_nats_by_hand():
 def test_form_weight_trains_the_head_towards_exact_repeats():
     m, ids = copy_model(), some_ids()
     m.train()
+    m.score_form()
     out, _ = m(ids, m.initial_state(3, PERIODS))
     nats = m.form_nats()
     assert nats is not None and float(nats.detach()) > 0

@@ -206,6 +206,8 @@ class Trainer:
         if self.model.config.vocab_size != self.data.vocab_size:
             raise ValueError("the model's vocabulary size differs from the dataset's")
         prepare(self.model, cfg.train_only, self.train if self.resumed is None else None)
+        if cfg.form_weight:
+            self.model.score_form()
         self.model.to(self.device)
         self.net = self.model
         if self.dist.world > 1:
@@ -224,8 +226,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and
                                            self.amp_dtype == torch.float16)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
-        self.best, self.bad_evals, self.lanes = None, 0, None
-        self.lr_scale = 1.0
+        self.best, self.bad_evals, self.lanes, self.lr_scale = None, 0, None, 1.0
         if self.resumed is not None:
             self._restore(self.resumed["training"])
 
@@ -343,8 +344,8 @@ class Trainer:
                 ignore_index=IGNORE, reduction="sum")
         count = int((targets != IGNORE).sum())
         loss = loss_sum / max(count, 1)
-        if cfg.form_weight and (form := self.model.form_nats()) is not None:  # see TrainConfig
-            loss = loss + cfg.form_weight * form / max(count, 1)
+        if cfg.form_weight:  # see TrainConfig
+            loss = loss + cfg.form_weight * self.model.form_nats() / max(count, 1)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if cfg.clip:

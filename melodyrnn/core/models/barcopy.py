@@ -61,7 +61,8 @@ class BarCopy(nn.Module):
         with torch.no_grad():
             self.proj.bias.zero_()
             self.proj.bias[-1] = 3.0  # start close to the plain network (new bars)
-        self.form_nats: torch.Tensor | None = None  # the last training forward's exact_repeat_nats
+        self.scores_form = False  # training forwards sum exact_repeat_nats (SequenceModel.score_form)
+        self.form_nats: torch.Tensor | None = None  # ... into this, the last such forward's
         self.register_buffer("_d", torch.arange(1, bars + 1), persistent=False)
         self.register_buffer("_exact", torch.arange(2 * bars) < bars, persistent=False)
 
@@ -105,7 +106,8 @@ class BarCopy(nn.Module):
         if batch == steps == 1 and not torch.is_grad_enabled():
             return self._one_step(ids, h, logits, ext, int(pos[0]), int(period[0]), state)
         eps = self._eps()  # (2K,)
-        if torch.is_grad_enabled():  # training: see exact_repeat_nats
+        scoring = self.scores_form and torch.is_grad_enabled()  # see exact_repeat_nats
+        if scoring:
             self.form_nats = logits.new_zeros((), dtype=torch.float32)
         lp_net = torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
         on = period > 0
@@ -125,7 +127,7 @@ class BarCopy(nn.Module):
                 streak = torch.where(start[:, None],
                                      torch.where(held, (streak + 1).clamp(max=MAX_STREAK), 0), streak)
                 fresh = self._head(h[:, t], bar, streak, state["copy_span"])
-                if torch.is_grad_enabled():
+                if scoring:
                     self.form_nats = self.form_nats + self.exact_repeat_nats(fresh, ext, hist + t + 1, bar,
                                                                              per, start)
                 lw = torch.where(start[:, None], fresh, lw)

@@ -209,9 +209,16 @@ class SequenceModel(nn.Module):
                                    state["period"], state)
         return out, {**new, **extra}
 
+    def score_form(self) -> None:
+        """Have forwards with gradients also sum the bar-copy head's exact-repeat nats
+        (:meth:`BarCopy.exact_repeat_nats`, read by :meth:`form_nats`); off unless asked, as it
+        costs training time."""
+        if self.bar_copy is None:
+            raise ValueError("form_weight needs a model with a bar-copy head (--bar-copy)")
+        self.bar_copy.scores_form = True
+
     def form_nats(self) -> torch.Tensor | None:
-        """The bar-copy head's exact-repeat nats in the last forward with gradients
-        (:meth:`BarCopy.exact_repeat_nats`); None without a head."""
+        """The exact-repeat nats of the last forward with gradients after :meth:`score_form`."""
         return None if self.bar_copy is None else self.bar_copy.form_nats
 
     def classify(self, ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:

@@ -14,7 +14,6 @@ costs; a command that only samples a shipped model need not pay it.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from melodyrnn.core.models.config import ModelConfig
