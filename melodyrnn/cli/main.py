@@ -323,6 +323,24 @@ def score(checkpoint, tunes, device, seed) -> None:
         sys.exit(1)
 
 
+@main.command("calibrate-form")
+@click.argument("checkpoint")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write.")
+@click.option("--weight", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="Weight of the bar-repeat cross-entropy beside the bars' likelihood.")
+@click.option("--epochs", type=click.IntRange(0), default=6, show_default=True)
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@_fail_cleanly
+def calibrate_form(checkpoint, dataset, output, weight, epochs, lr, seed) -> None:
+    """Refit CHECKPOINT's bar-copy head on DATASET so bars repeat as often as in real tunes."""
+    from melodyrnn.core.form_fit import FormFitConfig, calibrate_form as run
+
+    cfg = FormFitConfig(weight=weight, epochs=epochs, lr=lr, seed=seed)
+    click.echo(json.dumps(run(checkpoint, dataset, output, cfg)))
+
+
 main.add_command(pipeline)
 main.add_command(generate)
 main.add_command(tracks)
