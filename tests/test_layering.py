@@ -34,7 +34,7 @@ ORDER = [
     "core.models.copy_lane", "core.models.elman",
     "core.models.attention", "core.models.barcopy", "core.models.network",
     "core.models.numpy_net", "core.models", "core.ptfile", "core.checkpoint", "core.loading",
-    "core.batching", "core.metrics", "core.scoring",
+    "core.batching", "core.metrics", "core.scoring", "core.form_bars", "core.form_fit",
     "core.finetune", "core.trainer", "core.classifier", "core.sampling", "core.beam",
     "core.rules", "core.continuation", "core.shards", "core.tasks", "core.labels",
     "music", "music.notes", "music.midi_scan", "music.midi_io", "music.quantize", "music.keys",
