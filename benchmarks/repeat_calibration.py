@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from melodyrnn.core.dataset import load_dataset
 from melodyrnn.core.form_bars import collect_bars
@@ -46,21 +47,10 @@ def main() -> None:
             c = np.flatnonzero(np.isin(t["c_row"].numpy(), keep))
             if not len(c):
                 continue
-            sub = {**t, "c_row": t["c_row"][c], "c_tokens": t["c_tokens"][c],
-                   "c_q": t["c_q"][c], "c_source": t["c_source"][c], "c_repeat": t["c_repeat"][c]}
-            m = measure(model.bar_copy, sub)
+            m = measure(model.bar_copy, t, torch.from_numpy(keep), torch.from_numpy(c))
             print(f"| {Path(name).name} | {g} | {m['repeat_bars']} | {m['p_repeat']:.3f} "
                   f"| {m['real_repeat']:.3f} | {m['p_repeat'] / m['real_repeat']:.2f} "
-                  f"| {_nats(model, t, keep):.3f} |")
-
-
-def _nats(model, t: dict, keep: np.ndarray) -> float:
-    import torch
-
-    from melodyrnn.core.form_fit import bar_log_probs
-
-    with torch.no_grad():
-        return -float(bar_log_probs(model.bar_copy, t, torch.from_numpy(keep)).mean())
+                  f"| {m['nats_per_bar']:.3f} |")
 
 
 if __name__ == "__main__":

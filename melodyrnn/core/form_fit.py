@@ -21,7 +21,7 @@ import torch
 
 from melodyrnn.core.form_bars import collect_bars
 
-__all__ = ["FormFitConfig", "bar_log_probs", "repeat_log_prob", "fit_form", "calibrate_form"]
+__all__ = ["FormFitConfig", "bar_log_probs", "repeat_log_prob", "measure", "fit_form", "calibrate_form"]
 
 NEG = -1e9
 
@@ -48,13 +48,25 @@ def _eps(head) -> torch.Tensor:
     return torch.sigmoid(head.eps_logit).double()
 
 
+def _inside(t: dict, rows: torch.Tensor) -> torch.Tensor:
+    """Which of the P places are the bars' own tokens (N, P)."""
+    return torch.arange(t["q"].shape[1])[None, :] < t["period"][rows, None]
+
+
+def _varied_log_prob(hit: torch.Tensor, q: torch.Tensor, eps: torch.Tensor,
+                     inside: torch.Tensor) -> torch.Tensor:
+    """``ln`` of a varied copy's chance of a bar, summed over its tokens (the last axis):
+    ``hit`` where the bar's token is the copy's, ``q`` the network's probability of it."""
+    return (((1 - eps) * hit + eps * q).log() * inside).sum(-1)
+
+
 def bar_log_probs(head, t: dict, rows: torch.Tensor) -> torch.Tensor:
     """``ln p`` (N,) of the bars ``rows`` of a bar table's tensors ``t`` under the mixture."""
-    eps = _eps(head)
-    inside = torch.arange(t["q"].shape[1])[None, :] < t["period"][rows, None]  # (N, P)
-    q = t["q"][rows].double()
-    varied = ((1 - eps) * t["hits"][rows].double() + eps * q[:, None, :]).log() * inside[:, None, :]
-    parts = torch.cat([torch.where(t["exact"][rows], 0.0, NEG).double(), varied.sum(2),
+    inside = _inside(t, rows)  # (N, P)
+    hits, q = t["hits"][rows], t["q"][rows].double()
+    exact = (hits | ~inside[:, None, :]).all(2)  # (N, K): the bar d back, token for token
+    parts = torch.cat([torch.where(exact, 0.0, NEG).double(),
+                       _varied_log_prob(hits.double(), q[:, None, :], _eps(head), inside[:, None, :]),
                        (q.log() * inside).sum(1, keepdim=True)], dim=1)  # (N, 2K + 1)
     return torch.logsumexp(_head_lw(head, t, rows) + parts, dim=1)
 
@@ -62,17 +74,17 @@ def bar_log_probs(head, t: dict, rows: torch.Tensor) -> torch.Tensor:
 def repeat_log_prob(head, t: dict, crow: torch.Tensor) -> torch.Tensor:
     """``ln P(repeat)`` (M,): the mixture's chance that the counterfactual bars ``crow``
     reproduce one of the last K bars exactly (see the module docstring)."""
-    rows, eps = t["c_row"][crow], _eps(head)
+    rows = t["c_row"][crow]
     lw = _head_lw(head, t, rows)
     k = t["c_source"].shape[1]
-    inside = (torch.arange(t["q"].shape[1])[None, :] < t["period"][rows, None]).double()  # (M, P)
+    inside = _inside(t, rows).double()  # (M, P)
     tokens, cq = t["c_tokens"][crow], t["c_q"][crow].double()  # (M, C, P)
     real = tokens[:, :, 0] >= 0  # (M, C): candidate slots in use
     source = t["c_source"][crow]
     near = source >= 0  # (M, K): a bar lies d back
     copied = torch.gather(tokens, 1, source.clamp(min=0)[:, :, None].expand(-1, -1, tokens.shape[2]))
     hit = (tokens[:, None] == copied[:, :, None]).double()  # (M, K, C, P)
-    varied = (((1 - eps) * hit + eps * cq[:, None]).log() * inside[:, None, None]).sum(3)  # (M, K, C)
+    varied = _varied_log_prob(hit, cq[:, None], _eps(head), inside[:, None, None])  # (M, K, C)
     varied = torch.logsumexp(varied.masked_fill(~real[:, None], NEG), dim=2)  # (M, K)
     new = torch.logsumexp((cq.log() * inside[:, None]).sum(2).masked_fill(~real, NEG), dim=1)  # (M,)
     parts = torch.cat([lw[:, :k].masked_fill(~near, NEG), (lw[:, k:2 * k] + varied).masked_fill(~near, NEG),
@@ -86,15 +98,18 @@ def _repeat_bce(head, t: dict, crow: torch.Tensor) -> torch.Tensor:
     return -(y * lp + (1 - y) * torch.log(-torch.expm1(lp))).mean()
 
 
-def measure(head, t: dict) -> dict:
-    """Nats per bar, mean P(repeat) and the real repeat rate over a bar table's tensors."""
+def measure(head, t: dict, bars: torch.Tensor | None = None, repeats: torch.Tensor | None = None) -> dict:
+    """Nats per bar, mean P(repeat) and the real repeat rate over a bar table's tensors (or
+    its rows ``bars`` and counterfactual rows ``repeats``)."""
+    bars = torch.arange(len(t["bar"])) if bars is None else bars
+    repeats = torch.arange(len(t["c_row"])) if repeats is None else repeats
+    n, m = len(bars), len(repeats)
     with torch.no_grad():
-        n, m = len(t["bar"]), len(t["c_row"])
-        nats = -sum(float(bar_log_probs(head, t, r).sum()) for r in torch.arange(n).split(4096))
-        p = torch.cat([repeat_log_prob(head, t, r).exp() for r in torch.arange(m).split(512)]) if m else None
+        nats = -sum(float(bar_log_probs(head, t, r).sum()) for r in bars.split(4096))
+        p = torch.cat([repeat_log_prob(head, t, r).exp() for r in repeats.split(512)]) if m else None
     return {"bars": n, "nats_per_bar": nats / max(n, 1), "repeat_bars": m,
             "p_repeat": float(p.mean()) if m else None,
-            "real_repeat": float(t["c_repeat"].double().mean()) if m else None}
+            "real_repeat": float(t["c_repeat"][repeats].double().mean()) if m else None}
 
 
 def fit_form(head, train: dict, cfg: FormFitConfig) -> None:
@@ -122,7 +137,7 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
     ValueError
         For a model without a bar-copy head, or a dataset without whole bars.
     """
-    from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+    from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, payload, save_checkpoint
     from melodyrnn.core.dataset import load_dataset
 
     ckpt = load_checkpoint(checkpoint)
@@ -130,7 +145,6 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
     if model.bar_copy is None:
         raise ValueError("calibrate-form needs a model with a bar-copy head (--bar-copy)")
     ds = load_dataset(dataset)
-    torch.manual_seed(cfg.seed)
     train, valid = (collect_bars(model, ds.split(s)).tensors() for s in ("train", "valid"))
     if not len(train["bar"]):
         raise ValueError(f"{dataset}: no sequence has two whole bars")
@@ -138,8 +152,8 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
     before = measure(head, valid)
     fit_form(head, train, cfg)
     after = measure(head, valid)
-    ckpt["model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    ckpt["train_config"] = {**ckpt.get("train_config", {}), "form_fit": asdict(cfg)}
-    ckpt.pop("format", None)
-    save_checkpoint(out, ckpt)
+    kept = {key: v for key, v in ckpt.items() if key not in ("format", "melodyrnn_version", "model_config",
+                                                              "model_state", "metrics", "train_config")}
+    train_config = {**ckpt.get("train_config", {}), "form_fit": asdict(cfg)}
+    save_checkpoint(out, payload(model, ckpt.get("metrics"), train_config=train_config, **kept))
     return {"output": str(out), "valid_before": before, "valid_after": after}
