@@ -328,17 +328,30 @@ def score(checkpoint, tunes, device, seed) -> None:
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write.")
 @click.option("--weight", type=click.FloatRange(0), default=5.0, show_default=True,
-              help="Weight of the bar-repeat cross-entropy beside the bars' likelihood.")
+              help="Weight of the bar-repeat cross-entropy on the real tunes beside the bars' likelihood.")
+@click.option("--policy-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Weight of the one on the model's own continuations of the training tunes "
+                   "(0: none; they are sampled as `generate` samples).")
+@click.option("--policy-outputs", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Continuations per training tune.")
+@click.option("--policy-limit", type=click.IntRange(0), default=0, show_default=True,
+              help="At most this many training tunes to continue (0: all long enough).")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+              help="Sampling temperature of those continuations.")
 @click.option("--epochs", type=click.IntRange(0), default=6, show_default=True)
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @_fail_cleanly
-def calibrate_form(checkpoint, dataset, output, weight, epochs, lr, seed) -> None:
+def calibrate_form(checkpoint, dataset, output, weight, policy_weight, policy_outputs, policy_limit,
+                   temperature, epochs, lr, seed) -> None:
     """Refit CHECKPOINT's bar-copy head on DATASET so bars repeat as often as in real tunes."""
-    from melodyrnn.core.form_fit import FormFitConfig, calibrate_form as run
+    from melodyrnn.core.form_fit import FormFitConfig
+    from melodyrnn.core.form_policy import PolicyConfig
+    from melodyrnn.music.form_calibration import calibrate
 
-    cfg = FormFitConfig(weight=weight, epochs=epochs, lr=lr, seed=seed)
-    click.echo(json.dumps(run(checkpoint, dataset, output, cfg)))
+    cfg = FormFitConfig(weight=weight, policy_weight=policy_weight, epochs=epochs, lr=lr, seed=seed)
+    policy = PolicyConfig(outputs=policy_outputs, temperature=temperature, limit=policy_limit, seed=seed)
+    click.echo(json.dumps(calibrate(checkpoint, dataset, output, cfg, policy)))
 
 
 main.add_command(pipeline)

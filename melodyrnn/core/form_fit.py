@@ -10,7 +10,10 @@ doing so,
     P(repeat) = sum_d w_exact_d + sum_d w_varied_d sum_c P_varied_d(c) + w_new sum_c P_net(c)
 
 over the distinct earlier bars ``c`` played in its place, to the bars' likelihood:
-``nats/bar + weight * BCE``. Only the head's parameters change.
+``nats/bar + weight * BCE``. With a policy table (:mod:`.form_policy`: the model's own
+continuations of the training tunes, labelled with whether the real tune repeats there) a
+second cross-entropy, ``policy_weight * BCE``, fits P(repeat) in the contexts the model
+itself makes when it generates. Only the head's parameters change.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ NEG = -1e9
 
 @dataclass(frozen=True)
 class FormFitConfig:
-    """``weight`` on the repeat cross-entropy; ``epochs`` over the bars in batches of
+    """``weight`` on the repeat cross-entropy on real contexts, ``policy_weight`` on the one
+    on the model's own (a policy table); ``epochs`` over the bars in batches of
     ``batch_size`` bars (and ``repeat_batch`` counterfactual bars) at learning rate ``lr``."""
 
     weight: float = 5.0
+    policy_weight: float = 0.0
     epochs: int = 6
     lr: float = 1e-3
     batch_size: int = 2048
@@ -92,15 +97,19 @@ def repeat_log_prob(head, t: dict, crow: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(parts, dim=1)
 
 
-def _repeat_bce(head, t: dict, crow: torch.Tensor) -> torch.Tensor:
+def _repeat_bce(head, t: dict, crow: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean binary cross-entropy of P(repeat) at the counterfactual rows ``crow`` against
+    ``labels`` (M,) (default: whether the table's own bar repeats)."""
     lp = repeat_log_prob(head, t, crow).clamp(max=-1e-9)
-    y = t["c_repeat"][crow].double()
+    y = (t["c_repeat"] if labels is None else labels)[crow].double()
     return -(y * lp + (1 - y) * torch.log(-torch.expm1(lp))).mean()
 
 
-def measure(head, t: dict, bars: torch.Tensor | None = None, repeats: torch.Tensor | None = None) -> dict:
+def measure(head, t: dict, bars: torch.Tensor | None = None, repeats: torch.Tensor | None = None,
+            labels: torch.Tensor | None = None) -> dict:
     """Nats per bar, mean P(repeat) and the real repeat rate over a bar table's tensors (or
-    its rows ``bars`` and counterfactual rows ``repeats``)."""
+    its rows ``bars`` and counterfactual rows ``repeats``); ``labels`` (M,) stand for the
+    real repeats of a policy table (whose own bars are generated)."""
     bars = torch.arange(len(t["bar"])) if bars is None else bars
     repeats = torch.arange(len(t["c_row"])) if repeats is None else repeats
     n, m = len(bars), len(repeats)
@@ -109,28 +118,39 @@ def measure(head, t: dict, bars: torch.Tensor | None = None, repeats: torch.Tens
         p = torch.cat([repeat_log_prob(head, t, r).exp() for r in repeats.split(512)]) if m else None
     return {"bars": n, "nats_per_bar": nats / max(n, 1), "repeat_bars": m,
             "p_repeat": float(p.mean()) if m else None,
-            "real_repeat": float(t["c_repeat"][repeats].double().mean()) if m else None}
+            "real_repeat": float((t["c_repeat"] if labels is None else labels)[repeats].double().mean())
+            if m else None}
 
 
-def fit_form(head, train: dict, cfg: FormFitConfig) -> None:
-    """Fit ``head``'s parameters on a bar table's tensors ``train`` (in place)."""
+def fit_form(head, train: dict, cfg: FormFitConfig, policy: tuple[dict, torch.Tensor] | None = None) -> None:
+    """Fit ``head``'s parameters on a bar table's tensors ``train`` (in place), and with
+    ``policy`` (a policy table's tensors and labels, :func:`.form_policy.policy_table`)
+    its P(repeat) there."""
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam(head.parameters(), lr=cfg.lr)
     n, m = len(train["bar"]), len(train["c_row"])
+    mp = len(policy[1]) if policy is not None and cfg.policy_weight > 0 else 0
     for _ in range(cfg.epochs * max(n // cfg.batch_size, 1)):
         loss = -bar_log_probs(head, train, torch.randint(n, (cfg.batch_size,), generator=gen)).mean()
         if cfg.weight > 0 and m:
             crow = torch.randint(m, (cfg.repeat_batch,), generator=gen)
             loss = loss + cfg.weight * _repeat_bce(head, train, crow)
+        if mp:
+            crow = torch.randint(mp, (cfg.repeat_batch,), generator=gen)
+            loss = loss + cfg.policy_weight * _repeat_bce(head, policy[0], crow, policy[1])
         opt.zero_grad()
         loss.backward()
         opt.step()
 
 
-def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig()) -> dict:
+def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(), policy=None,
+                   allowed=None, grammar=None) -> dict:
     """Fit the bar-copy head of ``checkpoint`` on ``dataset``'s train split (the network stays
     as it is), write the model to ``out`` with the fit's config recorded, and return the
-    valid split's figures before and after.
+    valid split's figures before and after. With ``policy`` (a
+    :class:`~melodyrnn.core.form_policy.PolicyConfig`) the model first continues the
+    training tunes (``allowed`` ids and ``grammar`` as its generation uses them) and the fit
+    takes that policy table too; its figures before and after come back as well.
 
     Raises
     ------
@@ -139,6 +159,8 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
     """
     from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, payload, save_checkpoint
     from melodyrnn.core.dataset import load_dataset
+    from melodyrnn.core.form_policy import policy_table
+    from melodyrnn.core.loading import load_for_sampling
 
     ckpt = load_checkpoint(checkpoint)
     model = model_from_checkpoint(ckpt)
@@ -148,12 +170,24 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
     train, valid = (collect_bars(model, ds.split(s)).tensors() for s in ("train", "valid"))
     if not len(train["bar"]):
         raise ValueError(f"{dataset}: no sequence has two whole bars")
+    own = None
+    if policy is not None:
+        sampler = load_for_sampling(checkpoint)[0]
+        own = policy_table(sampler, model, ds.split("train"), policy, allowed, grammar)
+        if not len(own[1]):
+            raise ValueError(f"{dataset}: no training sequence has {policy.primer_bars + policy.bars} bars "
+                             "to continue")
     head = model.bar_copy
-    before = measure(head, valid)
-    fit_form(head, train, cfg)
-    after = measure(head, valid)
+    report = {"output": str(out), "valid_before": measure(head, valid)}
+    if own is not None:
+        report["policy_before"] = measure(head, own[0], torch.arange(0), labels=own[1])
+    fit_form(head, train, cfg, own)
+    report["valid_after"] = measure(head, valid)
+    if own is not None:
+        report["policy_after"] = measure(head, own[0], torch.arange(0), labels=own[1])
     kept = {key: v for key, v in ckpt.items() if key not in ("format", "melodyrnn_version", "model_config",
                                                               "model_state", "metrics", "train_config")}
-    train_config = {**ckpt.get("train_config", {}), "form_fit": asdict(cfg)}
+    fit = asdict(cfg) | ({"policy": asdict(policy)} if policy is not None else {})
+    train_config = {**ckpt.get("train_config", {}), "form_fit": fit}
     save_checkpoint(out, payload(model, ckpt.get("metrics"), train_config=train_config, **kept))
-    return {"output": str(out), "valid_before": before, "valid_after": after}
+    return report

@@ -27,8 +27,8 @@ from melodyrnn.music.seeds import SeedWindow, primer_window, seed_window
 from melodyrnn.music.voices import generate_voices
 from melodyrnn.core.vocab import BOS, EOS, PAD
 
-__all__ = ["GenerateConfig", "Generated", "generate", "parse_key", "training_pitch_range", "MAX_BARS",
-           "MAX_OUTPUTS"]
+__all__ = ["GenerateConfig", "Generated", "generate", "parse_key", "training_pitch_range",
+           "sampling_constraints", "MAX_BARS", "MAX_OUTPUTS"]
 
 
 def training_pitch_range(ckpt: dict, enc: MelodyEncoding) -> tuple[int, int] | None:
@@ -61,6 +61,22 @@ def _allowed(enc: MelodyEncoding, key: tuple[int, bool] | None, span: tuple[int,
         raise ValueError("no pitch satisfies --key and --pitch-range together")
     allowed[FIRST_NOTE_ON:FIRST_NOTE_ON + pitches.shape[0]] = ok
     return allowed
+
+
+def sampling_constraints(checkpoint) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """What :func:`generate` lets a melody model play when no key or range is asked for:
+    the allowed ids (its training pitch range, no end token) and the melody grammar.
+
+    Raises
+    ------
+    ValueError
+        For a model that is not a melody model.
+    """
+    _, enc, ckpt = load_for_sampling(checkpoint)
+    if not isinstance(enc, MelodyEncoding):
+        raise ValueError(f"{checkpoint} is not a melody model ({enc.name!r})")
+    span = training_pitch_range(ckpt, enc) or (enc.config.min_pitch, enc.config.max_pitch)
+    return _allowed(enc, None, span), _grammar(len(enc.vocab))
 
 
 def _grammar(vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
