@@ -116,7 +116,7 @@ def measure(head, t: dict, bars: torch.Tensor | None = None, repeats: torch.Tens
     with torch.no_grad():
         nats = -sum(float(bar_log_probs(head, t, r).sum()) for r in bars.split(4096))
         p = torch.cat([repeat_log_prob(head, t, r).exp() for r in repeats.split(512)]) if m else None
-    return {"bars": n, "nats_per_bar": nats / max(n, 1), "repeat_bars": m,
+    return {"bars": n, "nats_per_bar": nats / n if n else None, "repeat_bars": m,
             "p_repeat": float(p.mean()) if m else None,
             "real_repeat": float((t["c_repeat"] if labels is None else labels)[repeats].double().mean())
             if m else None}
