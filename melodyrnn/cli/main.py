@@ -350,7 +350,8 @@ def calibrate_form(checkpoint, dataset, output, weight, policy_weight, policy_ou
     from melodyrnn.music.form_calibration import calibrate
 
     cfg = FormFitConfig(weight=weight, policy_weight=policy_weight, epochs=epochs, lr=lr, seed=seed)
-    policy = PolicyConfig(outputs=policy_outputs, temperature=temperature, limit=policy_limit, seed=seed)
+    policy = (PolicyConfig(outputs=policy_outputs, temperature=temperature, limit=policy_limit, seed=seed)
+              if policy_weight > 0 else None)
     click.echo(json.dumps(calibrate(checkpoint, dataset, output, cfg, policy)))
 
 

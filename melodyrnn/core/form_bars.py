@@ -23,7 +23,7 @@ import torch
 from melodyrnn.core.batching import sequence_bars
 from melodyrnn.core.models.copy_lane import bar_start_streaks, span_of
 
-__all__ = ["BarTable", "collect_bars"]
+__all__ = ["BarTable", "collect_bars", "split_bars"]
 
 
 @dataclass
@@ -57,6 +57,11 @@ class BarTable:
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in vars(self).items()}
+
+
+def split_bars(ids: list[int], per: int, n: int) -> list[tuple]:
+    """The first ``n`` bars of ``ids`` (``per`` tokens each, after the start token) as tuples."""
+    return [tuple(ids[1 + b * per:1 + (b + 1) * per]) for b in range(n)]
 
 
 def _net_probs(model, ids: list[int], state) -> tuple[torch.Tensor, torch.Tensor, dict]:
@@ -126,7 +131,7 @@ def collect_bars(model, split, counterfactual: tuple[int, int] = (8, 24)) -> Bar
             whole = (len(ids) - 2) // per if per > 0 else 0  # whole bars before the end token
             if whole < 2:
                 continue
-            bars = [tuple(ids[1 + b * per:1 + (b + 1) * per]) for b in range(whole)]
+            bars = split_bars(ids, per, whole)
             window = range(*counterfactual) if whole >= counterfactual[1] else range(0)
             h, q_real, extra = _one_pass(model, ids, bars, window, k, width)
             first = len(rows["bar"])

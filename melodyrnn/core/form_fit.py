@@ -144,13 +144,15 @@ def fit_form(head, train: dict, cfg: FormFitConfig, policy: tuple[dict, torch.Te
 
 
 def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(), policy=None,
-                   allowed=None, grammar=None) -> dict:
+                   sampler=None, allowed=None, grammar=None) -> dict:
     """Fit the bar-copy head of ``checkpoint`` on ``dataset``'s train split (the network stays
     as it is), write the model to ``out`` with the fit's config recorded, and return the
     valid split's figures before and after. With ``policy`` (a
     :class:`~melodyrnn.core.form_policy.PolicyConfig`) the model first continues the
-    training tunes (``allowed`` ids and ``grammar`` as its generation uses them) and the fit
-    takes that policy table too; its figures before and after come back as well.
+    training tunes (``sampler``: the model as :func:`~melodyrnn.core.loading.load_for_sampling`
+    gives it, loaded here when None; ``allowed`` ids and ``grammar`` as its generation uses
+    them) and the fit takes that policy table too; its figures before and after come back
+    as well.
 
     Raises
     ------
@@ -172,7 +174,7 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
         raise ValueError(f"{dataset}: no sequence has two whole bars")
     own = None
     if policy is not None:
-        sampler = load_for_sampling(checkpoint)[0]
+        sampler = sampler if sampler is not None else load_for_sampling(checkpoint)[0]
         own = policy_table(sampler, model, ds.split("train"), policy, allowed, grammar)
         if not len(own[1]):
             raise ValueError(f"{dataset}: no training sequence has {policy.primer_bars + policy.bars} bars "

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from melodyrnn.core.batching import sequence_bars
 from melodyrnn.core.continuation import DecodeConfig, continue_ids
 from melodyrnn.core.dataset import SplitArrays
-from melodyrnn.core.form_bars import collect_bars
+from melodyrnn.core.form_bars import collect_bars, split_bars
 from melodyrnn.core.sampling import SamplingConfig
 from melodyrnn.core.vocab import EOS
 
@@ -54,15 +55,13 @@ class PolicyConfig:
 def long_enough(split: SplitArrays, bars: int) -> list[int]:
     """Sequences of ``split`` with a bar grid that reach bar ``bars`` (a last bar cut short
     counts, as it does for a tune)."""
-    lengths = split.lengths - 2  # tokens between the start and end tokens
-    per = np.maximum(split.bar_steps, 1)
-    return np.flatnonzero((split.bar_steps > 0) & (-(-lengths // per) >= bars)).tolist()
+    return np.flatnonzero(sequence_bars(split.lengths, split.bar_steps) >= bars).tolist()
 
 
 def repeat_labels(ids: list[int], per: int, bars: int) -> np.ndarray:
     """Whether each of the first ``bars`` bars (``per`` tokens after the start token) of
     ``ids`` equals an earlier one, (bars,) bool."""
-    cut = [tuple(ids[1 + b * per:1 + (b + 1) * per]) for b in range(bars)]
+    cut = split_bars(ids, per, bars)
     return np.array([cut[b] in cut[:b] for b in range(bars)])
 
 
@@ -79,13 +78,13 @@ def continue_split(sampler, split: SplitArrays, cfg: PolicyConfig, allowed=None,
     seqs, pers, labels, source = [], [], [], []
     for i in rows:
         ids, per = split.sequence(i).astype(np.int64).tolist(), int(split.bar_steps[i])
-        primer = ids[:1 + cfg.primer_bars * per]
+        primer, real = ids[:1 + cfg.primer_bars * per], repeat_labels(ids, per, total)
         out = continue_ids(sampler, primer, cfg.outputs, cfg.bars * per, decode, cfg.seed * 1_000_003 + i,
                            allowed, per, (cfg.phrase_bars * per, cfg.max_plays), grammar)
         for row in out.ids:
             seqs.append(np.array([*primer, *row.tolist(), EOS], np.int64))
             pers.append(per)
-            labels.append(repeat_labels(ids, per, total))
+            labels.append(real)
             source.append(int(split.source[i]))
     return SplitArrays.from_sequences(seqs, np.zeros(len(seqs)), source, pers), labels
 

@@ -63,20 +63,14 @@ def _allowed(enc: MelodyEncoding, key: tuple[int, bool] | None, span: tuple[int,
     return allowed
 
 
-def sampling_constraints(checkpoint) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """What :func:`generate` lets a melody model play when no key or range is asked for:
-    the allowed ids (its training pitch range, no end token) and the melody grammar.
-
-    Raises
-    ------
-    ValueError
-        For a model that is not a melody model.
-    """
-    _, enc, ckpt = load_for_sampling(checkpoint)
-    if not isinstance(enc, MelodyEncoding):
-        raise ValueError(f"{checkpoint} is not a melody model ({enc.name!r})")
-    span = training_pitch_range(ckpt, enc) or (enc.config.min_pitch, enc.config.max_pitch)
-    return _allowed(enc, None, span), _grammar(len(enc.vocab))
+def sampling_constraints(enc: MelodyEncoding, ckpt: dict, key: tuple[int, bool] | None = None,
+                         pitch_range: tuple[int, int] | None = None, until_end: bool = False
+                         ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """What :func:`generate` lets a melody model (``enc``, its checkpoint ``ckpt``) play:
+    the allowed ids (notes in ``key`` and ``pitch_range``, by default the model's training
+    range; the end token with ``until_end``) and the melody grammar."""
+    span = pitch_range or training_pitch_range(ckpt, enc) or (enc.config.min_pitch, enc.config.max_pitch)
+    return _allowed(enc, key, span, until_end), _grammar(len(enc.vocab))
 
 
 def _grammar(vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,12 +183,9 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
     bar = window.melody.steps_per_bar
     chosen = parse_key(cfg.key) if cfg.key else None
     key, source = (chosen, "--key") if chosen else _seed_key(seed, window)
-    span = cfg.pitch_range or training_pitch_range(ckpt, enc) or (enc.config.min_pitch,
-                                                                 enc.config.max_pitch)
+    allowed, grammar = sampling_constraints(enc, ckpt, chosen, cfg.pitch_range, cfg.until_end)
     out = continue_ids(model, primer_ids, cfg.num_outputs, cfg.steps or cfg.bars * bar, cfg.decode,
-                       cfg.seed, _allowed(enc, chosen, span, cfg.until_end), bar,
-                       (cfg.phrase_bars * bar, cfg.max_plays),
-                       _grammar(len(enc.vocab)))
+                       cfg.seed, allowed, bar, (cfg.phrase_bars * bar, cfg.max_plays), grammar)
     warn_duplicates(out.ids)
     begin = 0.0 if cfg.continuation_only else window.primer_beats
     results = []

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from melodyrnn.core.form_fit import FormFitConfig, calibrate_form
 from melodyrnn.core.form_policy import PolicyConfig
+from melodyrnn.core.loading import load_for_sampling
 from melodyrnn.music.compose import sampling_constraints
+from melodyrnn.music.encodings.melody import MelodyEncoding
 
 __all__ = ["calibrate"]
 
@@ -17,8 +19,17 @@ __all__ = ["calibrate"]
 def calibrate(checkpoint, dataset, out, cfg: FormFitConfig | None = None,
               policy: PolicyConfig | None = None) -> dict:
     """:func:`~melodyrnn.core.form_fit.calibrate_form`, its continuations (``policy``, when
-    given and ``cfg.policy_weight`` > 0) under the constraints of melody generation."""
+    given) sampled by the model as melody generation samples them.
+
+    Raises
+    ------
+    ValueError
+        For continuations of a model that is not a melody model.
+    """
     cfg = cfg or FormFitConfig()
-    if policy is None or cfg.policy_weight <= 0:
+    if policy is None:
         return calibrate_form(checkpoint, dataset, out, cfg)
-    return calibrate_form(checkpoint, dataset, out, cfg, policy, *sampling_constraints(checkpoint))
+    sampler, enc, ckpt = load_for_sampling(checkpoint)
+    if not isinstance(enc, MelodyEncoding):
+        raise ValueError(f"{checkpoint} is not a melody model ({enc.name!r}): --policy-weight needs one")
+    return calibrate_form(checkpoint, dataset, out, cfg, policy, sampler, *sampling_constraints(enc, ckpt))
