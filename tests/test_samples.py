@@ -39,3 +39,16 @@ def test_train_melody_and_classifier(tmp_path):
     out = run(tmp_path, "train_classifier.py", midi, "--labels", f"{tmp_path / 'labels.csv'}:kind",
               "--epochs", "1", "--hidden", "16")
     assert "test accuracy" in out and "confusion" in out
+
+
+def test_output_form_counts_a_hand_made_continuation(tmp_path):
+    """Seed bars A B, then A B C A (one note a bar, C's pitch class new): 3 of 4 new bars
+    repeat, 1 never heard before, 3 of 4 new notes in the seed's pitch classes."""
+    from midifactory import melody_file
+
+    bar = 1920  # ticks of a 4/4 bar at tpq 480
+    pitches = [60, 62, 60, 62, 61, 60]
+    notes = [(p, i * bar, i * bar + 480, 90) for i, p in enumerate(pitches)]
+    (tmp_path / "out.mid").write_bytes(melody_file(notes))
+    out = run(tmp_path, "output_form.py", f"{tmp_path / 'out.mid'}:2")
+    assert out.splitlines()[-1] == "| out (2-bar seed) | 0.75 | 1 | no | 0.750 |"

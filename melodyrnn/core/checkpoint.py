@@ -29,12 +29,14 @@ FORMAT = 1
 REQUIRED = ("format", "model_config", "model_state")
 DEFAULT_NAME = "default"
 # models shipped in the package, by name: the default (lookback network + bar-copy form head
-# reading repeats under way and the tune's length, pipelines/folk_length.toml), the head
-# before it read the length (pipelines/folk_continue.toml), before it read repeats under way
-# (pipelines/folk_copy.toml) and the plain lookback network (pipelines/folk.toml); the
-# four-voice chorale model (network + bar-copy head, pipelines/chorale_copy.toml) and its
-# plain network (pipelines/chorale.toml)
-SHIPPED = {DEFAULT_NAME: "default.pt", "bar-copy-continue": "bar_copy_continue.pt", "bar-copy": "bar_copy.pt",
+# reading repeats under way and the tune's length, pipelines/folk_length.toml, its head then
+# refitted in its own continuations: calibrate-form --policy-weight), the head before that
+# refit (pipelines/folk_length.toml), before it read the length (pipelines/folk_continue.toml),
+# before it read repeats under way (pipelines/folk_copy.toml) and the plain lookback network
+# (pipelines/folk.toml); the four-voice chorale model (network + bar-copy head,
+# pipelines/chorale_copy.toml) and its plain network (pipelines/chorale.toml)
+SHIPPED = {DEFAULT_NAME: "default.pt", "bar-copy-length": "bar_copy_length.pt",
+           "bar-copy-continue": "bar_copy_continue.pt", "bar-copy": "bar_copy.pt",
            "lookback": "lookback.pt", "chorale": "chorale.pt", "chorale-lookback": "chorale_lookback.pt"}
 
 
