@@ -5,7 +5,8 @@
 Each FILE:BARS is an output whose first BARS bars are its seed. Prints one Markdown row per
 file: the share of the new bars that repeat an earlier bar (seed included), the new bars
 never heard before, whether one 8-bar block plays three times in a row, and the share of new
-notes whose pitch class is in the seed's. Bars are compared exactly (melodyrnn.music.structure).
+notes whose pitch class is in the seed's (melodyrnn.music.continuations.continuation_form, as
+the continuation benchmark counts them; bars compared exactly).
 """
 
 import sys
@@ -13,19 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
-from melodyrnn.music.midi_io import read_midi_bytes
-from melodyrnn.music.structure import has_aaa, in_key_rate, new_bars, repeat_fraction, tune_bars
+from melodyrnn.music.continuations import continuation_form
+from melodyrnn.music.midi_io import read_midi
+from melodyrnn.music.structure import tune_bars
 
 
 def row(path: str, seed_bars: int) -> str:
-    tune = read_midi_bytes(Path(path).read_bytes())
+    tune = read_midi(path)
     track = next(t for t in tune.tracks if len(t) and not t.is_drum)
     bar_beats = tune.time_signatures[0].bar_beats if tune.time_signatures else 4.0
     bars = tune_bars(track.pitch, track.start_beats, track.end_beats, bar_beats)
     seed = track.start_beats < seed_bars * bar_beats - 1e-6
-    in_seed = in_key_rate(track.pitch[~seed], np.unique(track.pitch[seed] % 12))
-    return (f"| {Path(path).stem} ({seed_bars}-bar seed) | {repeat_fraction(bars, seed_bars):.2f} | "
-            f"{new_bars(bars, seed_bars)} | {'yes' if has_aaa(bars) else 'no'} | {in_seed:.3f} |")
+    form = continuation_form(bars, seed_bars, track.pitch[~seed], np.unique(track.pitch[seed] % 12))
+    return (f"| {Path(path).stem} ({seed_bars}-bar seed) | {form['repeat_fraction']:.2f} | "
+            f"{form['new_bars']} | {'yes' if form['aaa'] else 'no'} | {form['in_primer_key']:.3f} |")
 
 
 def main(args: list[str]) -> None:

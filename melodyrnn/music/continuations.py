@@ -31,7 +31,7 @@ from melodyrnn.music.sample_eval import compare_sets
 from melodyrnn.music.seeds import seed_window
 from melodyrnn.music.structure import has_aaa, in_key_rate, new_bars, repeat_fraction
 
-__all__ = ["ContinuationConfig", "evaluate_continuations", "continuation_table"]
+__all__ = ["ContinuationConfig", "evaluate_continuations", "continuation_table", "continuation_form"]
 
 METRICS = ("repeat_fraction", "new_bars", "aaa", "in_primer_key")
 
@@ -48,7 +48,10 @@ class ContinuationConfig:
     seed: int = 0
 
 
-def _metrics(bars: list[tuple], primer_bars: int, pitch: np.ndarray, primer_pcs: np.ndarray) -> dict:
+def continuation_form(bars: list[tuple], primer_bars: int, pitch: np.ndarray, primer_pcs: np.ndarray) -> dict:
+    """The form of a continuation (:data:`METRICS`): ``bars`` are the bar contents of primer
+    and continuation, the first ``primer_bars`` of them the primer's; ``pitch`` the
+    continuation's notes, ``primer_pcs`` the primer's pitch classes."""
     return {"repeat_fraction": repeat_fraction(bars, primer_bars),
             "new_bars": new_bars(bars, primer_bars), "aaa": float(has_aaa(bars)),
             "in_primer_key": in_key_rate(pitch, primer_pcs)}
@@ -95,7 +98,7 @@ def _one(loaded, enc, tune: Tune, cfg: ContinuationConfig, seed: int) -> dict | 
     cut = cfg.primer_bars * bar
     primer_pcs = np.unique(m.pitch[m.start_steps < cut] % 12)
     cont = m.start_steps >= cut
-    real = _metrics(real_bars, cfg.primer_bars, m.pitch[cont], primer_pcs)
+    real = continuation_form(real_bars, cfg.primer_bars, m.pitch[cont], primer_pcs)
     ids = enc.encode(m).tolist()
     real["bits_per_note"] = _score_real(loaded[0], ids, bar, 1 + cut, int(cont.sum()))
     gen_cfg = GenerateConfig(num_outputs=cfg.num_outputs, bars=cfg.bars, decode=cfg.decode, seed=seed,
@@ -104,7 +107,7 @@ def _one(loaded, enc, tune: Tune, cfg: ContinuationConfig, seed: int) -> dict | 
     outs, tunes = [], []
     for out in generate(loaded, tune, None, gen_cfg):
         c = out.continuation
-        outs.append(_metrics(real_bars[:cfg.primer_bars] + out.bars()[1], cfg.primer_bars, c.pitch,
+        outs.append(continuation_form(real_bars[:cfg.primer_bars] + out.bars()[1], cfg.primer_bars, c.pitch,
                              primer_pcs))
         tunes.append(_track(c.pitch, c.start_steps / spq, c.end_steps / spq))
     generated = {k: float(np.mean([o[k] for o in outs])) for k in METRICS}
