@@ -37,6 +37,7 @@ ORDER = [
     "core.batching", "core.metrics", "core.scoring",
     "core.finetune", "core.trainer", "core.classifier", "core.sampling", "core.beam",
     "core.rules", "core.continuation", "core.form_bars", "core.form_policy", "core.form_fit",
+    "core.form_bias",
     "core.shards", "core.tasks", "core.labels",
     "music", "music.notes", "music.midi_scan", "music.midi_io", "music.quantize", "music.keys",
     "music.copies", "music.structure", "music.tracks", "music.seeds",

@@ -338,13 +338,20 @@ def score(checkpoint, tunes, device, seed) -> None:
               help="At most this many training tunes to continue (0: all long enough).")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
               help="Sampling temperature of those continuations.")
-@click.option("--epochs", type=click.IntRange(0), default=6, show_default=True)
+@click.option("--epochs", type=click.IntRange(0), default=6, show_default=True,
+              help="Epochs of the head's fit (0: no fit, only --held-out-bias).")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True)
+@click.option("--held-out-bias", is_flag=True,
+              help="Then set the head's new-bar bias so that the model's continuations of the valid "
+                   "tunes repeat earlier bars as often as those tunes do.")
+@click.option("--bias-outputs", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Continuations per valid tune for --held-out-bias.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_fail_cleanly
 def calibrate_form(checkpoint, dataset, output, weight, policy_weight, policy_outputs, policy_limit,
-                   temperature, epochs, lr, seed) -> None:
+                   temperature, epochs, lr, held_out_bias, bias_outputs, seed) -> None:
     """Refit CHECKPOINT's bar-copy head on DATASET so bars repeat as often as in real tunes."""
+    from melodyrnn.core.form_bias import BiasConfig
     from melodyrnn.core.form_fit import FormFitConfig
     from melodyrnn.core.form_policy import PolicyConfig
     from melodyrnn.music.form_calibration import calibrate
@@ -352,7 +359,9 @@ def calibrate_form(checkpoint, dataset, output, weight, policy_weight, policy_ou
     cfg = FormFitConfig(weight=weight, policy_weight=policy_weight, epochs=epochs, lr=lr, seed=seed)
     policy = (PolicyConfig(outputs=policy_outputs, temperature=temperature, limit=policy_limit, seed=seed)
               if policy_weight > 0 else None)
-    click.echo(json.dumps(calibrate(checkpoint, dataset, output, cfg, policy)))
+    held_out = ((PolicyConfig(outputs=bias_outputs, temperature=temperature, seed=seed), BiasConfig())
+                if held_out_bias else None)
+    click.echo(json.dumps(calibrate(checkpoint, dataset, output, cfg, policy, held_out)))
 
 
 main.add_command(pipeline)
