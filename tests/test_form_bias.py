@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from melodyrnn.cli.main import main
 from melodyrnn.core.checkpoint import load_checkpoint, payload, save_checkpoint
 from melodyrnn.core.dataset import SplitArrays, write_dataset
-from melodyrnn.core.form_bias import (NEW_BIAS, BiasConfig, calibrate_bias, find_root, repeat_fractions,
-                                      shifted, tune_new_bias)
+from melodyrnn.core.form_bias import (NEW_BIAS, BiasConfig, balanced_gap, calibrate_bias, find_root,
+                                      repeat_fractions, shifted, tune_new_bias)
 from melodyrnn.core.form_policy import PolicyConfig
 from melodyrnn.core.models import SequenceModel
 from test_form_fit import model, tunes
@@ -28,7 +28,18 @@ def test_repeat_fractions_by_hand():
     # bars of 2 tokens; primer 1 bar, 3 continuation bars: A | A B A -> generated 2 of 3 repeat
     gen = SplitArrays.from_sequences([np.array([1, 5, 6, 5, 6, 7, 7, 5, 6, 2])], [0], [0], [2])
     real = [np.array([False, False, False, True])]  # the real tune repeats only at its 4th bar
-    assert repeat_fractions(gen, real, 1, 3) == (pytest.approx(2 / 3), pytest.approx(1 / 3))
+    assert repeat_fractions(gen, real, 1, 3) == {"": {"generated_repeat": pytest.approx(2 / 3),
+                                                      "real_repeat": pytest.approx(1 / 3), "tunes": 1}}
+    by = repeat_fractions(gen, real, 1, 3, {0: "essen"})
+    assert list(by) == ["essen"] and by["essen"]["tunes"] == 1
+
+
+def test_balanced_gap_is_the_mid_range_of_the_big_groups():
+    groups = {"a": {"generated_repeat": 0.5, "real_repeat": 0.55, "tunes": 80},  # -0.05
+              "b": {"generated_repeat": 0.4, "real_repeat": 0.3, "tunes": 30},  # +0.10
+              "c": {"generated_repeat": 0.9, "real_repeat": 0.1, "tunes": 1}}  # too few tunes
+    assert balanced_gap(groups, 10) == pytest.approx(0.025)
+    assert balanced_gap(groups, 100) == pytest.approx((0.8 - 0.05) / 2)  # none big enough: all
 
 
 def test_find_root_brackets_then_narrows():
@@ -55,11 +66,12 @@ def test_tuned_bias_brings_the_own_repeat_rate_to_the_real_one():
     m.load_state_dict(shifted(m.state_dict(), 1.5))  # a head that seldom repeats
     policy = PolicyConfig(primer_bars=4, bars=8, outputs=4)
     r = tune_new_bias(lambda x: _sampler(m, x), split, policy, BiasConfig(tolerance=0.01))
-    start, best = r["tried"][0], min(r["tried"], key=lambda t: abs(t["generated_repeat"] - t["real_repeat"]))
+    start, best = r["tried"][0], min(r["tried"], key=lambda t: abs(t["gap"]))
     assert best["new_bias"] == r["new_bias"] and len(r["tried"]) >= 2
-    gap0 = abs(start["generated_repeat"] - start["real_repeat"])
-    assert gap0 > 0.05  # the head as it is repeats far from the real rate here ...
-    assert abs(best["generated_repeat"] - best["real_repeat"]) < gap0 / 3  # ... and the bias mends it
+    for t in r["tried"]:
+        assert t["gap"] == t["groups"][""]["generated_repeat"] - t["groups"][""]["real_repeat"]
+    assert start["gap"] < -0.05  # the head as it is repeats far too seldom here ...
+    assert abs(best["gap"]) < abs(start["gap"]) / 3  # ... and the bias mends it
 
 
 def _token_dataset(tmp_path, split: SplitArrays):

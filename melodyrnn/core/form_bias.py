@@ -5,25 +5,29 @@ there as often as those tunes do, and less often continuing tunes it has not lea
 network reads a familiar tune more surely, and the head reads the network. Like temperature
 scaling (one number set on held-out data, Guo et al. 2017), :func:`tune_new_bias` moves one
 number, the bias of the head's "new bar" logit, until the model's own continuations of a
-held-out split repeat an earlier bar as often as the split's real tunes do at the same bars
-(pooled over its sequences). Higher bias, fewer repeats: the search brackets the root in
-steps, then narrows it by the Illinois variant of regula falsi; every point it tries is
-reported. :func:`calibrate_bias` does it for a checkpoint file and writes the model with the
-bias and the search recorded. Ids and bar lengths only: no notes, no files but checkpoints.
+held-out split repeat an earlier bar as often as the split's real tunes do at the same bars.
+With groups (a dataset's collections: its source files' folders), one number cannot match
+every group, so it balances the two worst: the root of the mid-range of the groups' gaps
+(generated minus real), where the group that repeats most too often is off by as much as the
+one that repeats least too seldom -- the least worst gap. Higher bias, fewer repeats: the
+search brackets the root in steps, then narrows it by the Illinois variant of regula falsi;
+every point it tries is reported with each group's figures. :func:`calibrate_bias` does it
+for a checkpoint file and writes the model with the bias and the search recorded. Ids and bar lengths only: no notes, no files but checkpoints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import PurePath
 
 import numpy as np
 
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.form_policy import PolicyConfig, continue_split, repeat_labels
 
-__all__ = ["BiasConfig", "NEW_BIAS", "shifted", "repeat_fractions", "find_root", "tune_new_bias",
-           "calibrate_bias"]
+__all__ = ["BiasConfig", "NEW_BIAS", "shifted", "repeat_fractions", "balanced_gap", "find_root",
+           "tune_new_bias", "calibrate_bias"]
 
 NEW_BIAS = "bar_copy.proj.bias"  # the head's logits' bias; its last entry is the new bar's
 
@@ -31,12 +35,14 @@ NEW_BIAS = "bar_copy.proj.bias"  # the head's logits' bias; its last entry is th
 @dataclass(frozen=True)
 class BiasConfig:
     """Stop within ``tolerance`` of the real repeat fraction or after ``max_evals`` tries;
-    bracket the root in steps of ``step`` up to ``reach`` either way from 0."""
+    bracket the root in steps of ``step`` up to ``reach`` either way from 0; balance the
+    groups with at least ``min_tunes`` tunes to continue."""
 
     tolerance: float = 0.005
     max_evals: int = 7
     step: float = 0.4
     reach: float = 2.0
+    min_tunes: int = 10  # groups with fewer long enough tunes are left out of the balance
 
 
 def shifted(state: dict, offset: float) -> dict:
@@ -47,15 +53,30 @@ def shifted(state: dict, offset: float) -> dict:
     return {**state, NEW_BIAS: bias}
 
 
-def repeat_fractions(generated: SplitArrays, labels: list[np.ndarray], primer_bars: int,
-                     bars: int) -> tuple[float, float]:
-    """(generated, real): the share of continuation bars (``primer_bars`` .. ``primer_bars +
-    bars``) that equal an earlier bar, over :func:`.form_policy.continue_split`'s output."""
-    total = primer_bars + bars
-    gen = [repeat_labels(generated.sequence(i).tolist(), int(generated.bar_steps[i]), total)[primer_bars:]
-           for i in range(generated.n_sequences)]
-    real = [y[primer_bars:total] for y in labels]
-    return float(np.mean(np.concatenate(gen))), float(np.mean(np.concatenate(real)))
+def repeat_fractions(generated: SplitArrays, labels: list[np.ndarray], primer_bars: int, bars: int,
+                     group_of: dict[int, str] | None = None) -> dict[str, dict]:
+    """Per group: the share of continuation bars (``primer_bars`` .. ``primer_bars + bars``)
+    that equal an earlier bar, generated and real, over :func:`.form_policy.continue_split`'s
+    output, and the number of tunes; ``group_of`` maps a source file's index to its group
+    (None: one group, ``""``)."""
+    total, rows = primer_bars + bars, {}
+    for i in range(generated.n_sequences):
+        src = int(generated.source[i])
+        gen = repeat_labels(generated.sequence(i).tolist(), int(generated.bar_steps[i]), total)[primer_bars:]
+        row = rows.setdefault((group_of or {}).get(src, ""), ([], [], set()))
+        row[0].append(gen)
+        row[1].append(labels[i][primer_bars:total])
+        row[2].add(src)
+    return {g: {"generated_repeat": float(np.mean(gen)), "real_repeat": float(np.mean(real)),
+                "tunes": len(tunes)} for g, (gen, real, tunes) in sorted(rows.items())}
+
+
+def balanced_gap(groups: dict[str, dict], min_tunes: int) -> float:
+    """The mid-range of the groups' gaps (generated minus real repeat fraction) over those
+    with at least ``min_tunes`` tunes (all of them where none has)."""
+    big = [g for g in groups.values() if g["tunes"] >= min_tunes] or list(groups.values())
+    gaps = [g["generated_repeat"] - g["real_repeat"] for g in big]
+    return (max(gaps) + min(gaps)) / 2
 
 
 def find_root(f: Callable[[float], float], cfg: BiasConfig) -> tuple[float, list[tuple[float, float]]]:
@@ -90,20 +111,22 @@ def find_root(f: Callable[[float], float], cfg: BiasConfig) -> tuple[float, list
 
 
 def tune_new_bias(make_sampler: Callable[[float], object], split: SplitArrays, policy: PolicyConfig,
-                  cfg: BiasConfig = BiasConfig(), allowed=None, grammar=None) -> dict:
+                  cfg: BiasConfig = BiasConfig(), allowed=None, grammar=None,
+                  group_of: dict[int, str] | None = None) -> dict:
     """The new-bar bias offset at which the continuations of ``split``'s long enough
     sequences by ``make_sampler(offset)`` (a model :func:`.continuation.continue_ids` takes)
-    repeat earlier bars as often as the real sequences, with every offset tried and its
-    generated and real repeat fractions."""
+    repeat earlier bars as often as the real sequences (with ``group_of``, a source file's
+    group by its index: the least worst over the groups, :func:`balanced_gap`), with every
+    offset tried and each group's repeat fractions there."""
     rows = []
 
     def gap(offset: float) -> float:
         generated, labels = continue_split(make_sampler(offset), split, policy, allowed, grammar)
         if not labels:
             raise ValueError(f"no held-out sequence has {policy.primer_bars + policy.bars} bars to continue")
-        gen, real = repeat_fractions(generated, labels, policy.primer_bars, policy.bars)
-        rows.append({"new_bias": offset, "generated_repeat": gen, "real_repeat": real})
-        return gen - real
+        groups = repeat_fractions(generated, labels, policy.primer_bars, policy.bars, group_of)
+        rows.append({"new_bias": offset, "gap": balanced_gap(groups, cfg.min_tunes), "groups": groups})
+        return rows[-1]["gap"]
 
     best, _ = find_root(gap, cfg)
     return {"new_bias": best, "tried": rows}
@@ -111,7 +134,8 @@ def tune_new_bias(make_sampler: Callable[[float], object], split: SplitArrays, p
 
 def calibrate_bias(checkpoint, dataset, out, policy: PolicyConfig, cfg: BiasConfig = BiasConfig(),
                    split: str = "valid", allowed=None, grammar=None) -> dict:
-    """:func:`tune_new_bias` on ``dataset``'s ``split`` for the model of ``checkpoint``
+    """:func:`tune_new_bias` on ``dataset``'s ``split`` (grouped by the folders of the source
+    files) for the model of ``checkpoint``
     (decoded in numpy, as generation decodes it), and the model with that bias written to
     ``out``, the search recorded in its ``train_config`` (``held_out_bias``).
 
@@ -132,9 +156,10 @@ def calibrate_bias(checkpoint, dataset, out, policy: PolicyConfig, cfg: BiasConf
     if not config.bar_copy or not supported(config):
         raise ValueError("a held-out bias needs an lstm, gru or rnn model with a bar-copy head (--bar-copy)")
     arrays = {k: v.numpy() for k, v in ckpt["model_state"].items()}
-    held = load_dataset(dataset).split(split)
-    report = tune_new_bias(lambda x: NumpyModel(config, shifted(arrays, x)), held, policy, cfg,
-                           allowed, grammar)
+    ds = load_dataset(dataset)
+    group_of = {i: PurePath(f.get("path", "")).parent.name for i, f in enumerate(ds.meta.get("files", []))}
+    report = tune_new_bias(lambda x: NumpyModel(config, shifted(arrays, x)), ds.split(split), policy, cfg,
+                           allowed, grammar, group_of)
     report = {"split": split, **report, "search": asdict(cfg), "policy": asdict(policy)}
     model = model_from_checkpoint(ckpt)
     with torch.no_grad():
