@@ -30,7 +30,8 @@ REQUIRED = ("format", "model_config", "model_state")
 DEFAULT_NAME = "default"
 # models shipped in the package, by name: the default (lookback network + bar-copy form head
 # reading repeats under way and the tune's length, pipelines/folk_length.toml, its head then
-# refitted in its own continuations: calibrate-form --policy-weight), the head before that
+# refitted in its own continuations: calibrate-form --policy-weight, then its new-bar bias set
+# on the valid tunes: --held-out-bias), the head before that
 # refit (pipelines/folk_length.toml), before it read the length (pipelines/folk_continue.toml),
 # before it read repeats under way (pipelines/folk_copy.toml) and the plain lookback network
 # (pipelines/folk.toml); the four-voice chorale model (network + bar-copy head,

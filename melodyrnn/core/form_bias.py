@@ -12,7 +12,8 @@ every group, so it balances the two worst: the root of the mid-range of the grou
 one that repeats least too seldom -- the least worst gap. Higher bias, fewer repeats: the
 search brackets the root in steps, then narrows it by the Illinois variant of regula falsi;
 every point it tries is reported with each group's figures. :func:`calibrate_bias` does it
-for a checkpoint file and writes the model with the bias and the search recorded. Ids and bar lengths only: no notes, no files but checkpoints.
+for a checkpoint file and writes the model with the bias and the search recorded. Ids and
+bar lengths only: no notes, no files but checkpoints.
 """
 
 from __future__ import annotations
