@@ -23,7 +23,7 @@ from melodyrnn.core.models.config import ADD_ON_WEIGHTS, ModelConfig
 from melodyrnn.core.ptfile import read_pt
 
 __all__ = ["FORMAT", "payload", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
-           "model_config_of", "check_weights", "resolve_checkpoint", "DEFAULT_NAME", "SHIPPED"]
+           "model_config_of", "check_weights", "save_refit", "resolve_checkpoint", "DEFAULT_NAME", "SHIPPED"]
 
 FORMAT = 1
 REQUIRED = ("format", "model_config", "model_state")
@@ -77,6 +77,16 @@ def payload(model, metrics: dict | None = None, **extra) -> dict:
     return {"melodyrnn_version": __version__, "model_config": asdict(model.config),
             "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             **extra, "metrics": metrics or {}}
+
+
+def save_refit(path: str | os.PathLike, ckpt: dict, model, **train_config) -> None:
+    """Write ``model`` as checkpoint ``ckpt`` refitted: its weights and config, with ``ckpt``'s
+    metrics and plain entries (encoding, vocab, training ids...) kept and ``train_config``'s
+    entries added to its train config (what was done to it, so the file says how it was made)."""
+    own = ("format", "melodyrnn_version", "model_config", "model_state", "metrics", "train_config")
+    kept = {key: v for key, v in ckpt.items() if key not in own}
+    save_checkpoint(path, payload(model, ckpt.get("metrics"), train_config={**ckpt.get("train_config", {}),
+                                                                          **train_config}, **kept))
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:

@@ -25,7 +25,7 @@ from pathlib import PurePath
 import numpy as np
 
 from melodyrnn.core.dataset import SplitArrays
-from melodyrnn.core.form_policy import PolicyConfig, continue_split, repeat_labels
+from melodyrnn.core.form_policy import PolicyConfig, continue_split, long_enough, repeat_labels
 
 __all__ = ["BiasConfig", "NEW_BIAS", "shifted", "repeat_fractions", "balanced_gap", "find_root",
            "tune_new_bias", "calibrate_bias"]
@@ -119,12 +119,12 @@ def tune_new_bias(make_sampler: Callable[[float], object], split: SplitArrays, p
     repeat earlier bars as often as the real sequences (with ``group_of``, a source file's
     group by its index: the least worst over the groups, :func:`balanced_gap`), with every
     offset tried and each group's repeat fractions there."""
+    if not long_enough(split, policy.primer_bars + policy.bars):
+        raise ValueError(f"no held-out sequence has {policy.primer_bars + policy.bars} bars to continue")
     rows = []
 
     def gap(offset: float) -> float:
         generated, labels = continue_split(make_sampler(offset), split, policy, allowed, grammar)
-        if not labels:
-            raise ValueError(f"no held-out sequence has {policy.primer_bars + policy.bars} bars to continue")
         groups = repeat_fractions(generated, labels, policy.primer_bars, policy.bars, group_of)
         rows.append({"new_bias": offset, "gap": balanced_gap(groups, cfg.min_tunes), "groups": groups})
         return rows[-1]["gap"]
@@ -136,19 +136,16 @@ def tune_new_bias(make_sampler: Callable[[float], object], split: SplitArrays, p
 def calibrate_bias(checkpoint, dataset, out, policy: PolicyConfig, cfg: BiasConfig = BiasConfig(),
                    split: str = "valid", allowed=None, grammar=None) -> dict:
     """:func:`tune_new_bias` on ``dataset``'s ``split`` (grouped by the folders of the source
-    files) for the model of ``checkpoint``
-    (decoded in numpy, as generation decodes it), and the model with that bias written to
-    ``out``, the search recorded in its ``train_config`` (``held_out_bias``).
+    files) for the model of ``checkpoint`` (decoded in numpy, as generation decodes it), and
+    the model with that bias written to ``out``, the search recorded in its ``train_config``
+    (``held_out_bias``).
 
     Raises
     ------
     ValueError
         For a model without a bar-copy head, or a split with no sequence long enough.
     """
-    import torch
-
-    from melodyrnn.core.checkpoint import (load_checkpoint, model_config_of, model_from_checkpoint, payload,
-                                           save_checkpoint)
+    from melodyrnn.core.checkpoint import load_checkpoint, model_config_of, model_from_checkpoint, save_refit
     from melodyrnn.core.dataset import load_dataset
     from melodyrnn.core.models.numpy_net import NumpyModel, supported
 
@@ -162,11 +159,6 @@ def calibrate_bias(checkpoint, dataset, out, policy: PolicyConfig, cfg: BiasConf
     report = tune_new_bias(lambda x: NumpyModel(config, shifted(arrays, x)), ds.split(split), policy, cfg,
                            allowed, grammar, group_of)
     report = {"split": split, **report, "search": asdict(cfg), "policy": asdict(policy)}
-    model = model_from_checkpoint(ckpt)
-    with torch.no_grad():
-        model.bar_copy.proj.bias[-1] += report["new_bias"]
-    kept = {key: v for key, v in ckpt.items() if key not in ("format", "melodyrnn_version", "model_config",
-                                                              "model_state", "metrics", "train_config")}
-    train_config = {**ckpt.get("train_config", {}), "held_out_bias": report}
-    save_checkpoint(out, payload(model, ckpt.get("metrics"), train_config=train_config, **kept))
+    model = model_from_checkpoint({**ckpt, "model_state": shifted(ckpt["model_state"], report["new_bias"])})
+    save_refit(out, ckpt, model, held_out_bias=report)
     return report

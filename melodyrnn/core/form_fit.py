@@ -159,7 +159,7 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
     ValueError
         For a model without a bar-copy head, or a dataset without whole bars.
     """
-    from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, payload, save_checkpoint
+    from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, save_refit
     from melodyrnn.core.dataset import load_dataset
     from melodyrnn.core.form_policy import policy_table
     from melodyrnn.core.loading import load_for_sampling
@@ -187,9 +187,6 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
     report["valid_after"] = measure(head, valid)
     if own is not None:
         report["policy_after"] = measure(head, own[0], torch.arange(0), labels=own[1])
-    kept = {key: v for key, v in ckpt.items() if key not in ("format", "melodyrnn_version", "model_config",
-                                                              "model_state", "metrics", "train_config")}
     fit = asdict(cfg) | ({"policy": asdict(policy)} if policy is not None else {})
-    train_config = {**ckpt.get("train_config", {}), "form_fit": fit}
-    save_checkpoint(out, payload(model, ckpt.get("metrics"), train_config=train_config, **kept))
+    save_refit(out, ckpt, model, form_fit=fit)
     return report
