@@ -30,15 +30,25 @@ def beam_search(step_fn: StepFn, reorder: ReorderFn, first: torch.Tensor, state:
     shape ()): ids (k, steps) and total log probabilities (k,), best first. Every
     hypothesis is a different path, so the rows are distinct sequences.
 
-    ``state`` is for one hypothesis; it is reordered to the beam as the search grows.
+    Only possible continuations (finite log probability) enter the beam: where fewer than
+    ``beam_size`` ids are allowed (a key, a range, a grammar), the beam holds fewer, so ``k``
+    may be less than ``beam_size``. ``state`` is for one hypothesis; it is reordered to the
+    beam as the search grows.
+
+    Raises
+    ------
+    ValueError
+        When no continuation is possible (every id of every hypothesis ruled out).
     """
     tokens = first.reshape(1, 1)  # (beams, length)
     scores = torch.zeros(1, dtype=torch.float64)
     for _ in range(steps):
         logp, state = step_fn(tokens[:, -1], state)  # (beams, V)
         vocab = logp.shape[-1]
-        total = (scores[:, None] + logp.double()).reshape(-1)  # (beams * V,)
-        k = min(beam_size, total.shape[0])
+        total = _possible((scores[:, None] + logp.double()).reshape(-1))  # (beams * V,)
+        k = min(beam_size, int(torch.isfinite(total).sum()))
+        if k == 0:
+            raise ValueError("beam search: no continuation is possible (every id ruled out)")
         scores, flat = torch.topk(total, k)
         parent, ids = flat // vocab, flat % vocab
         tokens = torch.cat([tokens[parent], ids[:, None]], dim=1)
@@ -68,6 +78,12 @@ def stochastic_beam_search(step_fn: StepFn, reorder: ReorderFn, first: torch.Ten
             scores = scores + logp.double().gather(1, ids[:, None]).squeeze(1)
             tokens = torch.cat([tokens, ids[:, None]], dim=1)
         done += n
-        keep = torch.topk(scores, min(beam_size, scores.shape[0])).indices
+        keep = torch.topk(_possible(scores), min(beam_size, scores.shape[0])).indices
         tokens, scores, state = tokens[keep], scores[keep], reorder(state, keep)
     return tokens[0, 1:], float(scores[0])
+
+
+def _possible(scores: torch.Tensor) -> torch.Tensor:
+    """``scores`` with NaN (a row the model or the rules left empty) as ``-inf``: topk ranks
+    NaN above every number, so an impossible hypothesis would otherwise win."""
+    return torch.nan_to_num(scores, nan=-torch.inf, posinf=-torch.inf)

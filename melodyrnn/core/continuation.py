@@ -272,6 +272,9 @@ def _beam(step, select, last: int, state, steps: int, n: int, decode: DecodeConf
     first = torch.tensor(last)
     if decode.branch_factor == 1:
         ids, scores = beam_search(torch_step, reorder, first, state, steps, max(decode.beam_size, n))
+        if ids.shape[0] < n:
+            raise ValueError(f"only {ids.shape[0]} distinct continuations are possible under the "
+                             f"constraints; ask for at most that many outputs")
         return Continuation(ids[:n].numpy(), -scores[:n].numpy())
     rows, totals = [], []
     for i in range(n):

@@ -33,11 +33,14 @@ class SamplingConfig:
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Log-probabilities over the last axis (rows of ``-inf`` stay ``-inf`` where masked)."""
+    """Log-probabilities over the last axis; a row with every entry ``-inf`` (all masked)
+    stays ``-inf``, not NaN."""
     top = np.max(logits, axis=-1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
+    total = np.exp(logits - top).sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore"):
-        return logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+        log_total = np.log(total)
+    return np.where(total > 0, logits - top - np.where(total > 0, log_total, 0.0), -np.inf)
 
 
 def filter_logits(logits: np.ndarray, cfg: SamplingConfig, allowed: np.ndarray | None = None) -> np.ndarray:
