@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from melodyrnn.core.atomic import atomic_path
 from melodyrnn.core.models.config import ADD_ON_WEIGHTS, ModelConfig
-from melodyrnn.core.ptfile import read_pt
+from melodyrnn.core.ptfile import check_zip, read_pt
 
 __all__ = ["FORMAT", "payload", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
            "model_config_of", "check_weights", "save_refit", "resolve_checkpoint", "DEFAULT_NAME", "SHIPPED"]
@@ -109,7 +108,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", arrays: bool = 
     path = resolve_checkpoint(path)
     if not path.is_file():
         raise ValueError(f"no checkpoint at {path}")
-    _check_unpacked_size(path)
+    check_zip(path)
     ckpt = read_pt(path) if arrays else _torch_load(path, map_location)
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED):
         raise ValueError(f"{path}: not a melodyrnn checkpoint")
@@ -133,20 +132,6 @@ def _torch_load(path: Path, map_location):
                          f"plain data, which could run code ({offending[:160]})") from None
     except Exception as e:  # noqa: BLE001 -- whatever torch makes of a file that is no checkpoint
         raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-
-
-def _check_unpacked_size(path: Path) -> None:
-    """Refuse a zip whose entries inflate far beyond the file (torch stores them
-    uncompressed, so an honest checkpoint unpacks to about its own size)."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            unpacked = sum(i.file_size for i in z.infolist())
-    except (zipfile.BadZipFile, OSError):
-        return  # not a zip: torch.load says what it is
-    size = path.stat().st_size
-    if unpacked > 2 * size + (1 << 20):
-        raise ValueError(f"{path}: refused to load: its entries inflate to {unpacked / 2**20:.0f} MiB "
-                         f"from {size / 2**20:.1f} MiB")
 
 
 def _check_structure(ckpt: dict, path) -> None:
