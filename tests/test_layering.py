@@ -39,7 +39,7 @@ ORDER = [
     "core.rules", "core.continuation", "core.form_bars", "core.form_policy", "core.form_fit",
     "core.form_bias",
     "core.shards", "core.tasks", "core.labels",
-    "music", "music.notes", "music.midi_scan", "music.midi_io", "music.quantize", "music.keys",
+    "music", "music.limits", "music.notes", "music.midi_scan", "music.midi_io", "music.quantize", "music.keys",
     "music.copies", "music.structure", "music.tracks", "music.seeds",
     "music.ingest", "music.ingest.worker", "music.ingest.files", "music.ingest.cache",
     "music.ingest.pool", "music.ingest.build",
@@ -53,7 +53,7 @@ ORDER = [
     "settings",
     "pipeline", "pipeline.report", "pipeline.stages", "pipeline.plan",
     "live", "live.engine", "live.ports", "live.jack",
-    "studio", "studio.forms", "studio.session", "studio.app", "studio.server",
+    "studio", "studio.forms", "studio.outputs", "studio.session", "studio.app", "studio.server",
     "cli.common", "cli.batch", "cli.live", "cli.studio", "cli.generate", "cli.main", "cli", "__main__",
 ]
 
