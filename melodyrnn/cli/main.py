@@ -19,6 +19,7 @@ from melodyrnn.cli.common import OneLineGroup
 from melodyrnn.cli.common import fail_cleanly as _fail_cleanly
 from melodyrnn.cli.live import live
 from melodyrnn.cli.studio import studio
+from melodyrnn.music.limits import KEY, PITCH, STEPS_PER_QUARTER
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
@@ -63,13 +64,13 @@ def main() -> None:
 @click.option("--encoding", default="melody", show_default=True,
               help="melody (Magenta MelodyRNN events), performance (Performance RNN events), "
                    "chorale (a frame of voices per 16th step), or for text files char or word.")
-@click.option("--steps-per-quarter", type=click.IntRange(1, 96), default=4, show_default=True,
+@click.option("--steps-per-quarter", type=click.IntRange(*STEPS_PER_QUARTER), default=4, show_default=True,
               help="melody, chorale: grid steps per quarter note (4 = 16ths, 12 allows triplets).")
-@click.option("--min-pitch", type=click.IntRange(0, 127), default=0, show_default=True,
+@click.option("--min-pitch", type=click.IntRange(*PITCH), default=0, show_default=True,
               help="melody: lowest pitch; lower notes fold up by octaves.")
-@click.option("--max-pitch", type=click.IntRange(0, 127), default=127, show_default=True,
+@click.option("--max-pitch", type=click.IntRange(*PITCH), default=127, show_default=True,
               help="melody: highest pitch; higher notes fold down by octaves.")
-@click.option("--transpose-to-key", type=click.IntRange(0, 11), default=None,
+@click.option("--transpose-to-key", type=click.IntRange(*KEY), default=None,
               help="melody: transpose each melody to this major key (0 = C).")
 @click.option("--gap-bars", type=float, default=1.0, show_default=True,
               help="melody: a rest longer than this many bars ends a melody.")

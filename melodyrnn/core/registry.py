@@ -93,7 +93,11 @@ def get_encoding(name: str, **config) -> Encoding:
     unknown = sorted(set(config) - known)
     if unknown:
         raise ValueError(f"encoding {name!r} has no option {', '.join(unknown)}")
-    return cls(cls.config_class(**config))
+    try:
+        settings = cls.config_class(**config)
+    except ValueError as e:  # a config checks its own settings (music: melodyrnn.music.limits)
+        raise ValueError(f"bad settings for the {name} encoding: {e}") from None
+    return cls(settings)
 
 
 def encoding_from_dict(d: dict) -> Encoding:

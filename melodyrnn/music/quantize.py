@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from melodyrnn.music.limits import AT_LEAST_ONE, STEPS_PER_QUARTER, check_ints, check_positive
 from melodyrnn.music.notes import Tune, TuneBatch
 
 __all__ = ["ExtractConfig", "Melody", "MelodyBatch", "extract_melodies", "extract_melody_batch",
@@ -43,10 +44,9 @@ class ExtractConfig:
     min_unique_pitches: int = 5
 
     def __post_init__(self) -> None:
-        if self.steps_per_quarter < 1:
-            raise ValueError("steps_per_quarter must be at least 1")
-        if self.gap_bars <= 0:
-            raise ValueError("gap_bars must be positive")
+        check_ints(self, {"steps_per_quarter": STEPS_PER_QUARTER, "min_notes": AT_LEAST_ONE,
+                          "min_unique_pitches": AT_LEAST_ONE})
+        check_positive("gap_bars", self.gap_bars)
 
 
 @dataclass

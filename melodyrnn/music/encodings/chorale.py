@@ -26,6 +26,8 @@ import numpy as np
 from melodyrnn.core.encoding import EncodedBatch, concat_ragged
 from melodyrnn.core.vocab import BOS, EOS, Vocabulary
 from melodyrnn.music.encodings.base import MusicEncoding, fold_pitches
+from melodyrnn.music.limits import (AT_LEAST_ONE, CHORALE_MAX_STEPS, CHORALE_STEPS_PER_QUARTER, PITCH, VOICES,
+                                     check_ints)
 from melodyrnn.music.notes import TempoChange, TimeSignature, Track, Tune, TuneBatch
 from melodyrnn.music.quantize import bar_steps
 
@@ -62,9 +64,10 @@ class ChoraleConfig:
     max_steps: int = 4096
 
     def __post_init__(self) -> None:
-        if not (1 <= self.steps_per_quarter <= 24 and 1 <= self.voices <= 8
-                and 0 <= self.min_pitch and self.min_pitch + 11 <= self.max_pitch <= 127):
-            raise ValueError("chorale: steps_per_quarter 1-24, voices 1-8, pitches an octave or more")
+        check_ints(self, {"steps_per_quarter": CHORALE_STEPS_PER_QUARTER, "voices": VOICES, "min_pitch": PITCH,
+                          "max_pitch": PITCH, "min_notes": AT_LEAST_ONE, "max_steps": CHORALE_MAX_STEPS})
+        if self.max_pitch - self.min_pitch < 11:
+            raise ValueError("the pitch window must span at least an octave (12 pitches)")
 
 
 class ChoraleEncoding(MusicEncoding):

@@ -22,6 +22,7 @@ from melodyrnn.music.quantize import ExtractConfig, Melody, MelodyBatch, extract
 from melodyrnn.core.vocab import BOS, EOS, Vocabulary
 from melodyrnn.core.encoding import EncodedBatch
 from melodyrnn.music.encodings.base import MusicEncoding, fold_pitches
+from melodyrnn.music.limits import KEY, PITCH, check_ints
 
 __all__ = ["MelodyConfig", "MelodyEncoding", "NO_EVENT", "NOTE_OFF", "FIRST_NOTE_ON", "fold_pitches"]
 
@@ -41,6 +42,9 @@ class MelodyConfig(ExtractConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_ints(self, {"min_pitch": PITCH, "max_pitch": PITCH})
+        if self.transpose_to_key is not None:
+            check_ints(self, {"transpose_to_key": KEY})
         if not 0 <= self.min_pitch <= self.max_pitch <= 127:
             raise ValueError("need 0 <= min_pitch <= max_pitch <= 127")
         if self.max_pitch - self.min_pitch < 11:

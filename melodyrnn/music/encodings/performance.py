@@ -21,6 +21,7 @@ from melodyrnn.music.notes import TempoChange, Track, Tune, TuneBatch
 from melodyrnn.core.vocab import BOS, EOS, Vocabulary
 from melodyrnn.core.encoding import EncodedBatch, concat_ragged
 from melodyrnn.music.encodings.base import MusicEncoding
+from melodyrnn.music.limits import AT_LEAST_ONE, MAX_SHIFT_STEPS, STEPS_PER_SECOND, VELOCITY_BINS, check_ints
 
 __all__ = ["PerformanceConfig", "PerformanceEncoding"]
 
@@ -55,6 +56,13 @@ class PerformanceConfig:
     per_instrument: bool = False
     include_drums: bool = False
     min_notes: int = 1
+
+    def __post_init__(self) -> None:
+        check_ints(self, {"steps_per_second": STEPS_PER_SECOND, "max_shift_steps": MAX_SHIFT_STEPS,
+                          "velocity_bins": VELOCITY_BINS, "min_notes": AT_LEAST_ONE})
+        for name in ("per_instrument", "include_drums"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
 
     @property
     def bin_size(self) -> int:
