@@ -37,11 +37,29 @@ def studio(tmp_path):
     s.close()
 
 
-@pytest.fixture
-def client(studio):
+def page_client(studio):
+    """A test client that sends what the studio's page sends: its token with every request,
+    and forms as multipart/form-data."""
+    from flask.testing import FlaskClient
+
     from melodyrnn.studio.app import create_app
 
-    return create_app(studio).test_client()
+    class PageClient(FlaskClient):
+        def open(self, *args, **kwargs):
+            if isinstance(kwargs.get("data"), dict):
+                kwargs.setdefault("content_type", "multipart/form-data")
+            return super().open(*args, **kwargs)
+
+    app = create_app(studio)
+    app.test_client_class = PageClient
+    client = app.test_client()
+    client.environ_base["HTTP_X_MELODYRNN_TOKEN"] = studio.token
+    return client
+
+
+@pytest.fixture
+def client(studio):
+    return page_client(studio)
 
 
 def upload(data: bytes, name="seed.mid", **fields):
@@ -228,12 +246,11 @@ def test_history_keeps_each_generation_and_its_request(client):
 
 
 def test_a_checkpoint_of_ones_own_is_offered_as_custom(tiny_run):
-    from melodyrnn.studio.app import create_app
     from melodyrnn.studio.session import Studio
 
     studio = Studio(StudioConfig(model=str(tiny_run)))
     try:
-        client = create_app(studio).test_client()
+        client = page_client(studio)
         assert client.get("/api/info").get_json()["models"] == ["default", "chorale", "custom"]
         r = client.post("/api/generate", data=upload(seed_file(), num_outputs=1, bars=1))
         (out,) = r.get_json()["outputs"]  # --model is the one a request without "model" gets

@@ -3,27 +3,34 @@
 ====================  =========================================================================
 ``GET /``             the page (``static/``: HTML, JS and CSS of its own, nothing from a CDN)
 ``GET /api/health``   ``{"ok": true}``
-``GET /api/info``     models, sample seeds, whether audio can be rendered, the default options
+``GET /api/info``     models, sample seeds, whether audio can be rendered, the default options,
+                      the token POSTs carry
 ``POST /api/seeds``   multipart ``midi`` (a file) or form ``sample`` (a name): the seed's id,
                       tracks with the melody choice, the model it gets, its piano roll
 ``POST /api/generate``  optional multipart ``midi``, or ``seed_id``; the ``melodyrnn generate``
                       options as form fields (``num_outputs`` or ``num-outputs``, ``bars``...):
                       ``{"outputs": [...]}``, each with ``midi_url``, ``audio_url``,
                       ``midi_base64``, ``bits_per_note`` and its piano roll
-``GET /api/history``  the session's generations (time, label, outputs), oldest first
+``GET /api/history``  the session's generations (time, label, outputs without their MIDI bytes),
+                      oldest first
 ``GET /api/outputs/ID.mid`` / ``.wav``  an output's MIDI, or its audio (FluidSynth)
 ====================  =========================================================================
 
 Bad input is a 4xx whose JSON body is ``{"error": "one line"}``; nothing answers with a
-traceback. Needs Flask: ``pip install 'melodyrnn[studio]'``.
+traceback. Who may ask is :mod:`.guard`'s: the served Host only, and POSTs from the studio's
+own page or a script with its token, as complete ``multipart/form-data``. Needs Flask:
+``pip install 'melodyrnn[studio]'``.
 """
 
 from __future__ import annotations
 
+import select
+import socket
 from pathlib import Path
 
 from melodyrnn.studio.forms import parse_form
-from melodyrnn.studio.session import Output, Studio
+from melodyrnn.studio.guard import Allowed, allowed_for, refusal
+from melodyrnn.studio.session import Output, Refused, Studio
 
 __all__ = ["create_app", "INSTALL"]
 
@@ -39,14 +46,24 @@ def _flask():
     return flask
 
 
-def create_app(studio: Studio):
-    """A Flask app serving ``studio``'s page and API."""
+def create_app(studio: Studio, allowed: Allowed | None = None):
+    """A Flask app serving ``studio``'s page and API to the Host names ``allowed`` (None:
+    the loopback names on any port; :func:`melodyrnn.studio.server.start` gives the address
+    it binds, port included, through ``app.config["STUDIO_ALLOWED"]``)."""
     flask = _flask()
     from werkzeug.exceptions import HTTPException
 
+    class Request(flask.Request):
+        def make_form_data_parser(self):  # a cut-short or malformed body is an error, not {}
+            parser = super().make_form_data_parser()
+            parser.silent = False
+            return parser
+
     app = flask.Flask("melodyrnn.studio", static_folder=str(STATIC), static_url_path="/static")
+    app.request_class = Request
     # the upload cap, plus room for the other form fields
     app.config["MAX_CONTENT_LENGTH"] = studio.cfg.max_upload_bytes + 64 * 1024
+    app.config["STUDIO_ALLOWED"] = allowed or allowed_for("127.0.0.1", None)
 
     def fail(status: int, message: str):
         line = message.splitlines()[0] if message else "bad request"
@@ -61,6 +78,22 @@ def create_app(studio: Studio):
     @app.errorhandler(ValueError)
     def bad_input(e):
         return fail(400, str(e))
+
+    @app.errorhandler(Refused)
+    def refused(e):
+        return fail(e.status, str(e))
+
+    @app.before_request
+    def guard():
+        req = flask.request
+        why = refusal(req.method, req.path, req.headers, app.config["STUDIO_ALLOWED"], studio.token)
+        if why is not None:
+            return fail(*why)
+        if req.method == "POST":
+            try:  # the whole body now: cut short or malformed is a 400 before anything runs
+                req.form, req.files
+            except ValueError as e:
+                raise ValueError(f"the request body is not complete multipart/form-data ({e})") from None
 
     @app.errorhandler(Exception)
     def unexpected(e):  # a bug, not bad input: still one line, never a traceback page
@@ -90,7 +123,8 @@ def create_app(studio: Studio):
     def info():
         return {"models": studio.model_names(), "samples": studio.sample_names(),
                 "audio": studio.audio_available() or True,
-                "max_upload_bytes": studio.cfg.max_upload_bytes, "seed": studio.cfg.first_seed}
+                "max_upload_bytes": studio.cfg.max_upload_bytes, "seed": studio.cfg.first_seed,
+                "token": studio.token}
 
     @app.post("/api/seeds")
     def seeds():
@@ -102,14 +136,20 @@ def create_app(studio: Studio):
             seed = studio.add_seed(sample, studio.sample_bytes(sample))
         return studio.describe_seed(seed)
 
+    def json_text(text: str):
+        return flask.Response(text, mimetype="application/json")
+
     @app.post("/api/generate")
     def generate():
-        return studio.generate(parse_form(flask.request.form), uploaded_seed()).to_dict()
+        req = flask.request
+        entry = studio.generate(parse_form(req.form), uploaded_seed(), client=req.remote_addr or "",
+                                gone=_hung_up(req.environ.get("werkzeug.socket")))
+        return json_text(entry.to_json())
 
     @app.get("/api/history")
     def history():
-        """The session's generations, newest last, with the outputs still kept."""
-        return {"history": [g.to_dict(studio.outputs) for g in studio.history]}
+        """The session's generations, oldest first, with the outputs still kept."""
+        return json_text(studio.history_json())
 
     @app.get("/api/outputs/<oid>.mid")
     def output_midi(oid):
@@ -131,3 +171,22 @@ def create_app(studio: Studio):
         return studio.outputs[oid]
 
     return app
+
+
+def _hung_up(sock: socket.socket | None):
+    """A check whether the client of ``sock`` closed its end (None without a socket). Its
+    request is read whole before generation starts, so a readable socket with nothing to
+    read is one closed."""
+    if sock is None:
+        return None
+
+    def gone() -> bool:
+        try:
+            if not select.select([sock], [], [], 0)[0]:
+                return False
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except (OSError, ValueError):
+            return True
+    return gone

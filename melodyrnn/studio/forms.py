@@ -2,7 +2,9 @@
 
 ``num_outputs`` and ``num-outputs`` are the same field. Values arrive as strings (an HTML
 form, ``curl -F``); each is parsed and range-checked here, and anything unusable is a
-``ValueError`` whose message is one line naming the field.
+``ValueError`` whose message is one line naming the field. A request's work -- bars x
+outputs x beam x branches -- is held to :data:`STUDIO_MAX_WORK`, so that no one request
+keeps the machine for minutes while others wait.
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ from typing import Callable, Mapping
 from melodyrnn.music.generated import MAX_BARS, MAX_OUTPUTS, GenerateConfig
 from melodyrnn.settings import generate_config
 
-__all__ = ["GenerateForm", "parse_form", "FIELDS", "STUDIO_MAX_OUTPUTS"]
+__all__ = ["GenerateForm", "parse_form", "FIELDS", "STUDIO_MAX_OUTPUTS", "STUDIO_MAX_WORK", "work"]
 
 STUDIO_MAX_OUTPUTS = 16  # one request's outputs: a page of cards, not a batch job
+#: one request's work in bars x outputs x beam size x branch factor (16 outputs of 256 bars,
+#: or 4 of 1024, or a beam of 64 for 4 outputs of 16 bars)
+STUDIO_MAX_WORK = 4096
+STEPS_PER_BAR = 16  # how ``steps`` counts in the work: a 4/4 bar of sixteenths
+MAX_FIELD_CHARS = 1024  # one field's text (the history keeps it)
 _TRUE, _FALSE = {"1", "true", "on", "yes"}, {"0", "false", "off", "no", ""}
 
 
@@ -65,7 +72,7 @@ FIELDS: dict[str, Callable[[str], object]] = {
     "top_k": _int(0, 10 ** 6), "top_p": _float(0, 1, open_low=True), "greedy": _bool,
     "beam_size": _int(1, 256), "branch_factor": _int(1, 256),
     "steps_per_iteration": _int(1, 4096), "key": _text, "pitch_range": _pitch_range,
-    "continuation_only": _bool, "track": _text, "seed": _int(-2 ** 63, 2 ** 63 - 1),
+    "continuation_only": _bool, "track": _text, "seed": _int(0, 2 ** 63 - 1),
     "primer_bars": _int(0, MAX_BARS), "from_bar": _int(1, 10 ** 6),
     "phrase_bars": _int(1, MAX_BARS), "max_plays": _int(0, MAX_OUTPUTS),
     "until_end": _bool, "allow_parallels": _bool,
@@ -102,15 +109,31 @@ def parse_form(form: Mapping[str, str]) -> GenerateForm:
     values, other = {}, {}
     for raw_name, text in form.items():
         name = raw_name.replace("-", "_")
+        if len(text) > MAX_FIELD_CHARS:
+            raise ValueError(f"field {raw_name[:40]!r}: {len(text)} characters, more than the "
+                             f"{MAX_FIELD_CHARS} a field may have")
         if name in OTHER_FIELDS:
             other[name] = _text(text)
             continue
         if name not in FIELDS:
-            raise ValueError(f"unknown field {raw_name!r}; fields are named like the "
+            raise ValueError(f"unknown field {raw_name[:40]!r}; fields are named like the "
                              f"`melodyrnn generate` options, e.g. num_outputs, bars, temperature")
         try:
             values[name] = FIELDS[name](text)
         except ValueError as e:
             reason = str(e) if "must" in str(e) else "not a valid value"
-            raise ValueError(f"field {raw_name!r} = {text[:40]!r}: {reason}") from None
-    return GenerateForm(generate_config(**values), **other, fields=dict(form.items()))
+            raise ValueError(f"field {raw_name[:40]!r} = {text[:40]!r}: {reason}") from None
+    config = generate_config(**values)
+    if work(config) > STUDIO_MAX_WORK:
+        raise ValueError(f"too much work for one request: {work(config)} bars x outputs x beam x "
+                         f"branches, more than the studio's {STUDIO_MAX_WORK}; ask for fewer bars or "
+                         "outputs, or a smaller beam")
+    return GenerateForm(config, **other, fields=dict(form.items()))
+
+
+def work(config: GenerateConfig) -> int:
+    """A request's work: its bars (``steps`` counted :data:`STEPS_PER_BAR` to the bar) x
+    outputs x beam size x branch factor."""
+    bars = -(-config.steps // STEPS_PER_BAR) if config.steps else config.bars
+    decode = config.decode
+    return bars * config.num_outputs * decode.beam_size * decode.branch_factor

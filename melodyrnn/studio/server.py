@@ -1,14 +1,85 @@
-"""Run the studio: a threaded werkzeug server around :func:`melodyrnn.studio.app.create_app`."""
+"""Run the studio: a threaded werkzeug server around :func:`melodyrnn.studio.app.create_app`.
+
+The server bounds what connections cost: at most :data:`MAX_CONNECTIONS` are served at once
+(each has a thread; one more is answered 503 and closed at once), and a connection that
+sends nothing for :data:`IDLE_SECONDS` is closed. Errors the HTTP layer answers itself (a
+header line too long, a malformed request line) are one-line JSON like the app's.
+"""
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
 import threading
+from http import HTTPStatus
 
 from melodyrnn.studio.app import _flask, create_app
+from melodyrnn.studio.guard import TOKEN_HEADER, allowed_for
 from melodyrnn.studio.session import Studio, StudioConfig
 
-__all__ = ["serve", "start"]
+__all__ = ["serve", "start", "MAX_CONNECTIONS", "IDLE_SECONDS"]
+
+MAX_CONNECTIONS = 32  # connections served at once, each on its own thread
+IDLE_SECONDS = 20.0  # a connection silent this long (seconds) is closed
+
+
+def _server_classes():
+    from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        timeout = IDLE_SECONDS  # socket timeout: an idle or stalled connection ends
+
+        def send_error(self, code, message=None, explain=None):
+            """http.server's own errors (431, 400...) as one-line JSON, not an HTML page."""
+            phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "error"
+            body = json.dumps({"error": f"{phrase}: {message}" if message else phrase}).encode()
+            self.log_error("code %d, message %s", code, message)
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body)
+
+    class Server(ThreadedWSGIServer):
+        """At most :data:`MAX_CONNECTIONS` connections on threads; the rest get a 503."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+        def process_request(self, request, client_address):
+            if not self.slots.acquire(blocking=False):
+                _busy(request)
+                self.shutdown_request(request)
+                return
+            try:
+                super().process_request(request, client_address)
+            except BaseException:
+                self.slots.release()
+                raise
+
+        def process_request_thread(self, request, client_address):
+            try:
+                super().process_request_thread(request, client_address)
+            finally:
+                self.slots.release()
+
+    return Server, Handler
+
+
+def _busy(request: socket.socket) -> None:
+    body = json.dumps({"error": f"the studio serves {MAX_CONNECTIONS} connections at once; "
+                                "try again"}).encode()
+    try:
+        request.settimeout(1.0)
+        request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    except OSError:
+        pass
 
 
 def start(cfg: StudioConfig, host: str = "127.0.0.1", port: int = 0):
@@ -16,11 +87,12 @@ def start(cfg: StudioConfig, host: str = "127.0.0.1", port: int = 0):
     is the port bound (``port`` 0: a free one). Stop with ``server.shutdown()`` and
     ``studio.close()``."""
     _flask()
-    from werkzeug.serving import make_server
-
     _check_free(host, port)  # werkzeug would print its own lines and exit instead
     studio = Studio(cfg)
-    server = make_server(host, port, create_app(studio), threaded=True)
+    app = create_app(studio)
+    server_class, handler = _server_classes()
+    server = server_class(host, port, app, handler=handler)
+    app.config["STUDIO_ALLOWED"] = allowed_for(host, server.port)
     threading.Thread(target=server.serve_forever, daemon=True, name="studio").start()
     return server, studio
 
@@ -35,15 +107,28 @@ def _check_free(host: str, port: int) -> None:
         raise ValueError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
+class _Stop(Exception):
+    """SIGTERM, raised in the main thread so that the session's folder is removed."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Stop()
+
+
 def serve(cfg: StudioConfig, host: str = "127.0.0.1", port: int = 8000, log=print) -> None:
-    """Serve until Ctrl-C; the URL and the models go to ``log``."""
+    """Serve until Ctrl-C or SIGTERM; the URL, the models and the token go to ``log``."""
     server, studio = start(cfg, host, port)
-    log(f"melodyrnn studio: http://{host}:{server.port}/  (models: {', '.join(studio.model_names())}; "
+    shown = f"[{host}]" if ":" in host else host
+    log(f"melodyrnn studio: http://{shown}:{server.port}/  (models: {', '.join(studio.model_names())}; "
         "Ctrl-C stops)")
+    log(f"scripts: POSTs carry the header '{TOKEN_HEADER}: {studio.token}' (GET /api/info has it)")
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         threading.Event().wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         log("stopped")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.shutdown()
+        server.server_close()
         studio.close()

@@ -3,35 +3,44 @@
 Everything lives in memory plus one temporary folder (the outputs' MIDI and audio files)
 that goes away with the session. Models are loaded once and shared by every request;
 generation runs one request at a time (a lock), so a second browser tab waits instead of
-doubling the memory.
+doubling the memory, and each client has at most one generation running or waiting.
+
+Memory is bounded by :class:`StudioConfig`: a seed's notes, the notes all kept seeds hold
+together, the outputs kept (an evicted output leaves the history too; its MIDI lives on disk,
+not in memory) and the notes a piano roll draws. Work is bounded by the form's budget
+(:data:`melodyrnn.studio.forms.STUDIO_MAX_WORK`) and by a deadline per request: a generation
+past it, or whose client hung up, stops at its next step (:class:`Refused`).
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
-import math
+import json
 import os
+import secrets
 import shutil
 import tempfile
 import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from melodyrnn.core.loading import load_with_checkpoint
 from melodyrnn.music.compose import generate
-from melodyrnn.music.keys import pitch_name
 from melodyrnn.music.midi_io import midi_bytes, read_midi_bytes, track_channels
 from melodyrnn.music.notes import Tune
-from melodyrnn.music.render import bar_lines, check_wav_renderer, render_wav
+from melodyrnn.music.render import check_wav_renderer, render_wav
 from melodyrnn.music.seeds import parse_primer
 from melodyrnn.music.tracks import describe_tracks
 from melodyrnn.music.voices import model_for
 from melodyrnn.studio.forms import GenerateForm
+from melodyrnn.studio.outputs import Generation, Output, piano_roll
 
-__all__ = ["StudioConfig", "Studio", "Seed", "Output", "Generation", "piano_roll", "SHIPPED_MODELS"]
+__all__ = ["StudioConfig", "Studio", "Seed", "Output", "Generation", "piano_roll", "SHIPPED_MODELS",
+           "Refused"]
 
 SHIPPED_MODELS = ("default", "chorale")
 
@@ -43,105 +52,73 @@ class StudioConfig:
     ``model`` is a checkpoint path offered as ``custom`` beside the shipped models and used
     when a request names none (None: the shipped ones, chosen from the seed); ``samples`` a
     folder of seed tunes the page lists;
-    ``max_upload_bytes`` caps one uploaded seed; ``max_seeds`` and ``max_outputs`` bound what
-    the session keeps (the oldest go first); ``first_seed`` is the random seed the page
-    starts at.
+    ``max_upload_bytes`` caps one uploaded seed and ``max_seed_notes`` its notes;
+    ``max_seeds``, ``max_kept_seed_notes`` (all kept seeds' notes together) and
+    ``max_outputs`` bound what the session keeps (the oldest go first); ``max_roll_notes``
+    the notes one piano roll draws (the rest are counted, not drawn); ``max_seconds`` one
+    generate request's time, waiting for its turn included (seconds), and ``max_waiting``
+    the requests that may wait for a turn; ``first_seed`` is the random seed the page starts
+    at.
     """
 
     model: str | None = None
     samples: str | None = None
     soundfont: str | None = None
     max_upload_bytes: int = 4 * 2 ** 20
+    max_seed_notes: int = 100_000
     max_seeds: int = 64
+    max_kept_seed_notes: int = 400_000
     max_outputs: int = 512
+    max_roll_notes: int = 3000
+    max_seconds: float = 120.0
+    max_waiting: int = 8
     first_seed: int = 0
+
+
+class Refused(Exception):
+    """A request the studio will not run now: ``status`` is its HTTP status (429: this client
+    has one running; 503: busy, past its deadline, or its client hung up)."""
+
+    def __init__(self, message: str, status: int = 503) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
 class Seed:
-    """An opened seed: its name, bytes and parsed tune."""
+    """An opened seed: its name, parsed tune, and its tracks as the page lists them (read
+    from the file's bytes once; the bytes are not kept)."""
 
     id: str
     name: str
-    data: bytes
     tune: Tune
+    tracks: list = field(default_factory=list)
 
-
-@dataclass
-class Output:
-    """One generated output: its MIDI file (in the session folder, and its bytes), and what
-    the page shows of it."""
-
-    id: str
-    name: str
-    midi_path: Path
-    midi: bytes
-    bits_per_note: float
-    new_notes: int
-    roll: dict
-    key: str = ""
-    model: str = ""
-    wav_path: Path | None = field(default=None)
-
-    def to_dict(self) -> dict:
-        """The output as the API answers it (bits/note None where there are no new notes)."""
-        bits = round(self.bits_per_note, 4) if math.isfinite(self.bits_per_note) else None
-        return {"id": self.id, "name": self.name, "model": self.model, "key": self.key,
-                "bits_per_note": bits, "new_notes": self.new_notes,
-                "midi_url": f"/api/outputs/{self.id}.mid", "audio_url": f"/api/outputs/{self.id}.wav",
-                "midi_base64": base64.b64encode(self.midi).decode("ascii"), "roll": self.roll}
-
-
-@dataclass
-class Generation:
-    """One generate request in the session's history: when, a label, the request's fields
-    (an uploaded seed as its stored ``seed_id``: what "regenerate" sends again), its outputs."""
-
-    time: str
-    label: str
-    fields: dict
-    outputs: list[Output]
-
-    def to_dict(self, kept: dict | None = None) -> dict:
-        """As the API answers it; with ``kept`` (id -> output) only the outputs still kept."""
-        outs = [o for o in self.outputs if kept is None or o.id in kept]
-        return {"time": self.time, "label": self.label, "fields": self.fields,
-                "outputs": [o.to_dict() for o in outs]}
-
-
-def piano_roll(tune: Tune, split_beats: float | None = None) -> dict:
-    """The tune as the page draws it: per track its notes ``[start_s, end_s, pitch,
-    velocity]``, the bar lines in seconds, where the new part starts (seconds) and the name
-    of every pitch that sounds."""
-    end = max(tune.end_beats, 1e-9)
-    bars, _ = bar_lines(tune, end)
-    tracks, pitches = [], set()
-    for t in tune.tracks:
-        notes = [[round(float(a), 4), round(float(b), 4), int(p), int(v)] for a, b, p, v
-                 in zip(t.start_seconds, t.end_seconds, t.pitch, t.velocity)]
-        pitches.update(int(p) for p in t.pitch)
-        tracks.append({"name": t.name, "program": int(t.program), "is_drum": bool(t.is_drum),
-                       "notes": notes})
-    seconds = lambda beats: [round(float(x), 4) for x in tune.beats_to_seconds(beats)]  # noqa: E731
-    return {"tracks": tracks, "bars_seconds": seconds(bars) if bars else [],
-            "end_seconds": seconds([end])[0],
-            "split_seconds": seconds([split_beats])[0] if split_beats else None,
-            "note_names": {p: pitch_name(p) for p in sorted(pitches)}}
+    @property
+    def notes(self) -> int:
+        return sum(len(t) for t in self.tune.tracks)
 
 
 class Studio:
     """The state behind the page: call :meth:`add_seed` and :meth:`generate`; outputs are
-    files under :attr:`folder` until :meth:`close`."""
+    files under :attr:`folder` until :meth:`close`. :attr:`token` is the per-process secret
+    that state-changing requests carry (the app checks it)."""
 
     def __init__(self, cfg: StudioConfig | None = None) -> None:
         self.cfg = cfg or StudioConfig()
         self.folder = Path(tempfile.mkdtemp(prefix="melodyrnn-studio-"))
+        self.token = secrets.token_urlsafe(24)
         self.seeds: dict[str, Seed] = {}
         self.outputs: dict[str, Output] = {}
         self.history: list[Generation] = []
         self._models: dict[str, tuple] = {}
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one generation at a time
+        self._parse_lock = threading.Lock()  # one seed parsed at a time (a parse's memory)
+        self._state = threading.Lock()  # guards the fields below and the dicts above
+        self._clients: set[str] = set()
+        self._waiting = 0
+        self._watch: Callable[[], None] | None = None
 
     # -- models -----------------------------------------------------------------------
     def model_names(self) -> list[str]:
@@ -160,8 +137,16 @@ class Studio:
         if name not in self.model_names():
             raise ValueError(f"unknown model {name!r}; this studio has {', '.join(self.model_names())}")
         if name not in self._models:
-            self._models[name] = load_with_checkpoint(self.cfg.model if name == "custom" else name)
+            loaded = load_with_checkpoint(self.cfg.model if name == "custom" else name)
+            if hasattr(loaded[0], "register_forward_pre_hook"):  # every decoding step asks
+                loaded[0].register_forward_pre_hook(self._each_step)
+            self._models[name] = loaded
         return self._models[name]
+
+    def _each_step(self, module, args) -> None:
+        """Before each model step: stop a generation past its deadline or abandoned."""
+        if self._watch is not None:
+            self._watch()
 
     # -- seeds ------------------------------------------------------------------------
     def sample_names(self) -> list[str]:
@@ -177,34 +162,52 @@ class Studio:
 
     def add_seed(self, name: str, data: bytes) -> Seed:
         """Parse and keep an uploaded seed; ``ValueError`` for a file that is not MIDI, too
-        large, or without notes."""
+        large, with too many notes, or without notes."""
         if len(data) > self.cfg.max_upload_bytes:
             raise ValueError(f"{name}: {len(data)} bytes, more than the "
                              f"{self.cfg.max_upload_bytes // 2 ** 20} MiB a seed may have")
-        with warnings.catch_warnings():
+        with self._parse_lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tune = read_midi_bytes(data)
-        if not any(len(t) and not t.is_drum for t in tune.tracks):
-            raise ValueError(f"{name}: the file has no pitched notes to continue")
-        seed = Seed(f"s{next(self._ids)}", os.path.basename(name) or "seed.mid", data, tune)
-        self.seeds[seed.id] = seed
-        while len(self.seeds) > self.cfg.max_seeds:
-            self.seeds.pop(next(iter(self.seeds)))
+            notes = sum(len(t) for t in tune.tracks)
+            if notes > self.cfg.max_seed_notes:
+                raise ValueError(f"{name}: {notes} notes, more than the {self.cfg.max_seed_notes} "
+                                 "a seed may have")
+            if not any(len(t) and not t.is_drum for t in tune.tracks):
+                raise ValueError(f"{name}: the file has no pitched notes to continue")
+            tracks = [i.to_dict() for i in describe_tracks(tune, track_channels(tune, data))]
+        seed = Seed(f"s{next(self._ids)}", os.path.basename(name) or "seed.mid", tune, tracks)
+        with self._state:
+            self.seeds[seed.id] = seed
+            while len(self.seeds) > 1 and (len(self.seeds) > self.cfg.max_seeds or sum(
+                    s.notes for s in self.seeds.values()) > self.cfg.max_kept_seed_notes):
+                self.seeds.pop(next(iter(self.seeds)))
         return seed
 
     def describe_seed(self, seed: Seed) -> dict:
         """Tracks (with the melody choice), the model a continuation would use, the roll."""
-        infos = describe_tracks(seed.tune, track_channels(seed.tune, seed.data))
         model = self.model_name(None, seed.tune)
         why = model_for(seed.tune)[1] if model in SHIPPED_MODELS else ""
-        return {"id": seed.id, "name": seed.name, "tracks": [i.to_dict() for i in infos],
-                "model": model, "model_reason": why, "roll": piano_roll(seed.tune)}
+        return {"id": seed.id, "name": seed.name, "tracks": seed.tracks, "model": model,
+                "model_reason": why, "roll": piano_roll(seed.tune, max_notes=self.cfg.max_roll_notes)}
 
     # -- outputs ----------------------------------------------------------------------
-    def generate(self, form: GenerateForm, seed: Seed | None = None) -> Generation:
+    def generate(self, form: GenerateForm, seed: Seed | None = None, client: str = "",
+                 gone: Callable[[], bool] | None = None) -> Generation:
         """Generate what ``form`` asks for, continuing ``seed`` (an upload; else the form's
         ``seed_id``); the outputs are written and kept, the generation goes into the history.
-        ``ValueError`` for settings that do not fit the seed or model."""
+
+        ``client`` names who asks (one generation running or waiting each); ``gone`` says
+        whether they hung up (checked between model steps, as the deadline is).
+
+        Raises
+        ------
+        ValueError
+            For settings that do not fit the seed or model.
+        Refused
+            When the client has a generation under way, too many wait, or the request ran
+            past ``max_seconds`` or was abandoned.
+        """
         fields = dict(form.fields)
         if seed is None and form.seed_id is not None:
             if form.seed_id not in self.seeds:
@@ -217,7 +220,7 @@ class Studio:
         pitches = parse_primer(form.primer) if form.primer else None
         if tune is not None and pitches:
             raise ValueError("give a seed or primer pitches, not both")
-        with self._lock:
+        with self._turn(client, gone):
             results = generate(self._model(name), tune, pitches, form.config)
         stem = Path(seed.name).stem if seed else "sample"
         outputs = [self._keep(r, stem, name) for r in results]
@@ -225,23 +228,68 @@ class Studio:
         what = seed.name if seed else f"primer {form.primer}" if pitches else "no seed"
         label = (f"{what}: {len(outputs)} x {cfg.bars} bars, T {cfg.decode.sampling.temperature:g}, "
                  f"seed {cfg.seed}, {name}")
-        self.history.append(Generation(time.strftime("%H:%M:%S"), label, fields, outputs))
-        return self.history[-1]
+        entry = Generation(time.strftime("%H:%M:%S"), label, fields, outputs)
+        with self._state:
+            self.history.append(entry)
+            self._forget_evicted()
+        return entry
+
+    @contextmanager
+    def _turn(self, client: str, gone: Callable[[], bool] | None):
+        """Hold the generation lock, with the request's deadline and hang-up check watching
+        every model step."""
+        deadline = time.monotonic() + self.cfg.max_seconds
+        with self._state:
+            if client and client in self._clients:
+                raise Refused(f"a generation of this client ({client}) is under way: wait for it", 429)
+            if self._waiting >= self.cfg.max_waiting:
+                raise Refused(f"the studio is busy: {self._waiting} requests wait; try again later")
+            self._clients.add(client)
+            self._waiting += 1
+        try:
+            got = self._lock.acquire(timeout=self.cfg.max_seconds)
+            with self._state:
+                self._waiting -= 1
+            if not got:
+                raise Refused(f"the studio is busy: no turn within {self.cfg.max_seconds:g} s; try again")
+            try:
+                self._watch = _Watch(deadline, self.cfg.max_seconds, gone)
+                yield
+            finally:
+                self._watch = None
+                self._lock.release()
+        finally:
+            with self._state:
+                self._clients.discard(client)
 
     def _keep(self, result, stem: str, model: str) -> Output:
         oid = f"o{next(self._ids)}"
-        path, data = self.folder / f"{oid}.mid", midi_bytes(result.tune)
-        path.write_bytes(data)
-        out = Output(oid, f"{stem}-{oid[1:]}.mid", path, data, float(result.bits_per_note),
-                     int(result.notes), piano_roll(result.tune, result.continuation_beats),
-                     result.key, model)
-        self.outputs[oid] = out
-        while len(self.outputs) > self.cfg.max_outputs:
-            old = self.outputs.pop(next(iter(self.outputs)))
-            for p in (old.midi_path, old.wav_path):
-                if p is not None:
-                    p.unlink(missing_ok=True)
+        path = self.folder / f"{oid}.mid"
+        path.write_bytes(midi_bytes(result.tune))
+        roll = piano_roll(result.tune, result.continuation_beats, self.cfg.max_roll_notes)
+        out = Output(oid, f"{stem}-{oid[1:]}.mid", path, float(result.bits_per_note),
+                     int(result.notes), json.dumps(roll, separators=(",", ":")), result.key, model)
+        with self._state:
+            self.outputs[oid] = out
+            while len(self.outputs) > self.cfg.max_outputs:
+                old = self.outputs.pop(next(iter(self.outputs)))
+                for p in (old.midi_path, old.wav_path):
+                    if p is not None:
+                        p.unlink(missing_ok=True)
         return out
+
+    def _forget_evicted(self) -> None:
+        """The history holds only outputs still kept, and only generations with some."""
+        for g in self.history:
+            g.outputs = [o for o in g.outputs if o.id in self.outputs]
+        self.history = [g for g in self.history if g.outputs]
+
+    def history_json(self) -> str:
+        """``GET /api/history``'s answer: the generations with outputs still kept, oldest
+        first, each output without its MIDI bytes (its ``midi_url`` serves them)."""
+        with self._state:
+            entries = list(self.history)
+        return '{"history": [' + ", ".join(g.to_json(midi=False) for g in entries) + "]}"
 
     def audio_available(self) -> str:
         """'' when outputs can be rendered to audio, else why not (one line)."""
@@ -260,3 +308,21 @@ class Studio:
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class _Watch:
+    """Called before each model step: :class:`Refused` past the deadline (monotonic
+    seconds) or when ``gone()`` says the client hung up (asked at most every 0.1 s)."""
+
+    def __init__(self, deadline: float, seconds: float, gone: Callable[[], bool] | None) -> None:
+        self.deadline, self.seconds, self.gone, self.asked = deadline, seconds, gone, 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now > self.deadline:
+            raise Refused(f"the generation ran past {self.seconds:g} s and was stopped: ask for "
+                          "fewer bars, outputs or a smaller beam")
+        if self.gone is not None and now - self.asked > 0.1:
+            self.asked = now
+            if self.gone():
+                raise Refused("the client hung up; generation stopped", 499)

@@ -4,7 +4,7 @@
 const $ = (sel) => document.querySelector(sel);
 const SVG = "http://www.w3.org/2000/svg";
 const HUES = [210, 20, 130, 280, 50, 330, 180, 90];
-const state = { seed: null, track: null, audio: true };
+const state = { seed: null, track: null, audio: true, token: "" };
 
 function setStatus(text, isError = false) {
   const el = $("#status");
@@ -12,8 +12,10 @@ function setStatus(text, isError = false) {
   el.className = isError ? "error" : "";
 }
 
+// POSTs carry the studio's token (from /api/info), which only its own pages can read
 async function api(path, body) {
-  const resp = await fetch(path, body ? { method: "POST", body } : {});
+  const init = body ? { method: "POST", body, headers: { "X-Melodyrnn-Token": state.token } } : {};
+  const resp = await fetch(path, init);
   const data = await resp.json().catch(() => ({ error: `HTTP ${resp.status}` }));
   if (!resp.ok) throw new Error(data.error || `HTTP ${resp.status}`);
   return data;
@@ -193,6 +195,7 @@ async function generate(event) {
 async function init() {
   const info = await api("/api/info");
   state.audio = info.audio;
+  state.token = info.token;
   $("#options").elements.seed.value = String(info.seed);
   for (const m of info.models) el("option", { value: m, text: m }, $("#model"));
   if (info.models.includes("custom")) $("#model").value = "custom";  // melodyrnn studio --model
