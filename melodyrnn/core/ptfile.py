@@ -182,10 +182,10 @@ class _Unpickler(pickle.Unpickler):
         numel = 1
         for n in size:
             numel *= n
-        last = offset + sum((n - 1) * st for n, st in zip(size, stride)) if numel else offset - 1
-        if last >= flat.shape[0] or offset > flat.shape[0]:
+        last = offset + sum((n - 1) * st for n, st in zip(size, stride))  # the last element it reads
+        if numel and last >= flat.shape[0]:  # (an empty tensor reads none: torch lets its offset be any)
             raise _Refused(f"{what} (size {size}, stride {stride}, offset {offset}) reaches element "
-                           f"{max(last, offset)} of its {flat.shape[0]}-element storage {storage.key}")
+                           f"{last} of its {flat.shape[0]}-element storage {storage.key}")
         if numel > flat.shape[0]:  # overlapping views: more elements than are stored
             raise _Refused(f"{what} claims {numel} elements from a storage of {flat.shape[0]}")
         self.budget -= numel * flat.itemsize
