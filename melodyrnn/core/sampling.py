@@ -7,11 +7,16 @@ or a pitch range are built by the music layer and passed in as a boolean mask).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SamplingConfig", "sample_next", "filter_logits", "log_softmax"]
+__all__ = ["SamplingConfig", "sample_next", "filter_logits", "log_softmax", "MIN_TEMPERATURE"]
+
+#: the lowest temperature: below it sampling is greedy decoding in all but name (use
+#: ``greedy``), and near 1e-308 dividing the logits by it overflows them to NaN
+MIN_TEMPERATURE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -26,10 +31,18 @@ class SamplingConfig:
     greedy: bool = False
 
     def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ValueError("temperature must be positive")
-        if self.top_k < 0 or not 0 < self.top_p <= 1:
-            raise ValueError("need top_k >= 0 and 0 < top_p <= 1")
+        t = self.temperature
+        if not (_number(t) and math.isfinite(t) and t >= MIN_TEMPERATURE):
+            raise ValueError(f"temperature must be a finite number >= {MIN_TEMPERATURE:g} "
+                             f"(greedy decoding for the likeliest ids), not {t!r}")
+        if not (_number(self.top_p) and 0 < self.top_p <= 1):  # NaN fails the comparison
+            raise ValueError(f"top_p must be a number in (0, 1], not {self.top_p!r}")
+        if not (isinstance(self.top_k, int) and not isinstance(self.top_k, bool) and self.top_k >= 0):
+            raise ValueError(f"top_k must be an integer >= 0, not {self.top_k!r}")
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -15,10 +15,17 @@ from melodyrnn.music.notes import Tune
 from melodyrnn.music.quantize import Melody
 from melodyrnn.music.seeds import SeedWindow
 
-__all__ = ["GenerateConfig", "Generated", "warn_duplicates", "MAX_BARS", "MAX_OUTPUTS"]
+__all__ = ["GenerateConfig", "Generated", "warn_duplicates", "MAX_BARS", "MAX_OUTPUTS", "MAX_WORK",
+           "STEPS_PER_BAR"]
 
 MAX_BARS = 1024  # one output's new bars (--bars)
 MAX_OUTPUTS = 1000  # outputs of one call (--num-outputs)
+#: the work budget of one call, in bar-hypotheses: bars x num_outputs x beam_size x
+#: branch_factor. Measured on 2 busy CPU cores: 8192 is 10-12 s of beam search (256 x 32
+#: bars, 128 x 64) or 1000 sampled outputs of 8 bars; beam 256 x 64 bars took 55 s.
+MAX_WORK = 8192
+#: --steps counts as bars of this many steps in the budget (a 4/4 bar at 4 steps a quarter)
+STEPS_PER_BAR = 16
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,10 @@ class GenerateConfig:
     ``until_end`` lets the model end the tune with its end token (at most ``bars``);
     ``allow_parallels`` (voice models) lets the outer voices move in parallel fifths and
     octaves, which :class:`~melodyrnn.music.counterpoint.NoOuterParallels` otherwise rules out.
+
+    Raises ``ValueError`` (one line) for sizes out of range and for work over the budget
+    :data:`MAX_WORK`; the CLI, the studio and the Python API all build this class, so all
+    refuse alike.
     """
 
     num_outputs: int = 4
@@ -57,6 +68,14 @@ class GenerateConfig:
             raise ValueError(f"bars must be 1..{MAX_BARS} (steps at most {MAX_BARS * 96})")
         if self.decode.beam_size * self.decode.branch_factor * self.num_outputs > 4096:
             raise ValueError("num_outputs x beam_size x branch_factor must be at most 4096")
+        bars = -(-self.steps // STEPS_PER_BAR) if self.steps else self.bars
+        d = self.decode
+        work = bars * self.num_outputs * d.beam_size * d.branch_factor
+        if work > MAX_WORK:
+            steps = f" ({self.steps} steps as bars of {STEPS_PER_BAR})" if self.steps else ""
+            raise ValueError(f"too much work for one call: bars x num_outputs x beam_size x branch_factor"
+                             f" = {bars}{steps} x {self.num_outputs} x {d.beam_size} x {d.branch_factor}"
+                             f" = {work}, over the budget of {MAX_WORK}")
 
 
 @dataclass
