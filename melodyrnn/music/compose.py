@@ -12,10 +12,12 @@ included: a tune may repeat its A part, but greedy and beam decoders no longer l
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
 from melodyrnn.core.continuation import continue_ids
+from melodyrnn.music.encodings.base import makes_tunes
 from melodyrnn.music.encodings.chorale import ChoraleEncoding
 from melodyrnn.music.encodings.melody import FIRST_NOTE_ON, NOTE_OFF, MelodyEncoding
 from melodyrnn.music.keys import infer_key, key_name, parse_key, scale_pitch_classes
@@ -170,6 +172,10 @@ def generate(checkpoint, seed: Tune | None = None, primer: list[int] | None = No
         raise ValueError("--greedy has one answer, so every output would be the same: use "
                          "--num-outputs 1, or --beam-size N for the N best continuations")
     model, enc, ckpt = load_for_sampling(checkpoint)
+    if not makes_tunes(enc):
+        name = f"{checkpoint}" if isinstance(checkpoint, (str, os.PathLike)) else "the model"
+        raise ValueError(f"{name} is a text model (the {enc.name!r} encoding): it makes no tunes; "
+                         "complete text with --prompt TEXT")
     if not isinstance(enc, MelodyEncoding):
         if primer or cfg.key or cfg.pitch_range:
             raise ValueError(f"--primer, --key and --pitch-range need a melody model, not {enc.name!r}")

@@ -21,7 +21,7 @@ import torch
 
 from melodyrnn.music.compose import GenerateConfig, generate
 from melodyrnn.core.continuation import DecodeConfig, length_posterior, length_prior
-from melodyrnn.core.models.copy_lane import spans_reaching
+from melodyrnn.core.models.form import spans_reaching
 from melodyrnn.music.copies import bar_contents
 from melodyrnn.music.ingest.files import discover
 from melodyrnn.core.loading import load_with_checkpoint
@@ -38,7 +38,12 @@ METRICS = ("repeat_fraction", "new_bars", "aaa", "in_primer_key")
 
 @dataclass(frozen=True)
 class ContinuationConfig:
-    """``primer_bars`` bars of each tune prime ``num_outputs`` continuations of ``bars`` bars."""
+    """``primer_bars`` bars of each tune prime ``num_outputs`` continuations of ``bars`` bars.
+
+    Each tune's continuations are one :func:`generate` call, so the settings are checked
+    here, once, by the :class:`GenerateConfig` they make (sizes, the work budget): a
+    ``ValueError`` now, not every tune skipped later.
+    """
 
     primer_bars: int = 8
     bars: int = 16
@@ -46,6 +51,15 @@ class ContinuationConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     max_plays: int = 2
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.generate_config(self.seed)
+
+    def generate_config(self, seed: int) -> GenerateConfig:
+        """The settings of one tune's :func:`generate` call (``seed``: that tune's)."""
+        return GenerateConfig(num_outputs=self.num_outputs, bars=self.bars, decode=self.decode, seed=seed,
+                              primer_bars=self.primer_bars, from_bar=self.primer_bars + 1,
+                              max_plays=self.max_plays)
 
 
 def continuation_form(bars: list[tuple], primer_bars: int, pitch: np.ndarray, primer_pcs: np.ndarray) -> dict:
@@ -101,11 +115,8 @@ def _one(loaded, enc, tune: Tune, cfg: ContinuationConfig, seed: int) -> dict | 
     real = continuation_form(real_bars, cfg.primer_bars, m.pitch[cont], primer_pcs)
     ids = enc.encode(m).tolist()
     real["bits_per_note"] = _score_real(loaded[0], ids, bar, 1 + cut, int(cont.sum()))
-    gen_cfg = GenerateConfig(num_outputs=cfg.num_outputs, bars=cfg.bars, decode=cfg.decode, seed=seed,
-                             primer_bars=cfg.primer_bars, from_bar=cfg.primer_bars + 1,
-                             max_plays=cfg.max_plays)
     outs, tunes = [], []
-    for out in generate(loaded, tune, None, gen_cfg):
+    for out in generate(loaded, tune, None, cfg.generate_config(seed)):
         c = out.continuation
         outs.append(continuation_form(real_bars[:cfg.primer_bars] + out.bars()[1], cfg.primer_bars, c.pitch,
                              primer_pcs))
@@ -140,6 +151,10 @@ def evaluate_continuations(checkpoint, paths: list[str], cfg: ContinuationConfig
         gen_tunes += result["generated_tunes"]
         real_tunes.append(result["real_tune"])
     if not rows:
+        other = [s for s in skipped if not s["reason"].startswith("shorter than")]
+        if other:  # not the length: say what stopped them
+            raise ValueError(f"no tune could be continued ({len(other)} of {len(skipped)} for other "
+                             f"reasons than length), e.g. {other[0]['path']}: {other[0]['reason']}")
         raise ValueError(f"no tune has {cfg.primer_bars + cfg.bars} bars to continue")
     groups: dict[str, list[dict]] = {}
     for r in rows:

@@ -19,6 +19,7 @@ import numpy as np
 
 from melodyrnn.core.dataset import load_dataset
 from melodyrnn.core.registry import encoding_from_dict
+from melodyrnn.music.encodings.base import makes_tunes
 from melodyrnn.music.features import FEATURES, piece_features, pitched_notes
 from melodyrnn.music.ingest.files import discover
 from melodyrnn.music.midi_io import read_midi
@@ -201,6 +202,9 @@ def load_tune_set(path: str | os.PathLike, split: str = "test") -> tuple[list[Tu
     if (path / "meta.json").is_file():
         ds = load_dataset(path)
         enc = encoding_from_dict(ds.meta["encoding"])
+        if not makes_tunes(enc):
+            raise ValueError(f"{path} is a text dataset (the {enc.name!r} encoding): it holds no tunes "
+                             "to compare")
         arrays = ds.split(split)
         return [enc.decode_tune(np.asarray(arrays.sequence(i))) for i in range(arrays.n_sequences)], []
     tunes, bad = [], []

@@ -12,7 +12,13 @@ from melodyrnn.core.encoding import EncodedBatch, Encoding
 from melodyrnn.music.ingest.files import discover, encode_midi_files
 from melodyrnn.music.notes import Tune, TuneBatch
 
-__all__ = ["MusicEncoding", "TransposeAugmenter", "fold_pitches"]
+__all__ = ["MusicEncoding", "TransposeAugmenter", "fold_pitches", "makes_tunes"]
+
+
+def makes_tunes(enc) -> bool:
+    """Whether ``enc`` turns tunes into ids and back (``encode_tunes`` and ``decode_tune``):
+    a music encoding or a plugin's; a text encoding does not."""
+    return callable(getattr(enc, "encode_tunes", None)) and callable(getattr(enc, "decode_tune", None))
 
 
 class MusicEncoding(Encoding):
