@@ -6,7 +6,7 @@ import json
 
 import click
 
-from melodyrnn.cli.common import fail_cleanly
+from melodyrnn.cli.common import FiniteFloatRange, fail_cleanly
 
 __all__ = ["pipeline", "evaluate_samples", "evaluate_continuations", "plugins", "classify"]
 
@@ -74,8 +74,8 @@ def evaluate_samples(generated, reference, train_set, split, json_path, max_piec
               help="Bars to continue (tunes need primer + these bars).")
 @click.option("--num-outputs", type=click.IntRange(1), default=1, show_default=True,
               help="Continuations per tune.")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True)
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
+@click.option("--temperature", type=FiniteFloatRange(0, min_open=True), default=1.0, show_default=True)
+@click.option("--top-p", type=FiniteFloatRange(0, 1, min_open=True), default=1.0, show_default=True)
 @click.option("--max-plays", type=click.IntRange(0), default=2, show_default=True,
               help="As generate's: no 4-bar run played more often (0: no limit).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,

@@ -1,13 +1,28 @@
-"""What the command modules share: the clean-failure decorator and the one-line group."""
+"""What the command modules share: the clean-failure decorator, the one-line group and a
+float option type that refuses NaN and infinity."""
 
 from __future__ import annotations
 
 import functools
+import math
 import sys
 
 import click
 
-__all__ = ["fail_cleanly", "OneLineGroup"]
+__all__ = ["fail_cleanly", "OneLineGroup", "FiniteFloatRange"]
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's ``FloatRange`` that also refuses ``nan`` and ``inf``: NaN compares false with
+    every bound, so a plain range lets it through (and ``inf`` past an open top)."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return rv
 
 
 class OneLineGroup(click.Group):

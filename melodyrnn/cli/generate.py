@@ -6,6 +6,7 @@ import json
 
 import click
 
+from melodyrnn.cli.common import FiniteFloatRange
 from melodyrnn.cli.common import fail_cleanly as _fail_cleanly
 
 __all__ = ["generate", "tracks"]
@@ -40,10 +41,10 @@ __all__ = ["generate", "tracks"]
 @click.option("--bars", type=click.IntRange(1, 1024), default=16, show_default=True)
 @click.option("--steps", type=click.IntRange(0, 1024 * 96), default=0,
               help="Length in steps (overrides --bars).")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
+@click.option("--temperature", type=FiniteFloatRange(0, min_open=True), default=1.0,
               show_default=True)
 @click.option("--top-k", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
+@click.option("--top-p", type=FiniteFloatRange(0, 1, min_open=True), default=1.0, show_default=True)
 @click.option("--greedy", is_flag=True, help="Always the likeliest event (one output).")
 @click.option("--beam-size", type=click.IntRange(1, 256), default=1, show_default=True,
               help="> 1: beam search; the outputs are the N best distinct beams.")
