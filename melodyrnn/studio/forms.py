@@ -3,8 +3,9 @@
 ``num_outputs`` and ``num-outputs`` are the same field. Values arrive as strings (an HTML
 form, ``curl -F``); each is parsed and range-checked here, and anything unusable is a
 ``ValueError`` whose message is one line naming the field. A request's work -- bars x
-outputs x beam x branches -- is held to :data:`STUDIO_MAX_WORK`, so that no one request
-keeps the machine for minutes while others wait.
+outputs x beam x branches -- is held to the budget every caller of generation shares,
+:data:`melodyrnn.music.generated.MAX_WORK` (``GenerateConfig`` refuses more), so that no one
+request keeps the machine for minutes while others wait.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from melodyrnn.core.sampling import MIN_TEMPERATURE
 from melodyrnn.music.generated import MAX_BARS, MAX_OUTPUTS, GenerateConfig
 from melodyrnn.settings import generate_config
 
-__all__ = ["GenerateForm", "parse_form", "FIELDS", "STUDIO_MAX_OUTPUTS", "STUDIO_MAX_WORK", "work"]
+__all__ = ["GenerateForm", "parse_form", "FIELDS", "STUDIO_MAX_OUTPUTS"]
 
 STUDIO_MAX_OUTPUTS = 16  # one request's outputs: a page of cards, not a batch job
-#: one request's work in bars x outputs x beam size x branch factor (16 outputs of 256 bars,
-#: or 4 of 1024, or a beam of 64 for 4 outputs of 16 bars)
-STUDIO_MAX_WORK = 4096
-STEPS_PER_BAR = 16  # how ``steps`` counts in the work: a 4/4 bar of sixteenths
 MAX_FIELD_CHARS = 1024  # one field's text (the history keeps it)
 _TRUE, _FALSE = {"1", "true", "on", "yes"}, {"0", "false", "off", "no", ""}
 
@@ -68,7 +66,7 @@ def _pitch_range(text: str) -> tuple[int, int] | None:
 #: field -> parser; the ``generate_config`` keyword of the same name takes the value
 FIELDS: dict[str, Callable[[str], object]] = {
     "num_outputs": _int(1, STUDIO_MAX_OUTPUTS), "bars": _int(1, MAX_BARS),
-    "steps": _int(0, MAX_BARS * 96), "temperature": _float(0, 10, open_low=True),
+    "steps": _int(0, MAX_BARS * 96), "temperature": _float(MIN_TEMPERATURE, 10),
     "top_k": _int(0, 10 ** 6), "top_p": _float(0, 1, open_low=True), "greedy": _bool,
     "beam_size": _int(1, 256), "branch_factor": _int(1, 256),
     "steps_per_iteration": _int(1, 4096), "key": _text, "pitch_range": _pitch_range,
@@ -123,17 +121,4 @@ def parse_form(form: Mapping[str, str]) -> GenerateForm:
         except ValueError as e:
             reason = str(e) if "must" in str(e) else "not a valid value"
             raise ValueError(f"field {raw_name[:40]!r} = {text[:40]!r}: {reason}") from None
-    config = generate_config(**values)
-    if work(config) > STUDIO_MAX_WORK:
-        raise ValueError(f"too much work for one request: {work(config)} bars x outputs x beam x "
-                         f"branches, more than the studio's {STUDIO_MAX_WORK}; ask for fewer bars or "
-                         "outputs, or a smaller beam")
-    return GenerateForm(config, **other, fields=dict(form.items()))
-
-
-def work(config: GenerateConfig) -> int:
-    """A request's work: its bars (``steps`` counted :data:`STEPS_PER_BAR` to the bar) x
-    outputs x beam size x branch factor."""
-    bars = -(-config.steps // STEPS_PER_BAR) if config.steps else config.bars
-    decode = config.decode
-    return bars * config.num_outputs * decode.beam_size * decode.branch_factor
+    return GenerateForm(generate_config(**values), **other, fields=dict(form.items()))

@@ -116,19 +116,25 @@ def _on_sigterm(signum, frame):
 
 
 def serve(cfg: StudioConfig, host: str = "127.0.0.1", port: int = 8000, log=print) -> None:
-    """Serve until Ctrl-C or SIGTERM; the URL, the models and the token go to ``log``."""
-    server, studio = start(cfg, host, port)
-    shown = f"[{host}]" if ":" in host else host
-    log(f"melodyrnn studio: http://{shown}:{server.port}/  (models: {', '.join(studio.model_names())}; "
-        "Ctrl-C stops)")
-    log(f"scripts: POSTs carry the header '{TOKEN_HEADER}: {studio.token}' (GET /api/info has it)")
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    """Serve until Ctrl-C or SIGTERM (either stops the generation under way and removes the
+    session's folder); the URL, the models and the token go to ``log``."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
+    server = studio = None
     try:
+        server, studio = start(cfg, host, port)
+        shown = f"[{host}]" if ":" in host else host
+        log(f"melodyrnn studio: http://{shown}:{server.port}/  (models: "
+            f"{', '.join(studio.model_names())}; Ctrl-C stops)")
+        log(f"scripts: POSTs carry the header '{TOKEN_HEADER}: {studio.token}' (GET /api/info has it)")
         threading.Event().wait()
     except (KeyboardInterrupt, _Stop):
         log("stopped")
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.shutdown()
-        server.server_close()
-        studio.close()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if studio is not None:
+            studio.close()

@@ -7,8 +7,8 @@ doubling the memory, and each client has at most one generation running or waiti
 
 Memory is bounded by :class:`StudioConfig`: a seed's notes, the notes all kept seeds hold
 together, the outputs kept (an evicted output leaves the history too; its MIDI lives on disk,
-not in memory) and the notes a piano roll draws. Work is bounded by the form's budget
-(:data:`melodyrnn.studio.forms.STUDIO_MAX_WORK`) and by a deadline per request: a generation
+not in memory) and the notes a piano roll draws. Work is bounded by generation's budget
+(:data:`melodyrnn.music.generated.MAX_WORK`) and by a deadline per request: a generation
 past it, or whose client hung up, stops at its next step (:class:`Refused`).
 """
 
@@ -119,6 +119,7 @@ class Studio:
         self._clients: set[str] = set()
         self._waiting = 0
         self._watch: Callable[[], None] | None = None
+        self._closing = False
 
     # -- models -----------------------------------------------------------------------
     def model_names(self) -> list[str]:
@@ -144,7 +145,10 @@ class Studio:
         return self._models[name]
 
     def _each_step(self, module, args) -> None:
-        """Before each model step: stop a generation past its deadline or abandoned."""
+        """Before each model step: stop a generation past its deadline or abandoned, or
+        when the studio closes."""
+        if self._closing:
+            raise Refused("the studio is stopping")
         if self._watch is not None:
             self._watch()
 
@@ -240,6 +244,8 @@ class Studio:
         every model step."""
         deadline = time.monotonic() + self.cfg.max_seconds
         with self._state:
+            if self._closing:
+                raise Refused("the studio is stopping")
             if client and client in self._clients:
                 raise Refused(f"a generation of this client ({client}) is under way: wait for it", 429)
             if self._waiting >= self.cfg.max_waiting:
@@ -306,7 +312,12 @@ class Studio:
                                          self.cfg.soundfont, sample_rate=22050)
         return output.wav_path
 
-    def close(self) -> None:
+    def close(self, wait: float = 10.0) -> None:
+        """Stop the generation under way at its next step (waiting for it at most ``wait``
+        seconds: a process that exits inside torch's code aborts), and remove the folder."""
+        self._closing = True
+        if self._lock.acquire(timeout=wait):
+            self._lock.release()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
