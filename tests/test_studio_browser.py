@@ -110,3 +110,68 @@ def test_a_bad_upload_shows_its_one_line_reason(browser, server, tmp_path):
     page.set_input_files("#seed-file", str(bad))
     page.wait_for_selector("#status.error")
     assert "not a MIDI file" in page.inner_text("#status")
+
+
+FOREIGN_PAGE = """<!doctype html><html><body><iframe name="sink"></iframe>
+<form id="f" method="post" action="{studio}/api/generate" enctype="text/plain" target="sink">
+<input name="bars" value="1"></form>
+<script>
+(async () => {{
+  const fd = new FormData();
+  fd.append("bars", "1");
+  fd.append("num_outputs", "1");
+  const tries = [
+    fetch("{studio}/api/generate", {{method: "POST", mode: "no-cors", body: fd}}),
+    fetch("{studio}/api/generate", {{method: "POST", mode: "no-cors", body: "bars=1",
+                                     headers: {{"Content-Type": "application/x-www-form-urlencoded"}}}}),
+    fetch("{studio}/api/generate", {{method: "POST", mode: "no-cors", body: "bars=1"}}),
+    fetch("{studio}/api/generate", {{method: "POST", body: fd,
+                                     headers: {{"X-Melodyrnn-Token": "guessed"}}}}),
+  ];
+  document.getElementById("f").submit();
+  await Promise.allSettled(tries);
+  document.title = "done";
+}})();
+</script></body></html>"""
+
+
+def test_a_page_of_another_origin_cannot_make_it_generate(browser, server):
+    """A page served on another port (another origin) POSTs to /api/generate every way a
+    page can without the token: no-cors fetches of multipart, urlencoded and text/plain
+    bodies, a CORS fetch with a guessed token, a text/plain form. Nothing is generated."""
+    import http.server
+    import threading
+
+    url, studio = server
+    page = FOREIGN_PAGE.format(studio=url).encode()
+
+    class Foreign(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Foreign)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    try:
+        tab = browser.new_page()
+        tab.goto(f"http://127.0.0.1:{foreign.server_address[1]}/")
+        tab.wait_for_function("document.title === 'done'", timeout=30_000)
+        tab.wait_for_timeout(1000)  # the form's post, too
+    finally:
+        foreign.shutdown()
+        foreign.server_close()
+    assert studio.history == [] and studio.outputs == {}
+    own = browser.new_page()  # the studio's own page still works beside it
+    own.goto(url + "/")
+    own.wait_for_selector("body[data-ready=true]")
+    own.fill("input[name=bars]", "1")
+    own.fill("input[name=num_outputs]", "1")
+    own.click("#generate")
+    own.wait_for_function("document.querySelectorAll('#outputs .output').length === 1", timeout=60_000)
+    assert len(studio.history) == 1
