@@ -141,6 +141,40 @@ class _Dist:
             dist.destroy_process_group()
 
 
+def _check_same_network(saved: dict, given: dict, path: Path) -> None:
+    """ValueError naming the first of ``given``'s network settings that differs from the
+    run's own (``--resume`` goes on with the network it started)."""
+    def plain(v):
+        return list(v) if isinstance(v, (list, tuple)) else v
+
+    merged = asdict(ModelConfig(**{**saved, **given}))
+    for name in given:
+        if plain(merged.get(name)) != plain(saved.get(name)):
+            raise ValueError(f"--resume: {name} = {given[name]!r} differs from {saved.get(name)!r} in "
+                             f"{path} (resume with the run's own network settings, or start a new run)")
+
+
+def _canonical(value):
+    """``value`` rebuilt with fresh containers and interned strings, so that its pickle is a
+    function of its values alone: pickle writes an object met twice as a back-reference,
+    and a resumed run's optimizer keys (read from last.pt) are other string objects than an
+    unbroken run's; with this, both write the same bytes."""
+    if isinstance(value, dict):
+        return {_canonical(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_canonical(v) for v in value)
+    return sys.intern(value) if type(value) is str else value
+
+
+def _logged_by(line: str, step: int) -> bool:
+    """Whether a metrics.jsonl line is a whole record logged at or before ``step``."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and record.get("step", 0) <= step
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -194,6 +228,8 @@ class Trainer:
         if resume and self.resumed is None:
             raise ValueError(f"--resume: no {last} to resume from")
         base = self.resumed or (load_checkpoint(init_from) if init_from else None)
+        if self.resumed is not None:
+            _check_same_network(self.resumed["model_config"], model_config, last)
         if base is not None:
             self.model = (model_from_checkpoint(base) if self.resumed is not None
                           else extended(base, model_config)).train()
@@ -227,6 +263,10 @@ class Trainer:
                                            self.amp_dtype == torch.float16)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best, self.bad_evals, self.lanes, self.lr_scale = None, 0, None, 1.0
+        # the summed train nats and targets since the last evaluation: saved with the rest
+        # of the state, so a resumed run logs the train loss an unbroken one logs
+        self.sums: tuple[float, int] = (0.0, 0)
+        self.done = False  # the run ended: its final evaluation is in last.pt
         if self.resumed is not None:
             self._restore(self.resumed["training"])
 
@@ -269,11 +309,12 @@ class Trainer:
                     "global_step": self.global_step, "optimizer": self.opt.state_dict(),
                     "plateau": self.plateau.state_dict() if self.plateau else {},
                     "lr_scale": self.lr_scale, "best": self.best, "bad_evals": self.bad_evals,
+                    "train_sums": list(self.sums), "finished": self.done,
                     # the carried hidden state of rank 0's lanes; under DDP the other ranks'
                     # lanes restart fresh at the same step on resume (not bit-exact there)
                     "lanes": {k: v.detach().cpu() for k, v in (self.lanes or {}).items()}
                     if self.dist.world == 1 else {}}
-        save_checkpoint(self.run_dir / "last.pt", {**self._payload(metrics), "training": training})
+        save_checkpoint(self.run_dir / "last.pt", _canonical({**self._payload(metrics), "training": training}))
 
     def _restore(self, t: dict) -> None:
         self.epoch, self.step_in_epoch = t["epoch"], t["step_in_epoch"]
@@ -282,12 +323,27 @@ class Trainer:
         if self.plateau and t["plateau"]:
             self.plateau.load_state_dict(t["plateau"])
         self.lr_scale = t.get("lr_scale", 1.0)
+        self.sums = tuple(t.get("train_sums", (0.0, 0)))
+        # files written before the flag: a run whose limits are reached, evaluated, ended
+        self.done = t.get("finished", self._exhausted() and self.best is not None)
         self.lanes = {k: v.to(self.device) for k, v in t["lanes"].items()} or None
         log = self.run_dir / "metrics.jsonl"
-        if log.is_file() and self.dist.main:  # drop lines written after the checkpoint
-            keep = [ln for ln in log.read_text().splitlines()
-                    if ln and json.loads(ln).get("step", 0) <= self.global_step]
+        if log.is_file() and self.dist.main and not self.finished():
+            # drop lines written after the checkpoint (and a line cut short by a full disk)
+            keep = [ln for ln in log.read_text().splitlines() if _logged_by(ln, self.global_step)]
             log.write_text("".join(ln + "\n" for ln in keep))
+
+    def _exhausted(self) -> bool:
+        """Whether the config's limits end the run here: every epoch, or ``max_steps``
+        steps, run, or ``patience`` evaluations in a row without a gain."""
+        cfg = self.cfg
+        return (self.epoch >= cfg.epochs or (bool(cfg.max_steps) and self.global_step >= cfg.max_steps)
+                or (cfg.patience > 0 and self.bad_evals >= cfg.patience))
+
+    def finished(self) -> bool:
+        """Whether the run ended (its last evaluation logged and saved) with nothing left
+        to do under this config; resuming it then changes nothing."""
+        return self.done and self._exhausted()
 
     # -- evaluation ------------------------------------------------------------------
     def _evaluate(self, train_loss: float, started: float) -> bool:
@@ -303,7 +359,7 @@ class Trainer:
         if improved:
             self.best, self.bad_evals = valid, 0
             if self.dist.main:
-                save_checkpoint(self.run_dir / "best.pt", self._payload(valid))
+                save_checkpoint(self.run_dir / "best.pt", _canonical(self._payload(valid)))
         else:
             self.bad_evals += 1
         if self.plateau is not None:
@@ -360,6 +416,12 @@ class Trainer:
         from tqdm import tqdm
 
         cfg, started = self.cfg, time.perf_counter()
+        if self.finished():  # resumed after its end: nothing to train, nothing to write
+            if self.dist.main:
+                _log(f"{self.run_dir / 'last.pt'}: the run is finished (epoch {self.epoch}, "
+                     f"step {self.global_step}); nothing to resume")
+            self.dist.close(True)
+            return self.best or {}
         total = self._total_steps()
         stop = finished = False
         try:
@@ -368,33 +430,41 @@ class Trainer:
                 bar = tqdm(total=plan.steps, initial=self.step_in_epoch, unit="step",
                            desc=f"epoch {self.epoch}", leave=False,
                            disable=not self.progress or None)
-                nats, count = 0.0, 0
                 while self.step_in_epoch < plan.steps and not stop:
                     n, c = self.train_step(plan, total)
-                    nats, count = nats + n, count + c
+                    self.sums = (self.sums[0] + n, self.sums[1] + c)
                     self.step_in_epoch += 1
                     self.global_step += 1
                     bar.update(1)
                     bar.set_postfix(loss=f"{n / max(c, 1):.3f}", refresh=False)
                     done = bool(cfg.max_steps) and self.global_step >= cfg.max_steps
                     if cfg.eval_every and self.global_step % cfg.eval_every == 0:
-                        stop = self._evaluate(nats / max(count, 1), started)
-                        nats, count = 0.0, 0
+                        stop = self._evaluate_train_sums(started)
                     if cfg.checkpoint_every and self.global_step % cfg.checkpoint_every == 0:
                         self._save_last(self.best)
                     stop = stop or done
                 bar.close()
                 if self.step_in_epoch >= plan.steps:
                     if not cfg.eval_every:
-                        stop = self._evaluate(nats / max(count, 1), started) or stop
+                        stop = self._evaluate_train_sums(started) or stop
                     self.epoch, self.step_in_epoch, self.lanes = self.epoch + 1, 0, None
-                elif count and not cfg.eval_every:  # stopped mid-epoch by max_steps
-                    self._evaluate(nats / max(count, 1), started)
+                    self.sums = (0.0, 0)  # each epoch logs its own loss
+                elif self.sums[1] and not cfg.eval_every:  # stopped mid-epoch by max_steps
+                    self._evaluate_train_sums(started)
+                self.done = (stop or self.epoch >= cfg.epochs) and self.best is not None
                 self._save_last(self.best)
             if self.best is None:  # stopped before any evaluation
                 self._evaluate(float("nan"), started)
+                self.done = True
                 self._save_last(self.best)
             finished = True
         finally:
             self.dist.close(finished)
         return self.best or {}
+
+    def _evaluate_train_sums(self, started: float) -> bool:
+        """:meth:`_evaluate` with the train loss summed since the last evaluation, then
+        restart the sums; returns True to stop early."""
+        stop = self._evaluate(self.sums[0] / max(self.sums[1], 1), started)
+        self.sums = (0.0, 0)
+        return stop
