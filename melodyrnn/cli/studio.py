@@ -21,7 +21,9 @@ def _default_samples() -> str | None:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; the default lets only this machine in.")
+              help="Address to bind; the default lets only this machine in. Another "
+                   "(0.0.0.0: every interface) lets whoever reaches it drive the studio and "
+                   "read its history: see the README's studio section.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port (0: any free one; the URL goes to stderr).")
 @click.option("--model", "checkpoint", default=None, type=click.Path(dir_okay=False),
@@ -37,7 +39,8 @@ def _default_samples() -> str | None:
 @fail_cleanly
 def studio(host, port, checkpoint, samples, soundfont, max_upload_mb, seed) -> None:
     """Serve a page to open a seed, generate, listen and download; plus a JSON API
-    (POST /api/generate, GET /api/health). Ctrl-C stops it."""
+    (POST /api/generate, GET /api/health). Scripts send the token it prints in the
+    X-Melodyrnn-Token header. Ctrl-C or SIGTERM stops it."""
     from melodyrnn.studio.server import serve
     from melodyrnn.studio.session import StudioConfig
 
