@@ -88,7 +88,8 @@ def write_pt(path, obj) -> None:
         z.writestr("archive/byteorder", b"little")
         z.writestr("archive/version", b"3\n")
         for store in {s.key: s for s in stores}.values():
-            z.writestr(f"archive/data/{store.key}", store.array.astype(store.array.dtype.newbyteorder("<")).tobytes())
+            little = store.array.astype(store.array.dtype.newbyteorder("<"))
+            z.writestr(f"archive/data/{store.key}", little.tobytes())
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +175,7 @@ def test_hostile_checkpoints_are_refused_by_both_loaders(case, small, tmp_path):
     with pytest.raises(ValueError, match="refused|bad settings") as refused:
         load_for_sampling(path)  # the torch-free reader, as generate uses it
     assert reason in str(refused.value) and "\n" not in str(refused.value)
-    if "encoding" not in case and "steps_per_quarter" not in case:
+    if "steps_per_quarter" not in case:  # the reader's own refusals name the file
         assert str(path) in str(refused.value)
         with pytest.raises(ValueError, match=reason.split(" = ")[0]):
             read_pt(path)

@@ -12,7 +12,7 @@ file runs no code.
 The file is untrusted, so nothing it declares is believed: every zip entry must unpack to
 about its stored size (:func:`check_zip`), every storage must hold exactly the elements its
 pickle entry declares, and every tensor's size, stride and offset must stay inside its storage
-(:func:`_rebuild_tensor`), checked in Python integers before any array is made, and the
+(``_Unpickler.rebuild_tensor``), checked in Python integers before any array is made, and the
 elements all tensors claim together are capped by the file's size. Arrays are then copied out
 of their storage by slicing and integer indexing, which numpy bounds-checks again; there is
 no ``as_strided``: a hostile file is refused with a one-line ``ValueError``, it cannot read

@@ -43,5 +43,6 @@ def check_ints(config, ranges: dict[str, tuple[int, int | None]]) -> None:
 
 def check_positive(name: str, value) -> None:
     """``ValueError`` unless ``value`` is a finite number above zero."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number above 0, not {value!r}")

@@ -64,8 +64,9 @@ class ChoraleConfig:
     max_steps: int = 4096
 
     def __post_init__(self) -> None:
-        check_ints(self, {"steps_per_quarter": CHORALE_STEPS_PER_QUARTER, "voices": VOICES, "min_pitch": PITCH,
-                          "max_pitch": PITCH, "min_notes": AT_LEAST_ONE, "max_steps": CHORALE_MAX_STEPS})
+        check_ints(self, {"steps_per_quarter": CHORALE_STEPS_PER_QUARTER, "voices": VOICES,
+                          "min_pitch": PITCH, "max_pitch": PITCH, "min_notes": AT_LEAST_ONE,
+                          "max_steps": CHORALE_MAX_STEPS})
         if self.max_pitch - self.min_pitch < 11:
             raise ValueError("the pitch window must span at least an octave (12 pitches)")
 
