@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint
-from melodyrnn.core.models import ModelConfig, SequenceModel
+from melodyrnn.core.models import ModelConfig, SequenceModel, form
 
 
 def copy_model(bars: int = 4, seed: int = 0, cont: bool = False) -> SequenceModel:
@@ -105,9 +105,9 @@ def test_repeats_under_way_read_the_network_only_where_a_streak_runs():
     streak = torch.tensor([[0, 2, 0, 1], [0, 0, 0, 0]])
     noise = torch.randn_like(m.bar_copy.cont.weight)
     with torch.no_grad():
-        before = m.bar_copy._head(h, bar, streak)
+        before = form.head_logits(m.bar_copy.weights(), h, bar, streak)
         m.bar_copy.cont.weight.add_(noise)
-        after = m.bar_copy._head(h, bar, streak)
+        after = form.head_logits(m.bar_copy.weights(), h, bar, streak)
     moved = (after - before)[:, :-1] - (after - before)[:, -1:]  # each copy's logit against "new"
     want = (h @ noise.T) * (streak > 0).repeat(1, 2)
     assert torch.allclose(moved, want, atol=1e-4)
@@ -170,8 +170,8 @@ def test_train_only_must_name_parameters(tiny_dataset, tiny_run, tmp_path):
 
 
 @pytest.mark.parametrize("cont", [False, True])
-def test_one_lane_decoding_path_matches_the_batched_one(cont):
-    """At batch 1 without gradients the mixture runs in Python floats: same numbers."""
+def test_one_token_at_a_time_matches_a_whole_window(cont):
+    """Decoding steps one token a call, training runs windows: the same numbers."""
     m = copy_model(cont=cont)
     ids = some_ids(batch=1, steps=30)
     for period in (4, 3, 0):
@@ -182,36 +182,3 @@ def test_one_lane_decoding_path_matches_the_batched_one(cont):
                 out, state = m(ids[:, t:t + 1], state)
                 parts.append(out)
         assert torch.allclose(torch.cat(parts, 1), full, atol=1e-5), period
-
-
-def test_exact_repeat_nats_by_hand():
-    """Bars of 2 tokens, K = 2: the head's -ln p of "this bar repeats one exactly"."""
-    head = copy_model(bars=2).bar_copy
-    lw = torch.log(torch.tensor([[0.1, 0.2, 0.3, 0.15, 0.25]] * 4))  # exact 1, 2; varied 1, 2; new
-    ext = torch.tensor([[3, 4, 5, 6, 3, 4],    # bar 2 repeats bar 0 (2 back)
-                        [3, 4, 3, 4, 3, 4],    # bar 2 repeats bars 1 and 0
-                        [3, 4, 5, 6, 7, 8],    # bar 2 is new
-                        [3, 4, 5, 6, 3, 4]])   # not at a bar start: left out
-    start = torch.tensor([True, True, True, False])
-    per, bar = torch.full((4,), 2), torch.full((4,), 2)
-    got = head.exact_repeat_nats(lw, ext, 4, bar, per, start)
-    want = -math.log(0.2) - math.log(0.1 + 0.2) - math.log(0.3 + 0.15 + 0.25)
-    assert abs(float(got) - want) < 1e-5
-    # a bar running past the window's end counts for nothing; so does one 3 bars back (K = 2)
-    assert float(head.exact_repeat_nats(lw, ext, 5, bar, per, start)) == 0.0
-    assert abs(float(head.exact_repeat_nats(lw[:1], ext[:1], 4, torch.tensor([1]), per[:1], start[:1]))
-               + math.log(0.3 + 0.15 + 0.25)) < 1e-5  # bar 1: only 1 back is there, and differs
-
-
-def test_form_weight_trains_the_head_towards_exact_repeats():
-    m, ids = copy_model(), some_ids()
-    m.train()
-    m.score_form()
-    out, _ = m(ids, m.initial_state(3, PERIODS))
-    nats = m.form_nats()
-    assert nats is not None and float(nats.detach()) > 0
-    nats.backward()  # it reaches the head
-    assert m.bar_copy.proj.bias.grad is not None and m.bar_copy.proj.bias.grad.abs().sum() > 0
-    with torch.no_grad():
-        m(ids, m.initial_state(3, PERIODS))
-    assert m.form_nats() is nats  # a forward without gradients leaves it alone

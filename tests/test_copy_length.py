@@ -10,10 +10,11 @@ import torch
 
 from melodyrnn.core.batching import sequence_bars
 from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint
-from melodyrnn.core.continuation import continue_ids, length_classes, length_posterior
+from melodyrnn.core.continuation import continue_ids
+from melodyrnn.core.models.form import length_classes, length_posterior
 from melodyrnn.core.dataset import SplitArrays
-from melodyrnn.core.models import ModelConfig, SequenceModel
-from melodyrnn.core.models.copy_lane import MAX_BAR, SPANS, span_of, spans_reaching
+from melodyrnn.core.models import ModelConfig, SequenceModel, form
+from melodyrnn.core.models.form import MAX_BAR, SPANS, span_of, spans_reaching
 from melodyrnn.core.models.numpy_net import NumpyModel
 from melodyrnn.core.scoring import score_split
 
@@ -48,7 +49,9 @@ def test_the_head_reads_its_class_and_bar_from_the_table():
     h, bar, streak = torch.randn(3, 32), torch.tensor([2, 9, 70]), torch.zeros(3, 3, dtype=torch.long)
     cls = torch.tensor([0, 3, 4])
     with torch.no_grad():
-        blind, seen = m.bar_copy._head(h, bar, streak), m.bar_copy._head(h, bar, streak, cls)
+        weights = m.bar_copy.weights()
+        blind = torch.log_softmax(form.head_logits(weights, h, bar, streak), 1)
+        seen = torch.log_softmax(form.head_logits(weights, h, bar, streak, cls), 1)
         row = m.bar_copy.span.weight[cls * (MAX_BAR + 1) + bar.clamp(max=MAX_BAR)]  # (3, 7)
     want = torch.log_softmax(torch.log_softmax(blind, 1) + row, 1)  # "near" masks stay masked
     assert torch.allclose(seen, want, atol=1e-5)
@@ -72,7 +75,7 @@ def test_numpy_steps_give_the_torch_models_log_probabilities_in_every_class():
         got.append(lp)
     np.testing.assert_allclose(np.stack(got, axis=1), want.numpy(), atol=2e-4, rtol=0)
     assert np.abs(np.diff(want.numpy(), axis=0)).max() > 1e-3  # the classes differ
-    for cls in range(SPANS):  # one lane at a time: the Python-float path (copy_lane)
+    for cls in range(SPANS):  # one lane at a time
         state = numpy_model.initial_state(1, 4)
         state["copy_span"] = np.array([cls])
         one = []
@@ -82,7 +85,7 @@ def test_numpy_steps_give_the_torch_models_log_probabilities_in_every_class():
         np.testing.assert_allclose(np.stack(one), want[cls].numpy(), atol=2e-4, rtol=0)
 
 
-def test_one_lane_decoding_path_matches_the_batched_one():
+def test_one_token_at_a_time_matches_a_whole_window():
     m = length_model()
     ids = torch.randint(1, 20, (1, 30), generator=torch.Generator().manual_seed(2))
     bars = torch.tensor([33])
@@ -101,7 +104,7 @@ def test_scoring_is_a_two_part_code():
     m = length_model()
     with torch.no_grad():
         m.bar_copy.span.weight.zero_()
-    m.bar_copy.set_span_prior(np.array([5, 5, 20, 33, 50]))  # classes 0, 0, 1, 3, 4
+    m.bar_copy.set_length_prior(np.array([5, 5, 20, 33, 50]))  # classes 0, 0, 1, 3, 4
     blind = length_model(length=False)
     blind.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("bar_copy.span")})
     rng = np.random.default_rng(0)

@@ -31,7 +31,7 @@ ORDER = [
     "_moved", "melodyrnn",
     "core", "core.atomic", "core.inputs", "core.vocab", "core.dataset", "core.encoding",
     "core.registry", "core.models.plugins", "core.models.config", "core.models.layout",
-    "core.models.copy_lane", "core.models.elman",
+    "core.models.form", "core.models.elman",
     "core.models.attention", "core.models.barcopy", "core.models.network",
     "core.models.numpy_net", "core.models", "core.ptfile", "core.checkpoint", "core.loading",
     "core.batching", "core.metrics", "core.scoring",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from melodyrnn.core.models.copy_lane import SPANS, spans_reaching
+from melodyrnn.core.models.form import SPANS, length_classes, length_posterior, spans_reaching
 from melodyrnn.core.models.numpy_net import NumpyModel
 from melodyrnn.core.rules import (GrammarRule, PhraseLimit, extend_matches, next_counts, plays_of_next,
                                   suffix_matches)
@@ -119,10 +119,9 @@ class _TorchStepper:
         nats = np.zeros(classes)
         if len(primer) > 1:
             ids = torch.tensor([primer[:-1]] * classes, device=self.device)
-            out, state = self.model(ids, state)
-            if classes > 1:  # normalised log-probs (a bar-copy model's)
-                y = torch.tensor([primer[1:]] * classes, device=self.device)[..., None]
-                nats = -out.float().gather(2, y).sum(dim=(1, 2)).double().cpu().numpy()
+            out, state = self.model(ids, state)  # log-probabilities (forward's one contract)
+            y = torch.tensor([primer[1:]] * classes, device=self.device)[..., None]
+            nats = -out.float().gather(2, y).sum(dim=(1, 2)).double().cpu().numpy()
         return state, nats
 
     def step(self, ids: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
@@ -185,7 +184,7 @@ def continue_ids(model, primer: list[int], n: int, steps: int,
 
 def _continue(stepper, primer, n, steps, decode, seed, allowed, period, limit,
               grammar, rule) -> Continuation:
-    prior = length_prior(stepper.model)
+    prior = getattr(stepper.model, "length_prior", lambda: None)()  # duck-typed models may have none
     state, nats = stepper.start(primer, period, SPANS if prior is not None and period > 0 else 1)
     lanes = np.zeros(n, np.int64)
     if len(nats) > 1:  # one lane per length class: each output draws its class
@@ -228,31 +227,6 @@ def _continue(stepper, primer, n, steps, decode, seed, allowed, period, limit,
         nats -= logp[np.arange(n), ids]
         out[:, t] = ids
     return Continuation(out, nats)
-
-
-def length_prior(model) -> np.ndarray | None:
-    """The log-prior (SPANS,) of a ``copy_length`` head's length classes (None: no such head)."""
-    if not getattr(getattr(model, "config", None), "copy_length", False):  # duck-typed models too
-        return None
-    if isinstance(model, NumpyModel):
-        return model.span_prior
-    return model.bar_copy.span_prior.detach().double().cpu().numpy()
-
-
-def length_posterior(log_prior: np.ndarray, primer_nats: np.ndarray, possible: np.ndarray) -> np.ndarray:
-    """Log-posterior (SPANS,) of the length classes: prior times the primer's likelihood
-    (``primer_nats``: its ``-ln p`` in each class), over the ``possible`` classes only."""
-    return log_softmax(np.where(possible, log_prior - primer_nats, -np.inf))
-
-
-def length_classes(log_post: np.ndarray, n: int, seed: int, best: bool) -> np.ndarray:
-    """Length classes (n,) for ``n`` outputs from the log-posterior (SPANS,): drawn, output
-    ``k`` with its own generator, or (``best``) the most probable for all."""
-    if best:
-        return np.full(n, int(np.argmax(log_post)))
-    cdf = np.exp(log_post).cumsum()
-    draws = [np.random.default_rng(np.random.SeedSequence([seed, k, SPANS])).random() for k in range(n)]
-    return np.minimum(np.searchsorted(cdf, np.asarray(draws) * cdf[-1], side="right"), len(cdf) - 1)
 
 
 def _beam(step, select, last: int, state, steps: int, n: int, decode: DecodeConfig, seed: int

@@ -39,10 +39,10 @@ def param_groups(model: SequenceModel, lr: float, add_on_lr: float) -> list[dict
 
 
 def prepare(model: SequenceModel, train_only: str, train: SplitArrays | None) -> None:
-    """Before training: a ``copy_length`` head's length-class prior from the training tunes
+    """Before training: the form head's length-class prior from the training tunes
     (``train``; None: keep the checkpoint's, as on resuming), and the ``train_only`` freeze."""
-    if model.config.copy_length and train is not None:
-        model.bar_copy.set_span_prior(sequence_bars(train.lengths, train.bar_steps))
+    if train is not None:
+        model.set_length_prior(sequence_bars(train.lengths, train.bar_steps))
     if train_only:
         freeze_all_but(model, train_only)
 

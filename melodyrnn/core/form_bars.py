@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from melodyrnn.core.batching import sequence_bars
-from melodyrnn.core.models.copy_lane import bar_start_streaks, span_of
+from melodyrnn.core.models.form import bar_start_streaks, span_of
 
 __all__ = ["BarTable", "collect_bars", "split_bars"]
 
@@ -75,7 +75,7 @@ def _streaks(bars: list[tuple], k: int) -> list[np.ndarray]:
     streak, out = np.zeros(k, np.int64), []
     for b in range(1, len(bars)):
         match = np.array([d < b and bars[b - 1] == bars[b - 1 - d] for d in range(1, k + 1)])
-        streak = bar_start_streaks(match, streak, b)
+        streak = bar_start_streaks(match[None], streak[None], np.array([b]))[0]
         out.append(streak)
     return out
 

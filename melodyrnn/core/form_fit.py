@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from melodyrnn.core.form_bars import collect_bars
+from melodyrnn.core.models import form
 
 __all__ = ["FormFitConfig", "bar_log_probs", "repeat_log_prob", "measure", "fit_form", "calibrate_form"]
 
@@ -46,11 +47,13 @@ class FormFitConfig:
 
 def _head_lw(head, t: dict, rows: torch.Tensor) -> torch.Tensor:
     """The head's log-weights (N, 2K + 1) at the bars ``rows``."""
-    return head._head(t["h"][rows].float(), t["bar"][rows], t["streak"][rows], t["span"][rows]).double()
+    logits = form.head_logits(head.weights(), t["h"][rows].float(), t["bar"][rows], t["streak"][rows],
+                              t["span"][rows])
+    return torch.log_softmax(logits, dim=1).double()
 
 
 def _eps(head) -> torch.Tensor:
-    return torch.sigmoid(head.eps_logit).double()
+    return head.eps().double()
 
 
 def _inside(t: dict, rows: torch.Tensor) -> torch.Tensor:
@@ -62,7 +65,7 @@ def _varied_log_prob(hit: torch.Tensor, q: torch.Tensor, eps: torch.Tensor,
                      inside: torch.Tensor) -> torch.Tensor:
     """``ln`` of a varied copy's chance of a bar, summed over its tokens (the last axis):
     ``hit`` where the bar's token is the copy's, ``q`` the network's probability of it."""
-    return (((1 - eps) * hit + eps * q).log() * inside).sum(-1)
+    return (form.copy_likelihood(hit, q, eps).log() * inside).sum(-1)
 
 
 def bar_log_probs(head, t: dict, rows: torch.Tensor) -> torch.Tensor:

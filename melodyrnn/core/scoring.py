@@ -9,7 +9,7 @@ from melodyrnn.core.batching import IGNORE, make_batch, plan_epoch, sequence_bar
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.metrics import MetricSums
 from melodyrnn.core.models import SequenceModel
-from melodyrnn.core.models.copy_lane import span_of
+from melodyrnn.core.models.form import length_nats
 
 __all__ = ["score_split"]
 
@@ -52,13 +52,7 @@ def score_split(model: SequenceModel, split: SplitArrays, *, batch_size: int = 6
         active = torch.from_numpy(b.seq >= 0)
         per_seq.index_add_(0, lanes[active], nll.sum(dim=1).double().cpu()[active])
     model.train(was_training)
-    if model.config.copy_length:
-        length = _length_nats(model, sequence_bars(split.lengths[order], split.bar_steps[order]))
-        sums.nats += float(length.sum())
-        per_seq[torch.from_numpy(order)] += torch.from_numpy(length)
+    length = length_nats(model.length_prior(), sequence_bars(split.lengths[order], split.bar_steps[order]))
+    sums.nats += float(length.sum())
+    per_seq[torch.from_numpy(order)] += torch.from_numpy(length)
     return sums, per_seq.numpy()
-
-
-def _length_nats(model: SequenceModel, bars: np.ndarray) -> np.ndarray:
-    """``-ln p`` of each tune's length class under the model's prior (float64)."""
-    return -model.bar_copy.span_prior.cpu().double().numpy()[span_of(bars)]

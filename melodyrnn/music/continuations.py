@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from melodyrnn.music.compose import GenerateConfig, generate
-from melodyrnn.core.continuation import DecodeConfig, length_posterior, length_prior
-from melodyrnn.core.models.form import spans_reaching
+from melodyrnn.core.continuation import DecodeConfig
+from melodyrnn.core.models.form import length_posterior, spans_reaching
 from melodyrnn.music.copies import bar_contents
 from melodyrnn.music.ingest.files import discover
 from melodyrnn.core.loading import load_with_checkpoint
@@ -76,7 +76,7 @@ def _score_real(model, ids: list[int], period: int, from_token: int, notes: int)
     the ids before it. A model that reads the tune's length does not know it: the score is
     the mixture over length classes weighted by their posterior given the primer, over the
     classes long enough for primer and continuation (as generation draws them)."""
-    prior = length_prior(model)
+    prior = model.length_prior()
     lanes = 1 if prior is None else len(prior)
     state = model.initial_state(lanes, torch.full((lanes,), period))
     if prior is not None:

@@ -63,7 +63,7 @@ class ModelConfig:
         depends on the tune, not only on the streak's length.
     copy_length : bool
         With ``bar_copy``: the head also reads how long the tune is (a length class in bars,
-        :data:`~melodyrnn.core.models.copy_lane.SPAN_EDGES`) with the bar's index, so that bar 9
+        :data:`~melodyrnn.core.models.form.SPAN_EDGES`) with the bar's index, so that bar 9
         of a 32-bar reel (A A B B) can repeat bar 1 where bar 9 of a 16-bar one (A B) starts B.
         Training reads each tune's own length; decoding infers it from the primer and the
         bars asked for (:mod:`melodyrnn.core.continuation`); scoring charges the length class's

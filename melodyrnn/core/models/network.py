@@ -1,8 +1,8 @@
-"""The sequence model: token ids in, logits and state out.
+"""The sequence model: token ids in, log-probabilities and state out.
 
     embedding (+ lookback inputs) -> recurrent core (rnn | lstm | gru | lstm+attention)
     -> dropout -> output layer o_t = W_hy h_t (optionally tied to the embedding)
-    [-> bar copy: a mixture with whole earlier bars (:mod:`.barcopy`), log-probs out]
+    -> log-softmax [or the form head: a mixture with whole earlier bars (:mod:`.form`)]
 
 It knows no files, no MIDI and no token names: only ids, with id 0 as padding. The state
 is a plain dict of tensors so that it can be carried between truncated-BPTT windows,
@@ -197,29 +197,27 @@ class SequenceModel(nn.Module):
 
     def forward(self, ids: torch.Tensor, state: State | None = None,
                 valid: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
-        """Next-token logits (B, T, vocab) for ids (B, T), and the state after them
-        (with bar copy: normalised log-probabilities)."""
+        """Next-token log-probabilities (B, T, vocab) for ids (B, T), and the state after
+        them: the network's, or with a form head, its mixture (:mod:`.form`)."""
         if state is None:
             state = self.initial_state(ids.shape[0], device=ids.device)
         h, new = self.features(ids, state, valid)
         if self.bar_copy is None:
-            return self.logits(h), new
+            return torch.log_softmax(self.logits(h), dim=-1), new
         ext = torch.cat([state["hist"], ids], dim=1)  # (B, reach + T): history, then ids
         out, extra = self.bar_copy(ids, self.drop(h), self.logits(h), ext, state["pos"],
                                    state["period"], state)
         return out, {**new, **extra}
 
-    def score_form(self) -> None:
-        """Have forwards with gradients also sum the bar-copy head's exact-repeat nats
-        (:meth:`BarCopy.exact_repeat_nats`, read by :meth:`form_nats`); off unless asked, as it
-        costs training time."""
-        if self.bar_copy is None:
-            raise ValueError("form_weight needs a model with a bar-copy head (--bar-copy)")
-        self.bar_copy.scores_form = True
+    def length_prior(self):
+        """The form head's log-prior (SPANS,) of the tune's length classes, as numpy; None
+        where no head reads the length (:mod:`.form`)."""
+        return None if self.bar_copy is None else self.bar_copy.length_prior()
 
-    def form_nats(self) -> torch.Tensor | None:
-        """The exact-repeat nats of the last forward with gradients after :meth:`score_form`."""
-        return None if self.bar_copy is None else self.bar_copy.form_nats
+    def set_length_prior(self, bars) -> None:
+        """Set that prior from the lengths (bars) of the training tunes, where there is one."""
+        if self.length_prior() is not None:
+            self.bar_copy.set_length_prior(bars)
 
     def classify(self, ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (B, classes) from the output at each sequence's last real token."""
