@@ -10,7 +10,8 @@ import importlib
 
 from melodyrnn import _moved
 
-__version__ = "0.1.0"
+from melodyrnn.core.install import __version__
+
 _moved.install()  # 0.1's flat module paths stay importable, with a DeprecationWarning
 
 _API = {

@@ -12,13 +12,13 @@ import sys
 
 import click
 
-from melodyrnn import __version__
 from melodyrnn.cli.batch import classify, evaluate_continuations, evaluate_samples, pipeline, plugins
 from melodyrnn.cli.generate import generate, tracks
 from melodyrnn.cli.common import OneLineGroup
 from melodyrnn.cli.common import fail_cleanly as _fail_cleanly
 from melodyrnn.cli.live import live
 from melodyrnn.cli.studio import studio
+from melodyrnn.core.install import __version__
 from melodyrnn.music.limits import KEY, PITCH, STEPS_PER_QUARTER
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from melodyrnn.core.atomic import atomic_path
+from melodyrnn.core.install import __version__
 from melodyrnn.core.models.config import ADD_ON_WEIGHTS, ModelConfig
 from melodyrnn.core.ptfile import check_zip, read_pt
 
@@ -70,8 +71,6 @@ def payload(model, metrics: dict | None = None, **extra) -> dict:
     and metrics -- plus ``extra`` plain data (encoding, vocab, train config...); the one
     builder of checkpoint dicts (trainer, classifier and :func:`melodyrnn.save` use it)."""
     from dataclasses import asdict
-
-    from melodyrnn import __version__
 
     return {"melodyrnn_version": __version__, "model_config": asdict(model.config),
             "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},

@@ -29,7 +29,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from melodyrnn import __version__
+from melodyrnn.core.install import __version__
 from melodyrnn.core.atomic import atomic_path, atomic_write_text
 
 T = TypeVar("T")
