@@ -10,7 +10,7 @@ import importlib
 
 from melodyrnn import _moved
 
-from melodyrnn.core.install import __version__
+from melodyrnn.core.install import __version__, needs_torch, torch_missing
 
 _moved.install()  # 0.1's flat module paths stay importable, with a DeprecationWarning
 
@@ -71,5 +71,11 @@ def __dir__() -> list[str]:
 
 def __getattr__(name: str):
     if name in _API:
-        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+        try:
+            module = importlib.import_module(f".{_API[name]}", __name__)
+        except ModuleNotFoundError as e:  # train, evaluate... without the train extra
+            if not torch_missing(e):
+                raise
+            raise ImportError(needs_torch(f"melodyrnn.{name}")) from None
+        return getattr(module, name)
     raise AttributeError(f"module 'melodyrnn' has no attribute {name!r}")

@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from melodyrnn.core.install import needs_torch, torch_missing
+
 __all__ = ["fail_cleanly", "OneLineGroup", "FiniteFloatRange"]
 
 
@@ -52,7 +54,8 @@ def _leave(code: int, standalone: bool):
 
 
 def fail_cleanly(fn):
-    """Turn ValueError/OSError from the library into a one-line error and exit 1."""
+    """Turn ValueError/OSError from the library into a one-line error and exit 1; a command
+    that needs torch where it is not installed says so (and how to get it) in one line."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -60,4 +63,8 @@ def fail_cleanly(fn):
             return fn(*args, **kwargs)
         except (ValueError, OSError) as e:
             raise click.ClickException(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        except ModuleNotFoundError as e:
+            if not torch_missing(e):
+                raise
+            raise click.ClickException(needs_torch(click.get_current_context().command_path)) from None
     return wrapper

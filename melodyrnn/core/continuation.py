@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from melodyrnn.core.install import require_torch
 from melodyrnn.core.models.form import SPANS, length_classes, length_posterior, spans_reaching
 from melodyrnn.core.models.numpy_net import NumpyModel
 from melodyrnn.core.rules import (GrammarRule, PhraseLimit, extend_matches, next_counts, plays_of_next,
@@ -232,7 +233,7 @@ def _continue(stepper, primer, n, steps, decode, seed, allowed, period, limit,
 def _beam(step, select, last: int, state, steps: int, n: int, decode: DecodeConfig, seed: int
           ) -> Continuation:
     """Beam search (torch) over the numpy step: deterministic, or Magenta's stochastic one."""
-    import torch
+    torch = require_torch("beam search (a beam size over 1)")
 
     from melodyrnn.core.beam import beam_search, stochastic_beam_search
 

@@ -2,15 +2,15 @@
 
 Sampling, the studio and live play run on numpy; training, evaluation, classification,
 fine-tuning and beam search need torch, which only ``pip install 'melodyrnn[train]'`` brings.
-:func:`require_torch` is the one check every such entry point makes, so a user without torch
-reads one line saying what to install instead of an ``ImportError`` traceback.
+:func:`needs_torch` is the one line that says so: :func:`require_torch` raises it where the
+library imports torch on demand (beam search, models only torch runs), and the command line
+(``cli.common.fail_cleanly``) and the public API (``melodyrnn.__getattr__``) turn a failed
+import of torch into it, so a user without torch reads what to install, not a traceback.
 """
 
 from __future__ import annotations
 
-import importlib.util
-
-__all__ = ["__version__", "require_torch", "TORCH_HINT"]
+__all__ = ["__version__", "require_torch", "needs_torch", "torch_missing", "TORCH_HINT"]
 
 __version__ = "0.1.0"
 
@@ -18,8 +18,18 @@ __version__ = "0.1.0"
 TORCH_HINT = "pip install 'melodyrnn[train]'"
 
 
+def needs_torch(what: str) -> str:
+    """The one line that says ``what`` (a command or task) needs torch, and how to get it."""
+    return f"{what} needs torch: {TORCH_HINT}"
+
+
+def torch_missing(error: BaseException) -> bool:
+    """Whether ``error`` is the import of torch (or a torch submodule) failing for want of it."""
+    return isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] == "torch"
+
+
 def require_torch(what: str):
-    """Import torch for ``what`` (a command or task, e.g. ``"train"``) and return it.
+    """Import torch for ``what`` (a command or task, e.g. ``"beam search"``) and return it.
 
     Raises
     ------
@@ -28,14 +38,8 @@ def require_torch(what: str):
     """
     try:
         import torch
-    except ImportError:
-        raise ValueError(f"{what} needs torch: {TORCH_HINT}") from None
+    except ModuleNotFoundError as e:
+        if not torch_missing(e):
+            raise
+        raise ValueError(needs_torch(what)) from None
     return torch
-
-
-def has_torch() -> bool:
-    """Whether torch is installed (found, not imported: the check costs no import)."""
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except ValueError:  # a torch module in sys.modules without a spec
-        return True
