@@ -6,6 +6,7 @@ import os
 
 from melodyrnn.core.checkpoint import check_weights, load_checkpoint, model_config_of, model_from_checkpoint
 from melodyrnn.core.encoding import Encoding
+from melodyrnn.core.install import require_torch
 from melodyrnn.core.models.numpy_net import NumpyModel, expected_shapes, supported
 from melodyrnn.core.ptfile import NeedsTorch
 from melodyrnn.core.registry import encoding_from_dict
@@ -48,15 +49,21 @@ def load_for_sampling(checkpoint) -> tuple:
     model :class:`NumpyModel` runs comes as that numpy model, read without importing torch
     (a cold ``melodyrnn generate`` then spends no second or two on torch); anything else --
     loaded models, attention and plugin kinds, files only torch can read -- as a torch model.
-    Beam search decodes either (through torch's beam over the numpy step)."""
+    Beam search decodes either (through torch's beam over the numpy step). Without torch,
+    a file or model only torch runs is a one-line ``ValueError`` saying so."""
     if isinstance(checkpoint, (tuple, dict)):
         return load_with_checkpoint(checkpoint)
     try:
         ckpt = load_checkpoint(checkpoint, arrays=True)
-    except NeedsTorch:  # torch reads it, or says what it is
+    except NeedsTorch as e:  # torch reads it, or says what it is
+        try:
+            require_torch("reading it")
+        except ValueError as hint:
+            raise ValueError(f"{e}; {hint}") from None
         return load_with_checkpoint(checkpoint)
     config = model_config_of(ckpt)
     if not supported(config):
+        require_torch(f"a {config.kind} model")
         return load_with_checkpoint(checkpoint)
     check_weights(ckpt["model_state"], expected_shapes(config))
     return (*_encoding_checked(NumpyModel(config, ckpt["model_state"]), ckpt), ckpt)

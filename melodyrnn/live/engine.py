@@ -95,12 +95,13 @@ class LiveConfig:
 
 
 class ModelResponder:
-    """Answers a phrase with a melody model's continuation (the model is loaded once)."""
+    """Answers a phrase with a melody model's continuation (the model is loaded once, as
+    ``generate`` loads it: numpy decoding, no torch, for the models that allow it)."""
 
     def __init__(self, checkpoint: str = "default") -> None:
-        from melodyrnn.core.loading import load_with_checkpoint
+        from melodyrnn.core.loading import load_for_sampling
 
-        self.model = load_with_checkpoint(checkpoint)  # built once, not for every answer
+        self.model = load_for_sampling(checkpoint)  # built once, not for every answer
 
     def __call__(self, phrase: Tune, bars: int, temperature: float, seed: int) -> list[tuple]:
         """(start_beats, end_beats, pitch, velocity) of the answer, from its own beat 0."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from melodyrnn.core.loading import load_with_checkpoint
+from melodyrnn.core.loading import load_for_sampling
 from melodyrnn.music.compose import generate
 from melodyrnn.music.midi_io import midi_bytes, read_midi_bytes, track_channels
 from melodyrnn.music.notes import Tune
@@ -138,13 +138,12 @@ class Studio:
         if name not in self.model_names():
             raise ValueError(f"unknown model {name!r}; this studio has {', '.join(self.model_names())}")
         if name not in self._models:
-            loaded = load_with_checkpoint(self.cfg.model if name == "custom" else name)
-            if hasattr(loaded[0], "register_forward_pre_hook"):  # every decoding step asks
-                loaded[0].register_forward_pre_hook(self._each_step)
+            loaded = load_for_sampling(self.cfg.model if name == "custom" else name)
+            _before_each_step(loaded[0], self._each_step)
             self._models[name] = loaded
         return self._models[name]
 
-    def _each_step(self, module, args) -> None:
+    def _each_step(self, *_) -> None:
         """Before each model step: stop a generation past its deadline or abandoned, or
         when the studio closes."""
         if self._closing:
@@ -319,6 +318,22 @@ class Studio:
         if self._lock.acquire(timeout=wait):
             self._lock.release()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _before_each_step(model, call: Callable[[], None]) -> None:
+    """Have ``model`` call ``call`` before each decoding step: the numpy model (what
+    ``generate`` decodes with, :func:`~melodyrnn.core.loading.load_for_sampling`) through its
+    ``step``, a torch model (attention and plugin kinds) through a forward pre-hook."""
+    if hasattr(model, "register_forward_pre_hook"):
+        model.register_forward_pre_hook(call)
+        return
+    step = model.step
+
+    def watched(ids, state):
+        call()
+        return step(ids, state)
+
+    model.step = watched
 
 
 class _Watch:
