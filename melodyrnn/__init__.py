@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from melodyrnn import _moved
-
 from melodyrnn.core.install import __version__, needs_torch, torch_missing
-
-_moved.install()  # 0.1's flat module paths stay importable, with a DeprecationWarning
 
 _API = {
     "Note": "music.notes", "Track": "music.notes", "Tune": "music.notes",

@@ -28,7 +28,7 @@ RULES = {
 
 # upstream first; a module may import only modules listed before it
 ORDER = [
-    "core.install", "_moved", "melodyrnn",
+    "core.install", "melodyrnn",
     "core", "core.atomic", "core.inputs", "core.vocab", "core.dataset", "core.encoding",
     "core.registry", "core.models.plugins", "core.models.config", "core.models.layout",
     "core.models.form", "core.models.elman",
@@ -189,20 +189,3 @@ def test_dir_lists_the_public_api():
     names = dir(mr)
     assert {"generate", "train", "read_midi", "load_checkpoint", "__version__"} <= set(names)
     assert all(hasattr(mr, n) for n in mr._API)  # every table entry resolves
-
-
-def test_old_flat_module_paths_still_import_with_a_warning():
-    import importlib
-    import sys
-    import warnings
-
-    from melodyrnn.music.encodings.base import MusicEncoding
-
-    for old in ("melodyrnn.encodings.base", "melodyrnn.encodings", "melodyrnn.notes"):
-        sys.modules.pop(old, None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        base = importlib.import_module("melodyrnn.encodings.base")
-        notes = importlib.import_module("melodyrnn.notes")
-    assert base.Encoding is MusicEncoding and notes.Tune is melodyrnn.Tune
-    assert any("melodyrnn.music.notes" in str(w.message) for w in caught)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from melodyrnn.encodings.base import EncodedBatch, Encoding, concat_ragged
-from melodyrnn.notes import TempoChange, Track, Tune, TuneBatch
-from melodyrnn.vocab import BOS, EOS, Vocabulary
+from melodyrnn.core.encoding import EncodedBatch, concat_ragged
+from melodyrnn.core.vocab import BOS, EOS, Vocabulary
+from melodyrnn.music.encodings.base import MusicEncoding
+from melodyrnn.music.notes import TempoChange, Track, Tune, TuneBatch
 
 FIRST = 3  # ids 0-2 are <pad>, <s>, </s>
 
@@ -21,7 +22,7 @@ class PitchesConfig:
     min_notes: int = 4
 
 
-class PitchesEncoding(Encoding):
+class PitchesEncoding(MusicEncoding):
     name = "pitches"
     config_class = PitchesConfig
 
