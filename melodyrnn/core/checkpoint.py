@@ -28,17 +28,11 @@ __all__ = ["FORMAT", "payload", "save_checkpoint", "load_checkpoint", "model_fro
 FORMAT = 1
 REQUIRED = ("format", "model_config", "model_state")
 DEFAULT_NAME = "default"
-# models shipped in the package, by name: the default (lookback network + bar-copy form head
-# reading repeats under way and the tune's length, pipelines/folk_length.toml, its head then
-# refitted in its own continuations: calibrate-form --policy-weight, then its new-bar bias set
-# on the valid tunes: --held-out-bias), the head before that
-# refit (pipelines/folk_length.toml), before it read the length (pipelines/folk_continue.toml),
-# before it read repeats under way (pipelines/folk_copy.toml) and the plain lookback network
-# (pipelines/folk.toml); the four-voice chorale model (network + bar-copy head,
-# pipelines/chorale_copy.toml) and its plain network (pipelines/chorale.toml)
-SHIPPED = {DEFAULT_NAME: "default.pt", "bar-copy-length": "bar_copy_length.pt",
-           "bar-copy-continue": "bar_copy_continue.pt", "bar-copy": "bar_copy.pt",
-           "lookback": "lookback.pt", "chorale": "chorale.pt", "chorale-lookback": "chorale_lookback.pt"}
+# models shipped in the package, by name: the melody default (lookback network + bar-copy form
+# head reading repeats under way and the tune's length, refitted in its own continuations, then
+# its new-bar bias set on the valid tunes) and the four-voice chorale model (network + bar-copy
+# head, pipelines/chorale_copy.toml); the models they grew from are rebuilt by pipelines/
+SHIPPED = {DEFAULT_NAME: "default.pt", "chorale": "chorale.pt"}
 
 
 def assets_dir() -> Path:
@@ -49,8 +43,8 @@ def assets_dir() -> Path:
 
 
 def resolve_checkpoint(name: str | os.PathLike) -> Path:
-    """A checkpoint path; a name of :data:`SHIPPED` (``default``, ``bar-copy``, ``lookback``,
-    ``chorale``, ``chorale-lookback``) stands for that model shipped in the package.
+    """A checkpoint path; a name of :data:`SHIPPED` (``default``, ``chorale``) stands for that
+    model shipped in the package.
 
     Raises
     ------
