@@ -13,7 +13,8 @@ from melodyrnn.core.form_bias import (NEW_BIAS, BiasConfig, balanced_gap, calibr
                                       repeat_fractions, shifted, tune_new_bias)
 from melodyrnn.core.form_policy import PolicyConfig
 from melodyrnn.core.models import SequenceModel
-from test_form_fit import model, tunes
+
+from form_models import model, tunes
 
 
 def test_shifted_moves_only_the_new_bars_logit():

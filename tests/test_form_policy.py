@@ -11,7 +11,8 @@ from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.form_bars import collect_bars
 from melodyrnn.core.form_fit import FormFitConfig, fit_form, measure
 from melodyrnn.core.form_policy import PolicyConfig, continue_split, long_enough, policy_table, repeat_labels
-from test_form_fit import PER, model, tunes
+
+from form_models import PER, model, tunes
 
 
 def test_repeat_labels_by_hand():
