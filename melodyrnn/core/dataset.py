@@ -30,7 +30,7 @@ from typing import TypeVar
 import numpy as np
 
 from melodyrnn.core.install import __version__
-from melodyrnn.core.atomic import atomic_path, atomic_write_text
+from melodyrnn.core.atomic import atomic_path, atomic_write_text, staging_dir
 
 T = TypeVar("T")
 
@@ -179,7 +179,7 @@ def swap_in(out: str | os.PathLike, fill: Callable[[Path], T]) -> T:
         When ``out`` is an existing folder with files that are not a dataset's.
     """
     out = check_output(out)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    stage = staging_dir(f".{out.name}.new-", out.parent)
     try:
         result = fill(stage)
         if (out / ".cache").is_dir():
@@ -293,8 +293,20 @@ def load_dataset(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
                 or any(getattr(arrays, c).shape != (arrays.n_sequences,) for c in COLUMNS) \
                 or tokens.ndim != 1 or tokens.dtype.kind not in "ui" or not _offsets_ok(arrays):
             raise ValueError(f"{folder}: {split} arrays do not match meta.json")
+        _check_ids(tokens, len(meta["vocab"]["tokens"]), f"{folder}: {split}")
         splits[split] = arrays
     return Dataset(folder, meta, splits)
+
+
+def _check_ids(tokens: np.ndarray, vocab_size: int, where: str) -> None:
+    """ValueError when a token array holds an id outside ``[0, vocab_size)`` (a vocabulary
+    cut short in meta.json: every model of it would index past its embeddings)."""
+    if not tokens.shape[0]:
+        return
+    low, high = int(tokens.min()), int(tokens.max())
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"{where} holds id {high if high >= vocab_size else low}, outside the "
+                         f"vocabulary of {vocab_size} tokens in meta.json")
 
 
 def _column(folder: Path, split: str, column: str) -> Path:

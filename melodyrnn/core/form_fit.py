@@ -44,6 +44,13 @@ class FormFitConfig:
     repeat_batch: int = 1024
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        from melodyrnn.core.trainer import check_rate
+
+        check_rate("lr", self.lr)
+        check_rate("weight", self.weight, zero=True)
+        check_rate("policy_weight", self.policy_weight, zero=True)
+
 
 def _head_lw(head, t: dict, rows: torch.Tensor) -> torch.Tensor:
     """The head's log-weights (N, 2K + 1) at the bars ``rows``."""
@@ -173,8 +180,10 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
         raise ValueError("calibrate-form needs a model with a bar-copy head (--bar-copy)")
     ds = load_dataset(dataset)
     train, valid = (collect_bars(model, ds.split(s)).tensors() for s in ("train", "valid"))
-    if not len(train["bar"]):
-        raise ValueError(f"{dataset}: no sequence has two whole bars")
+    for name, table in (("train", train), ("valid", valid)):
+        if not len(table["bar"]):
+            raise ValueError(f"{dataset}: no {name} sequence has two whole bars (the fit "
+                             "is measured on the valid split)")
     own = None
     if policy is not None:
         sampler = sampler if sampler is not None else load_for_sampling(checkpoint)[0]
@@ -190,6 +199,8 @@ def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(
     report["valid_after"] = measure(head, valid)
     if own is not None:
         report["policy_after"] = measure(head, own[0], torch.arange(0), labels=own[1])
+    if not all(bool(p.isfinite().all()) for p in head.parameters()):
+        raise ValueError(f"the fit diverged (weights not finite at lr {cfg.lr}); {out} not written")
     fit = asdict(cfg) | ({"policy": asdict(policy)} if policy is not None else {})
     save_refit(out, ckpt, model, form_fit=fit)
     return report

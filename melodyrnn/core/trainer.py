@@ -30,7 +30,7 @@ from melodyrnn.core.models import ModelConfig, SequenceModel
 from melodyrnn.core.finetune import extended, param_groups, prepare
 from melodyrnn.core.scoring import score_split
 
-__all__ = ["TrainConfig", "Trainer", "fit", "pick_device"]
+__all__ = ["TrainConfig", "Trainer", "check_rate", "fit", "pick_device"]
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,29 @@ class TrainConfig:
             raise ValueError("optimizer must be adam or adamw")
         if self.schedule not in ("cosine", "plateau", "constant"):
             raise ValueError("schedule must be cosine, plateau or constant")
-        if min(self.batch_size, self.seq_len, self.epochs, self.eval_batch_size) < 1 or self.lr <= 0:
+        if min(self.batch_size, self.seq_len, self.epochs, self.eval_batch_size) < 1:
             raise ValueError("batch_size, seq_len, epochs and lr must be positive")
+        check_rate("lr", self.lr)
+        for name in ("add_on_lr", "weight_decay", "clip", "form_weight", "min_lr_ratio"):
+            check_rate(name, getattr(self, name), zero=True)
         if min(self.max_steps, self.warmup_steps, self.eval_every, self.patience, self.checkpoint_every,
                self.clip, self.weight_decay, self.add_on_lr, self.form_weight) < 0:
             raise ValueError("step counts, clip, weight_decay, add_on_lr and form_weight must be >= 0")
         if not isinstance(self.augment, dict):
             raise ValueError("augment must be a dict of the encoding's augmentation options")
+
+
+#: the largest learning rate or loss weight taken: far past any useful one, and within float32
+RATE_MAX = 1e6
+
+
+def check_rate(name: str, value: float, zero: bool = False) -> None:
+    """ValueError unless ``value`` is a number in ``(0, RATE_MAX]`` (``zero``: ``[0, RATE_MAX]``):
+    the one check of learning rates and loss weights, for training and calibrate-form."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= RATE_MAX \
+            or (value == 0 and not zero):
+        raise ValueError(f"{name} must be a number {'>= 0' if zero else '> 0'} and at most {RATE_MAX:g}, "
+                         f"not {value!r}")
 
 
 def pick_device(name: str) -> torch.device:
@@ -298,6 +314,9 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------
     def _payload(self, metrics: dict | None) -> dict:
+        if not all(bool(p.isfinite().all()) for p in self.model.parameters()):
+            raise ValueError(f"training diverged by step {self.global_step}: the weights are not finite "
+                             f"(nothing written; try a lower --lr than {self.cfg.lr:g})")
         meta = self.data.meta
         return payload(self.model, metrics, train_config=asdict(self.cfg), encoding=meta["encoding"],
                        vocab=meta["vocab"], dataset=str(self.data.path), train_id_counts=self.id_counts)

@@ -63,6 +63,7 @@ def check_stage(stage: str, settings: dict) -> None:
             raise ValueError(f"[{stage}]: {name} = {value!r} is not a valid setting")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise ValueError(f"[{stage}]: {name} must be a list of strings")
+    _check_sources(stage, settings)
     try:
         if stage == "ingest":
             ingest_config(["-"], "-", **rest)
@@ -74,6 +75,16 @@ def check_stage(stage: str, settings: dict) -> None:
             generate_config(**rest)
     except (TypeError, ValueError) as e:
         raise ValueError(f"[{stage}]: {str(e).splitlines()[0]}") from None
+
+
+def _check_sources(stage: str, settings: dict) -> None:
+    """What ingest and generate read must be named (checked at load, so ``--dry-run``
+    refuses what a run would)."""
+    if stage == "ingest" and not any(seed_inputs(settings.get("inputs", []))):
+        raise ValueError("[ingest] needs inputs = [files or folders]")
+    if stage == "generate" and not (settings.get("seeds") or settings.get("unprimed")
+                                    or settings.get("prompts")):
+        raise ValueError("[generate] needs seeds = FOLDER or unprimed = N")
 
 
 def seed_inputs(seeds) -> list[str]:
@@ -88,8 +99,6 @@ def _data(folders: dict) -> Path:
 def ingest_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     inputs = seed_inputs(settings.pop("inputs", []))  # one folder, not its characters
     shards = int(settings.pop("shards", 1))
-    if not inputs:
-        raise ValueError("[ingest] needs inputs = [files or folders]")
     if shards > 1:  # each shard as `melodyrnn ingest --shard i/n` would make it, then merged
         from melodyrnn.core.shards import merge_shards
 

@@ -84,6 +84,7 @@ class IngestReport:
     stats: Counter = field(default_factory=Counter)
     splits: dict = field(default_factory=dict)
     cached: int = 0
+    cache_broken: int = 0  #: damaged cache files removed (their files parsed again)
     seconds: float = 0.0
 
     @property
@@ -97,7 +98,9 @@ class IngestReport:
     def summary(self) -> str:
         s = self.status
         lines = [f"{self.files} files: {s[OK]} ok, {s[SKIPPED]} skipped, {s[ERROR]} errors"
-                 f" ({self.cached} from cache) in {self.seconds:.1f} s",
+                 f" ({self.cached} from cache) in {self.seconds:.1f} s"
+                 + (f"; {self.cache_broken} damaged cache files removed and their files read again"
+                    if self.cache_broken else ""),
                  "sequences " + ", ".join(f"{k} {v['sequences']} ({v['tokens']} tokens)"
                                           for k, v in self.splits.items())]
         if self.stats:
@@ -217,7 +220,7 @@ def run_ingest(cfg: IngestConfig) -> IngestReport:
     out = check_output(cfg.output)
     cache = ResultCache(out, cfg.encoding, cfg.limits)
     cache.load()
-    report = IngestReport(files=len(paths))
+    report = IngestReport(files=len(paths), cache_broken=cache.broken)
     assembler = _Assembler(cfg, report)
     _collect(cfg, paths, cache, assembler)
     extra = {"split_fractions": {"valid": cfg.valid, "test": cfg.test, "seed": cfg.seed},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -34,16 +35,19 @@ class ResultCache:
     def __init__(self, dataset_dir: str | Path, encoding_dict: dict, limits: Limits) -> None:
         self.folder = Path(dataset_dir) / ".cache" / _key(encoding_dict, limits)
         self.index: dict[str, tuple[ChunkResult, int]] = {}
+        self.broken = 0  #: cache files found damaged (cut short, garbled) and removed
 
     def load(self) -> int:
-        """Read every cached chunk; returns the number of files found."""
+        """Read every cached chunk; returns the number of files found. A damaged chunk
+        file counts as missing (its files are parsed again) and is removed."""
         if not self.folder.is_dir():
             return 0
         for path in sorted(self.folder.glob("chunk-*.npz")):
             try:
                 self.add(_read(path))
-            except (OSError, ValueError, KeyError):
-                continue  # a damaged cache file only costs a re-parse
+            except (OSError, ValueError, KeyError, EOFError, IndexError, zipfile.BadZipFile):
+                self.broken += 1
+                path.unlink(missing_ok=True)
         return len(self.index)
 
     def add(self, result: ChunkResult) -> None:
@@ -81,6 +85,18 @@ def _read(path: Path) -> ChunkResult:
         batch = EncodedBatch(z["tokens"], z["offsets"], z["seq_tune"], units, z["seq_bar_steps"])
         n = z["hashes"].shape[0]
         table = z["stat_table"].reshape(n, -1)
+        _check(batch, n, [z[k].shape[0] for k in ("status", "reason", "notes")])
         return ChunkResult(z["hashes"].tolist(), z["status"].tolist(), z["reason"].tolist(),
                            z["notes"].tolist(), json.loads(str(z["warnings"])),
                            z["stat_names"].tolist(), table, batch)
+
+
+def _check(batch: EncodedBatch, n: int, columns: list[int]) -> None:
+    """ValueError unless a cached chunk's arrays agree with one another (a garbled file
+    that still unzips)."""
+    offsets, seqs = batch.offsets, batch.seq_tune.shape[0]
+    if (any(c != n for c in columns) or offsets.ndim != 1 or offsets.shape[0] != seqs + 1
+            or offsets[0] != 0 or offsets[-1] != batch.tokens.shape[0] or (offsets[1:] < offsets[:-1]).any()
+            or batch.seq_units.shape[0] != seqs or batch.seq_bar_steps.shape[0] != seqs
+            or (seqs and not 0 <= batch.seq_tune.min() <= batch.seq_tune.max() < n)):
+        raise ValueError("inconsistent cached chunk")
