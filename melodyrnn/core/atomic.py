@@ -40,7 +40,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-_PARTIAL = re.compile(r"(\d+) requested and (\d+) written")  # numpy's tofile, cut short
+_PARTIAL = re.compile(r"(\d+) requested and (\d+) written")  # numpy's tofile cut short (items)
 _TORCH_SHORT = re.compile(r"file write failed|unexpected pos \d+ vs \d+")  # torch.save's
 
 
@@ -57,8 +57,8 @@ def _write_error(e: BaseException, path: Path) -> OSError | None:
     with contextlib.suppress(OSError):
         if shutil.disk_usage(path.parent).free < max(wanted, 1 << 20):
             return OSError(errno.ENOSPC, f"no space left on device writing {path}")
-    return OSError(errno.EIO, f"could not write {path}: " + (f"{short.group(2)} of {short.group(1)} bytes "
-                   "written" if short else "the write failed"))
+    return OSError(errno.EIO, f"could not write {path}: " + (f"the write stopped after {short.group(2)} of "
+                   f"{short.group(1)} items" if short else "the write failed"))
 
 
 def staging_dir(prefix: str, parent: str | os.PathLike) -> Path:
