@@ -1,7 +1,79 @@
+"""Shared fixtures, and the system tools some tests need.
+
+A test that needs FluidSynth (with a General MIDI SoundFont), Chromium or jackd carries the
+marker ``needs_fluidsynth``, ``needs_chromium`` or ``needs_jack`` and is skipped, with the
+reason, where the tool is missing; the detection is the product's own where it has one.
+"""
+
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+from tunes import motif_tune
+
+_motif_tune = motif_tune  # the old name, for test files not yet moved to tunes.motif_tune
+
+
+def wav_renderer_missing() -> str | None:
+    """Why ``--render wav`` cannot run here (no FluidSynth or no SoundFont), or None."""
+    from melodyrnn.music.render import check_wav_renderer
+
+    try:
+        check_wav_renderer()
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium (the report page and the studio page in a real browser)."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def jack_missing() -> str | None:
+    """Why a ``jackd -d dummy`` server cannot run here (no jackd or no python-rtmidi), or None."""
+    if shutil.which("jackd") is None:  # the test as melodyrnn.live.jack.dummy_server finds it
+        return "no jackd (Debian's jackd2; .ci/run installs it)"
+    try:
+        import rtmidi  # noqa: F401
+    except ImportError:
+        return "python-rtmidi is not installed (pip install 'melodyrnn[live]')"
+    return None
+
+
+_NEEDS = {
+    "needs_fluidsynth": wav_renderer_missing,
+    "needs_chromium": lambda: None if chromium_path() else
+    "Debian's chromium is not installed (.ci/run installs it)",  # as the fixture `chromium`
+    "needs_jack": jack_missing,
+}
+
+
+def pytest_configure(config):
+    for name in _NEEDS:
+        config.addinivalue_line("markers", f"{name}: skipped where the tool is missing")
+
+
+def pytest_collection_modifyitems(config, items):
+    reasons = {}
+    for item in items:
+        for name, missing in _NEEDS.items():
+            if item.get_closest_marker(name) is not None:
+                if name not in reasons:
+                    reasons[name] = missing()
+                if reasons[name]:
+                    item.add_marker(pytest.mark.skip(reason=f"{name}: {reasons[name]}"))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Debian's chromium (tests using it carry ``needs_chromium``)."""
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -11,22 +83,6 @@ def data_dir() -> Path:
     if not root or not Path(root).is_dir():
         pytest.skip("MELODYRNN_DATA is not set to the shared data folder")
     return Path(root)
-
-
-def _motif_tune(seed: int):
-    """Eight bars of 4/4: a two-bar motif, repeated with small random changes."""
-    import numpy as np
-
-    from melodyrnn.music.notes import TempoChange, TimeSignature, Track, Tune
-
-    rng = np.random.default_rng(seed)
-    motif = 60 + rng.choice([0, 2, 4, 5, 7, 9], size=8)
-    pitches = np.concatenate([motif + (12 if i == 2 else 0) for i in range(4)])
-    pitches[rng.integers(0, 32)] += 2
-    start = np.arange(32) * 1.0
-    track = Track("lead", 0, False, pitches.astype(np.int16), np.full(32, 90, np.int16),
-                  start, start + 0.75, start / 2, (start + 0.75) / 2)
-    return Tune([track], [TempoChange(0.0, 120.0)], [TimeSignature(0.0, 4, 4)])
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +95,7 @@ def tiny_dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
     (root / "midi").mkdir()
     for i in range(60):
-        write_midi(_motif_tune(i), root / "midi" / f"t{i:02d}.mid")
+        write_midi(motif_tune(i), root / "midi" / f"t{i:02d}.mid")
     run_ingest(IngestConfig(inputs=(str(root / "midi"),), output=str(root / "ds"),
                             encoding=get_encoding("melody").to_dict(), valid=0.15, test=0.15,
                             workers=1, progress=False))

@@ -4,10 +4,9 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from conftest import _motif_tune
 from melodyrnn.cli.main import main
 from melodyrnn.music.midi_io import write_midi
-from tunes import track, tune
+from tunes import motif_tune, track, tune
 
 
 def _low_slow(seed: int):
@@ -23,7 +22,7 @@ def test_classifier_learns_collections_and_classifies_files(tmp_path):
     rows = []
     for i in range(60):
         kind = "quick" if i % 3 else "slow"  # 40 quick, 20 slow: majority baseline 2/3
-        write_midi(_motif_tune(i) if kind == "quick" else _low_slow(i), midi / f"t{i:02d}.mid")
+        write_midi(motif_tune(i) if kind == "quick" else _low_slow(i), midi / f"t{i:02d}.mid")
         rows.append({"path": f"midi/t{i:02d}.mid", "kind": kind})
     with open(tmp_path / "labels.csv", "w", newline="") as f:
         w = csv.DictWriter(f, ["path", "kind"])

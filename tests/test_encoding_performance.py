@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from melodyrnn.music.encodings.performance import PerformanceConfig, PerformanceEncoding
 from melodyrnn.core.registry import encoding_from_dict
 
-from tunes import track, tune
+from tunes import motif_tune, track, tune
 
 
 def names(enc, ids):
@@ -98,14 +98,12 @@ def test_a_performance_model_trains_and_continues_a_seed(tmp_path):
     import mido
     from click.testing import CliRunner
 
-    from conftest import _motif_tune
     from melodyrnn.cli.main import main
     from melodyrnn.music.midi_io import write_midi
-    from tunes import track, tune
 
     (tmp_path / "midi").mkdir()
     for i in range(24):
-        write_midi(_motif_tune(i), tmp_path / "midi" / f"t{i:02d}.mid")
+        write_midi(motif_tune(i), tmp_path / "midi" / f"t{i:02d}.mid")
     cli = CliRunner()
     r = cli.invoke(main, ["ingest", str(tmp_path / "midi"), "-o", str(tmp_path / "ds"), "-q",
                           "--encoding", "performance", "--valid", "0.2", "--test", "0.1"])

@@ -5,10 +5,11 @@ the same ids again -- plus one hand-worked example."""
 import numpy as np
 import pytest
 
-from conftest import _motif_tune
 from melodyrnn.core.registry import get_encoding
 from melodyrnn.core.registry import plugins
 from melodyrnn.text.encodings import CharEncoding, TokensConfig, TokensEncoding, WordEncoding
+
+from tunes import motif_tune
 
 TEXT = "the cat sat on the mat; the cat sat.\nA new line, and é, ✓.\n"
 
@@ -22,7 +23,7 @@ def test_the_built_in_encodings_are_all_covered_here():
 def test_midi_encodings_round_trip(name):
     enc = get_encoding(name)
     for seed in range(5):
-        tune = _motif_tune(seed)
+        tune = motif_tune(seed)
         ids = np.asarray(enc.encode_tunes([tune]).sequence(0))
         back = enc.decode_tune(ids)
         assert back.tracks[0].pitch.tolist() == tune.tracks[0].pitch.tolist()

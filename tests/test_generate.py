@@ -151,25 +151,23 @@ def test_score_prints_bits_per_note_per_file(tiny_run, tiny_dataset, tmp_path):
     assert "skipped" in result.stderr and "bad.mid" in result.stderr
 
 
-def test_render_png_and_wav(tiny_run, seed_file, tmp_path):
-    import shutil as sh
-
+def test_render_png(tiny_run, seed_file, tmp_path):
     pytest.importorskip("matplotlib")
-    args = ["generate", str(seed_file), "--model", str(tiny_run), "--num-outputs", "1",
-            "--bars", "2", "--output-dir", str(tmp_path), "--render", "png"]
-    have_wav = sh.which("fluidsynth") is not None
-    if have_wav:
-        try:
-            from melodyrnn.music.render import find_soundfont
-
-            find_soundfont()
-        except ValueError:
-            have_wav = False
-    result = CliRunner().invoke(main, args + (["--render", "wav"] if have_wav else []))
+    result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run),
+                                       "--num-outputs", "1", "--bars", "2", "--output-dir",
+                                       str(tmp_path), "--render", "png"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "seed-0.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    if have_wav:
-        assert (tmp_path / "seed-0.wav").read_bytes()[:4] == b"RIFF"
+    assert not (tmp_path / "seed-0.wav").exists()
+
+
+@pytest.mark.needs_fluidsynth
+def test_render_wav(tiny_run, seed_file, tmp_path):
+    result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run),
+                                       "--num-outputs", "1", "--bars", "2", "--output-dir",
+                                       str(tmp_path), "--render", "wav"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "seed-0.wav").read_bytes()[:4] == b"RIFF"
 
 
 def test_missing_renderer_fails_before_generating(tiny_run, seed_file, tmp_path, monkeypatch):
@@ -365,10 +363,15 @@ def test_cli_primer_errors_and_reports(tiny_run, seed_file, tmp_path):
     result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run),
                                        "--output-dir", str(out), "--num-outputs", "1", "--bars", "2"])
     assert "track 0 'fiddle' (program 40" in result.stderr and "continuation starts at bar 3" in result.stderr
+
+
+@pytest.mark.needs_fluidsynth
+def test_a_missing_soundfont_fails_before_generating(tiny_run, seed_file, tmp_path):
     result = CliRunner().invoke(main, ["generate", str(seed_file), "--model", str(tiny_run),
                                        "--output-dir", str(tmp_path / "o2"),
                                        "--soundfont", str(tmp_path / "no.sf2")])
     assert result.exit_code == 1 and "--soundfont" in result.stderr
+    assert not (tmp_path / "o2").exists()
 
 
 def test_until_end_lets_the_model_end_and_an_ended_tune_stays_ended(tiny_run):

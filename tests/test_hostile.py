@@ -121,13 +121,13 @@ def test_no_command_blocks_on_a_fifo_or_reads_dev_zero(traps, tiny_run, tmp_path
 def test_batch_inputs_skip_fifos_and_devices(traps, tmp_path):
     """evaluate-samples and text ingest report such inputs; the pipeline's input hashing
     (even --dry-run) does not block on them."""
-    from conftest import _motif_tune
+    from tunes import motif_tune
 
     from melodyrnn.music.midi_io import write_midi
 
     folder = traps[0].parent
     for i in range(3):
-        write_midi(_motif_tune(i), folder / f"t{i}.mid")
+        write_midi(motif_tune(i), folder / f"t{i}.mid")
     r = _run_cli(["evaluate-samples", str(folder), str(folder)])
     assert "Traceback" not in r.stderr, r.stderr
     toml = tmp_path / "p.toml"
@@ -152,7 +152,7 @@ def test_a_file_name_that_is_not_utf8_is_reported_like_any_other(tmp_path):
     import json
     import os
 
-    from conftest import _motif_tune
+    from tunes import motif_tune
 
     from melodyrnn.core.dataset import load_dataset
     from melodyrnn.music.midi_io import write_midi
@@ -160,7 +160,7 @@ def test_a_file_name_that_is_not_utf8_is_reported_like_any_other(tmp_path):
     folder = tmp_path / "tunes"
     folder.mkdir()
     for i in range(6):
-        write_midi(_motif_tune(i), folder / f"t{i}.mid")
+        write_midi(motif_tune(i), folder / f"t{i}.mid")
     odd = os.path.join(os.fsencode(folder), b"caf\xe9-\xff.mid")
     with open(odd, "wb") as f:
         f.write((folder / "t0.mid").read_bytes()[:-3])  # a damaged copy, to be reported
@@ -190,7 +190,7 @@ def test_rewriting_a_dataset_never_leaves_a_mix(tmp_path, monkeypatch, exchange)
     import os
 
     import numpy as np
-    from conftest import _motif_tune
+    from tunes import motif_tune
 
     from melodyrnn.core import dataset as ds_mod
     from melodyrnn.core.dataset import load_dataset
@@ -199,7 +199,7 @@ def test_rewriting_a_dataset_never_leaves_a_mix(tmp_path, monkeypatch, exchange)
     folder, out = tmp_path / "tunes", tmp_path / "ds"
     folder.mkdir()
     for i in range(12):
-        write_midi(_motif_tune(i), folder / f"t{i}.mid")
+        write_midi(motif_tune(i), folder / f"t{i}.mid")
 
     def ingest(*extra):
         return CliRunner().invoke(main, ["ingest", str(folder), "-o", str(out), "-q", *extra])
@@ -291,36 +291,28 @@ def test_a_tampered_generate_record_embeds_nothing_outside_the_run(tmp_path):
     assert "PASSWORD" not in page and "left out" in page
 
 
+@pytest.mark.needs_fluidsynth
 def test_an_output_dir_named_like_an_option_is_a_path(tmp_path, monkeypatch):
     """FluidSynth gets absolute paths: an output folder called -F is a folder."""
-    import shutil
-
-    from conftest import _motif_tune
+    from tunes import motif_tune
 
     from melodyrnn.music.midi_io import write_midi
     from melodyrnn.music.render import render_wav
 
-    if shutil.which("fluidsynth") is None:
-        pytest.skip("no FluidSynth here")
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "-F"
     folder.mkdir()
-    write_midi(_motif_tune(0), folder / "a.mid")
+    write_midi(motif_tune(0), folder / "a.mid")
     render_wav("-F/a.mid", "-F/a.wav")
     assert (folder / "a.wav").stat().st_size > 1000
 
 
 def test_more_bad_inputs_found_by_a_sweep(tiny_dataset, tiny_run, tmp_path):
     """A text file as the checkpoint of generate and train, score over a folder with no
-    tunes, a pipeline file with no stages, a text file as --soundfont."""
-    from conftest import _motif_tune
-
-    from melodyrnn.music.midi_io import write_midi
-
+    tunes, a pipeline file with no stages."""
     text = tmp_path / "notes.mid"
     text.write_text("hello\n")
     (tmp_path / "empty").mkdir()
-    write_midi(_motif_tune(0), tmp_path / "seed.mid")
     assert "not a readable checkpoint" in one_line_error(
         ["generate", "--model", str(text), "--output-dir", str(tmp_path / "g"), "--bars", "2"])
     assert "not a readable checkpoint" in one_line_error(
@@ -328,6 +320,17 @@ def test_more_bad_inputs_found_by_a_sweep(tiny_dataset, tiny_run, tmp_path):
     assert "no MIDI files" in one_line_error(["score", str(tiny_run), str(tmp_path / "empty")])
     (tmp_path / "empty.toml").write_text("")
     assert "no stage tables" in one_line_error(["pipeline", "run", str(tmp_path / "empty.toml"), "--dry-run"])
+
+
+@pytest.mark.needs_fluidsynth
+def test_a_text_file_as_the_soundfont_is_refused(tiny_run, tmp_path):
+    from tunes import motif_tune
+
+    from melodyrnn.music.midi_io import write_midi
+
+    text = tmp_path / "notes.mid"
+    text.write_text("hello\n")
+    write_midi(motif_tune(0), tmp_path / "seed.mid")
     assert "not a SoundFont" in one_line_error(
         ["generate", str(tmp_path / "seed.mid"), "--model", str(tiny_run), "--output-dir",
          str(tmp_path / "g"), "--render", "wav", "--soundfont", str(text), "--bars", "2"])

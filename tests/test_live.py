@@ -1,7 +1,6 @@
 """The live engine, driven through in-memory mido ports on a simulated clock."""
 
 import os
-import shutil
 import time
 
 import mido
@@ -208,17 +207,15 @@ def test_real_virtual_ports():
 
 @pytest.fixture
 def jack_server():
-    """A ``jackd -d dummy`` server for this test: real MIDI ports without sound hardware."""
-    pytest.importorskip("rtmidi", reason="python-rtmidi is not installed "
-                        "(pip install 'melodyrnn[live]'): JACK real-port test skipped")
-    if shutil.which("jackd") is None:
-        pytest.skip("no jackd (Debian's jackd2; .ci/run installs it): JACK real-port test skipped")
+    """A ``jackd -d dummy`` server for this test (which carries ``needs_jack``): real MIDI
+    ports without sound hardware."""
     from melodyrnn.live.jack import dummy_server
 
     with dummy_server() as name:
         yield name
 
 
+@pytest.mark.needs_jack
 def test_a_phrase_is_answered_through_real_jack_ports(jack_server):
     """The engine on virtual JACK ports, a second client playing into them: a bar of four
     quarter notes at 120 qpm, then silence; a one-bar answer comes back from the first beat

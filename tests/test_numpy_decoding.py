@@ -155,9 +155,9 @@ def test_a_cold_generate_never_imports_torch(tmp_path):
 
     from melodyrnn.music.midi_io import write_midi
 
-    from conftest import _motif_tune
+    from tunes import motif_tune
 
-    write_midi(_motif_tune(3), tmp_path / "seed.mid")
+    write_midi(motif_tune(3), tmp_path / "seed.mid")
     code = ("import sys\nfrom melodyrnn.cli.main import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import _motif_tune
 from melodyrnn.cli.main import main
 from melodyrnn.music.midi_io import write_midi
 from melodyrnn.pipeline.plan import load_pipeline, plan
+
+from tunes import motif_tune
 
 TOML = """
 [pipeline]
@@ -60,8 +61,8 @@ def collection(tmp_path, monkeypatch):
     tunes.mkdir()
     seeds.mkdir()
     for i in range(40):
-        write_midi(_motif_tune(i), tunes / f"t{i:02d}.mid")
-    write_midi(_motif_tune(100), seeds / "good.mid")
+        write_midi(motif_tune(i), tunes / f"t{i:02d}.mid")
+    write_midi(motif_tune(100), seeds / "good.mid")
     (seeds / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
     monkeypatch.setenv("TUNES", str(tunes))
     monkeypatch.setenv("SEEDS", str(seeds))
@@ -74,14 +75,9 @@ def write_toml(folder: Path, bars: int = 2) -> Path:
     return path
 
 
-def screenshot(page: Path, png: Path) -> None:
-    """Render the report in headless Chromium, as a person would open it, and check that the
-    page drew something: a tall image with plots in it, not a blank or error page."""
-    import shutil
-
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+def screenshot(exe: str, page: Path, png: Path) -> None:
+    """Render the report in headless Chromium ``exe``, as a person would open it, and check
+    that the page drew something: a tall image with plots in it, not a blank or error page."""
     subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     "--window-size=1200,3000", f"--screenshot={png}", page.as_uri()],
                    capture_output=True, timeout=120)
@@ -236,9 +232,10 @@ def test_text_pipeline_completes_prompts(tmp_path):
     assert "prompt1-1.txt" in page and "<pre>be kind" in page and "bits_per_char" in page
 
 
-def test_the_report_page_draws_in_a_browser(tmp_path):
+@pytest.mark.needs_chromium
+def test_the_report_page_draws_in_a_browser(tmp_path, chromium):
     run([str(write_text_toml(tmp_path)), "-o", str(tmp_path / "run")])
-    screenshot(tmp_path / "run" / "report.html", tmp_path / "report.png")
+    screenshot(chromium, tmp_path / "run" / "report.html", tmp_path / "report.png")
 
 
 def test_a_text_folders_files_key_the_ingest_stage(tmp_path):

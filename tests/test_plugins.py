@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import _motif_tune
 from melodyrnn.cli.main import main
 from melodyrnn.core import registry
 from melodyrnn.music.midi_io import read_midi, write_midi
+
+from tunes import motif_tune
 
 EXAMPLE = Path(__file__).parent / "plugin_example"
 
@@ -66,7 +67,7 @@ def test_installed_example_plugin_works_end_to_end(tmp_path):
     assert "melodyrnn.models\trelu-rnn\tmelodyrnn-example-plugin 0.1.0" in listing
     (tmp_path / "midi").mkdir()
     for i in range(30):
-        write_midi(_motif_tune(i), tmp_path / "midi" / f"t{i}.mid")
+        write_midi(motif_tune(i), tmp_path / "midi" / f"t{i}.mid")
     melodyrnn("ingest", tmp_path / "midi", "-o", tmp_path / "ds", "--encoding", "pitches",
               "--workers", "1", "-q")
     melodyrnn("train", tmp_path / "ds", "-o", tmp_path / "run", "--model", "relu-rnn", "--hidden", "16",

@@ -1,6 +1,5 @@
 """Renders: WAV peak normalisation, bar lines of piano rolls, the soundfont option."""
 
-import shutil
 import wave
 
 import numpy as np
@@ -47,15 +46,10 @@ def test_a_missing_soundfont_is_an_error(tmp_path):
         find_soundfont(str(tmp_path / "none.sf2"))
 
 
+@pytest.mark.needs_fluidsynth
 def test_fluidsynth_render_peaks_near_minus_one_dbfs(tmp_path):
     from melodyrnn.music.midi_io import write_midi
 
-    if shutil.which("fluidsynth") is None:
-        pytest.skip("FluidSynth is not installed (apt-get install fluidsynth fluid-soundfont-gm)")
-    try:
-        find_soundfont()
-    except ValueError:
-        pytest.skip("no General MIDI SoundFont installed")
     write_midi(tune(track([(60 + i, i * 0.5, i * 0.5 + 0.5) for i in range(8)])), tmp_path / "t.mid")
     render_wav(tmp_path / "t.mid", tmp_path / "t.wav", sample_rate=16000)
     assert _peak_dbfs(tmp_path / "t.wav") == pytest.approx(-1.0, abs=0.05)

@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import _motif_tune
 from melodyrnn.cli.main import main
 from melodyrnn.music.features import piece_features
 from melodyrnn.music.midi_io import write_midi
 from melodyrnn.music.sample_eval import compare_sets, kde_on_grid, longest_shared_runs
-from tunes import track, tune
+from tunes import motif_tune, track, tune
 
 
 def test_features_by_hand():
@@ -36,8 +35,8 @@ def test_kde_integrates_to_one_and_like_sets_overlap():
     grid = np.linspace(-5, 5, 1024)
     density = kde_on_grid(np.random.default_rng(0).normal(size=500), grid)
     assert density.sum() * (grid[1] - grid[0]) == pytest.approx(1.0)
-    a = [_motif_tune(i) for i in range(30)]
-    b = [_motif_tune(i) for i in range(30, 60)]
+    a = [motif_tune(i) for i in range(30)]
+    b = [motif_tune(i) for i in range(30, 60)]
     same = compare_sets(b, a)["features"]
     far = compare_sets([tune(track([(p, i, i + 4) for i, p in enumerate([40, 90] * 20)]))
                         for _ in range(5)], a)["features"]
@@ -64,7 +63,7 @@ def test_evaluate_samples_command(tmp_path, tiny_dataset):
     gen = tmp_path / "gen"
     gen.mkdir()
     for i in range(4):
-        write_midi(_motif_tune(200 + i), gen / f"g{i}.mid")
+        write_midi(motif_tune(200 + i), gen / f"g{i}.mid")
     (gen / "bad.mid").write_bytes(b"not midi")
     out = tmp_path / "r.json"
     result = CliRunner().invoke(main, ["evaluate-samples", str(gen), str(tiny_dataset),

@@ -5,8 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import _motif_tune
 from melodyrnn.music.midi_io import write_midi
+
+from tunes import motif_tune
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -32,7 +33,7 @@ def test_train_melody_and_classifier(tmp_path):
         w = csv.writer(f)
         w.writerow(["path", "kind"])
         for i in range(40):
-            write_midi(_motif_tune(i), midi / f"t{i}.mid")
+            write_midi(motif_tune(i), midi / f"t{i}.mid")
             w.writerow([f"midi/t{i}.mid", "even" if i % 2 == 0 else "odd"])
     out = run(tmp_path, "train_melody.py", midi, "--epochs", "1", "--hidden", "16")
     assert "bits/note" in out and "continued-1.mid" in out

@@ -1,6 +1,7 @@
 """Form metrics by hand."""
 
 import numpy as np
+import pytest
 
 from melodyrnn.music.structure import (has_aaa, in_key_rate, longest_repeat, new_bars, repeat_fraction,
                                  structure_features, tune_bars)
@@ -41,23 +42,28 @@ def test_in_key_rate_and_tune_bars():
 def test_continuation_evaluation_on_tunes_made_here(tiny_run, tmp_path):
     from click.testing import CliRunner
 
-    from conftest import _motif_tune
     from melodyrnn.cli.main import main
     from melodyrnn.music.continuations import ContinuationConfig, evaluate_continuations
     from melodyrnn.music.midi_io import write_midi
 
+    # six bars of quarter notes, A B | A B C D: the continuation (bars 3-6) repeats two of its
+    # four bars, brings two new ones, and keeps to the primer's pitch classes (C, D: A, B an octave up)
+    a, b = [60, 62, 64, 65], [67, 65, 64, 62]
     (tmp_path / "a").mkdir()
     for i in range(4):
-        write_midi(_motif_tune(200 + i), tmp_path / "a" / f"t{i}.mid")
+        pitches = [p + i for p in a + b + a + b] + [p + 12 + i for p in a + b]
+        write_midi(tune(track([(p, k, k + 0.9) for k, p in enumerate(pitches)])), tmp_path / "a" / f"t{i}.mid")
     write_midi(tune(track([(60, 0, 1)])), tmp_path / "a" / "short.mid")
     r = evaluate_continuations(str(tiny_run), [str(tmp_path / "a")], ContinuationConfig(2, 4))
     assert r["all"]["tunes"] == 4 and [s["reason"] for s in r["skipped"]] == ["shorter than 6 bars"]
     s = r["collections"]["a"]
-    # motif tunes: bars 3-4 repeat bars 1-2 (but for one changed note), bars 5-6 an octave up
-    assert 0.3 <= s["real_repeat_fraction"] <= 0.5 and s["real_in_primer_key"] > 0.85
-    assert 0 <= s["generated_repeat_fraction"] <= 1 and 0 <= s["generated_new_bars"] <= 4
+    assert (s["real_repeat_fraction"], s["real_new_bars"], s["real_in_primer_key"]) == (0.5, 2.0, 1.0)
+    # each continuation's four bars are either heard before or new
+    assert 4 * s["generated_repeat_fraction"] + s["generated_new_bars"] == pytest.approx(4.0)
     assert s["real_bits_per_note"] > 0 and "note_count" in r["features"]
     out = CliRunner().invoke(main, ["evaluate-continuations", str(tiny_run), str(tmp_path / "a"),
                                     "--primer-bars", "2", "--bars", "4"])
     assert out.exit_code == 0, out.output
-    assert "| a | 4 |" in out.stdout and "1 files skipped" in out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("| a | 4 |"))
+    assert "/ 0.50 |" in row and "/ 2.00 |" in row and "/ 1.000 |" in row
+    assert "1 files skipped" in out.stderr

@@ -5,7 +5,6 @@ downloads one; the download is re-read by mido. Skips only where Chromium or Pla
 Python package is missing (``.ci/run`` installs both).
 """
 
-import shutil
 
 import mido
 import pytest
@@ -25,13 +24,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--autoplay-policy=no-user-gesture-required"]
 
 
+pytestmark = pytest.mark.needs_chromium
+
+
 @pytest.fixture
-def browser():
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it): browser test skipped")
+def browser(chromium):
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

@@ -1,4 +1,4 @@
-"""Tunes built directly in code (no MIDI file) for quantisation and encoding tests."""
+"""Tunes built directly in code (no MIDI file), for any test that needs one."""
 
 import numpy as np
 
@@ -18,3 +18,15 @@ def track(notes, name="t", program=0, is_drum=False) -> Track:
 def tune(*tracks, ts=((0.0, 4, 4),), qpm=120.0) -> Tune:
     return Tune(list(tracks), [TempoChange(0.0, qpm)],
                 [TimeSignature(b, n, d) for b, n, d in ts])
+
+
+def motif_tune(seed: int) -> Tune:
+    """Eight bars of 4/4: a two-bar motif, repeated with small random changes."""
+    rng = np.random.default_rng(seed)
+    motif = 60 + rng.choice([0, 2, 4, 5, 7, 9], size=8)
+    pitches = np.concatenate([motif + (12 if i == 2 else 0) for i in range(4)])
+    pitches[rng.integers(0, 32)] += 2
+    start = np.arange(32) * 1.0
+    track = Track("lead", 0, False, pitches.astype(np.int16), np.full(32, 90, np.int16),
+                  start, start + 0.75, start / 2, (start + 0.75) / 2)
+    return Tune([track], [TempoChange(0.0, 120.0)], [TimeSignature(0.0, 4, 4)])
