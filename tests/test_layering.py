@@ -35,7 +35,7 @@ ORDER = [
     "core.models.attention", "core.models.barcopy", "core.models.network",
     "core.models.numpy_net", "core.models", "core.ptfile", "core.checkpoint", "core.loading",
     "core.batching", "core.metrics", "core.scoring",
-    "core.finetune", "core.trainer", "core.classifier", "core.sampling", "core.beam",
+    "core.finetune", "core.distributed", "core.resume", "core.trainer", "core.classifier", "core.sampling", "core.beam",
     "core.rules", "core.continuation", "core.form_bars", "core.form_policy", "core.form_fit",
     "core.form_bias",
     "core.shards", "core.tasks", "core.labels",

@@ -25,9 +25,11 @@ import torch
 from melodyrnn.core.batching import IGNORE, Augmenter, make_batch, plan_epoch
 from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, payload, save_checkpoint
 from melodyrnn.core.dataset import load_dataset
+from melodyrnn.core.distributed import Dist, pick_device
 from melodyrnn.core.metrics import MetricSums
 from melodyrnn.core.models import ModelConfig, SequenceModel
 from melodyrnn.core.finetune import extended, param_groups, prepare
+from melodyrnn.core.resume import canonical, check_same_network, logged_by
 from melodyrnn.core.scoring import score_split
 
 __all__ = ["TrainConfig", "Trainer", "check_rate", "fit", "pick_device"]
@@ -67,13 +69,12 @@ class TrainConfig:
         if self.schedule not in ("cosine", "plateau", "constant"):
             raise ValueError("schedule must be cosine, plateau or constant")
         if min(self.batch_size, self.seq_len, self.epochs, self.eval_batch_size) < 1:
-            raise ValueError("batch_size, seq_len, epochs and lr must be positive")
+            raise ValueError("batch_size, seq_len and epochs must be positive")
+        if min(self.max_steps, self.warmup_steps, self.eval_every, self.patience, self.checkpoint_every) < 0:
+            raise ValueError("step counts must be >= 0")
         check_rate("lr", self.lr)
         for name in ("add_on_lr", "weight_decay", "clip", "form_weight", "min_lr_ratio"):
             check_rate(name, getattr(self, name), zero=True)
-        if min(self.max_steps, self.warmup_steps, self.eval_every, self.patience, self.checkpoint_every,
-               self.clip, self.weight_decay, self.add_on_lr, self.form_weight) < 0:
-            raise ValueError("step counts, clip, weight_decay, add_on_lr and form_weight must be >= 0")
         if not isinstance(self.augment, dict):
             raise ValueError("augment must be a dict of the encoding's augmentation options")
 
@@ -91,22 +92,6 @@ def check_rate(name: str, value: float, zero: bool = False) -> None:
                          f"not {value!r}")
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` -> cuda, then mps, then cpu; a named device must be available."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
-    if name == "mps" and not (getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()):
-        raise ValueError("--device mps: MPS is not available")
-    return torch.device(name)
-
-
 def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     """Warm-up then cosine decay (or constant), as a pure function of the step."""
     if cfg.warmup_steps and step < cfg.warmup_steps:
@@ -116,79 +101,6 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
     low = cfg.lr * cfg.min_lr_ratio
     return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-class _Dist:
-    """torchrun's process group, or a stand-in for a single process."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.device = device  # on CUDA, each process takes the GPU of its LOCAL_RANK
-        if self.world > 1:
-            import torch.distributed as dist
-
-            if device.type == "cuda":
-                local = int(os.environ.get("LOCAL_RANK", "0"))
-                if local >= torch.cuda.device_count():
-                    raise ValueError(f"torchrun: process {local} has no GPU of its own "
-                                     f"({torch.cuda.device_count()} visible); start at most one "
-                                     "process per GPU, or pass --device cpu")
-                self.device = torch.device("cuda", local)
-                torch.cuda.set_device(self.device)
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        self.main = self.rank == 0
-
-    def all_sum(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        import torch.distributed as dist
-
-        t = torch.tensor(values, dtype=torch.float64, device=self.device)  # NCCL: on the GPU
-        dist.all_reduce(t)
-        return t.tolist()
-
-    def close(self, finished: bool = True) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            if finished:  # no rank tears the group down while another is still in it
-                dist.barrier()
-            dist.destroy_process_group()
-
-
-def _check_same_network(saved: dict, given: dict, path: Path) -> None:
-    """ValueError naming the first of ``given``'s network settings that differs from the
-    run's own (``--resume`` goes on with the network it started)."""
-    def plain(v):
-        return list(v) if isinstance(v, (list, tuple)) else v
-
-    merged = asdict(ModelConfig(**{**saved, **given}))
-    for name in given:
-        if plain(merged.get(name)) != plain(saved.get(name)):
-            raise ValueError(f"--resume: {name} = {given[name]!r} differs from {saved.get(name)!r} in "
-                             f"{path} (resume with the run's own network settings, or start a new run)")
-
-
-def _canonical(value):
-    """``value`` rebuilt with fresh containers and interned strings, so that its pickle is a
-    function of its values alone: pickle writes an object met twice as a back-reference,
-    and a resumed run's optimizer keys (read from last.pt) are other string objects than an
-    unbroken run's; with this, both write the same bytes."""
-    if isinstance(value, dict):
-        return {_canonical(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_canonical(v) for v in value)
-    return sys.intern(value) if type(value) is str else value
-
-
-def _logged_by(line: str, step: int) -> bool:
-    """Whether a metrics.jsonl line is a whole record logged at or before ``step``."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError:
-        return False
-    return isinstance(record, dict) and record.get("step", 0) <= step
 
 
 def _log(msg: str) -> None:
@@ -227,7 +139,7 @@ class Trainer:
     def __init__(self, dataset_dir, run_dir, model_config, cfg, augmenter, filler_ids,
                  init_from, resume, progress, units=("note", "event")) -> None:
         self.cfg, self.augmenter, self.filler, self.units = cfg, augmenter, tuple(filler_ids), units
-        self.dist = _Dist(pick_device(cfg.device))
+        self.dist = Dist(pick_device(cfg.device))
         self.device = self.dist.device
         self.data = load_dataset(dataset_dir)
         self.train, self.valid = self.data.split("train"), self.data.split("valid")
@@ -245,7 +157,7 @@ class Trainer:
             raise ValueError(f"--resume: no {last} to resume from")
         base = self.resumed or (load_checkpoint(init_from) if init_from else None)
         if self.resumed is not None:
-            _check_same_network(self.resumed["model_config"], model_config, last)
+            check_same_network(self.resumed["model_config"], model_config, last)
         if base is not None:
             self.model = (model_from_checkpoint(base) if self.resumed is not None
                           else extended(base, model_config)).train()
@@ -333,7 +245,7 @@ class Trainer:
                     # lanes restart fresh at the same step on resume (not bit-exact there)
                     "lanes": {k: v.detach().cpu() for k, v in (self.lanes or {}).items()}
                     if self.dist.world == 1 else {}}
-        save_checkpoint(self.run_dir / "last.pt", _canonical({**self._payload(metrics), "training": training}))
+        save_checkpoint(self.run_dir / "last.pt", canonical({**self._payload(metrics), "training": training}))
 
     def _restore(self, t: dict) -> None:
         self.epoch, self.step_in_epoch = t["epoch"], t["step_in_epoch"]
@@ -343,13 +255,12 @@ class Trainer:
             self.plateau.load_state_dict(t["plateau"])
         self.lr_scale = t.get("lr_scale", 1.0)
         self.sums = tuple(t.get("train_sums", (0.0, 0)))
-        # files written before the flag: a run whose limits are reached, evaluated, ended
-        self.done = t.get("finished", self._exhausted() and self.best is not None)
+        self.done = t.get("finished", self._exhausted() and self.best is not None)  # (files before it)
         self.lanes = {k: v.to(self.device) for k, v in t["lanes"].items()} or None
         log = self.run_dir / "metrics.jsonl"
         if log.is_file() and self.dist.main and not self.finished():
             # drop lines written after the checkpoint (and a line cut short by a full disk)
-            keep = [ln for ln in log.read_text().splitlines() if _logged_by(ln, self.global_step)]
+            keep = [ln for ln in log.read_text().splitlines() if logged_by(ln, self.global_step)]
             log.write_text("".join(ln + "\n" for ln in keep))
 
     def _exhausted(self) -> bool:
@@ -378,7 +289,7 @@ class Trainer:
         if improved:
             self.best, self.bad_evals = valid, 0
             if self.dist.main:
-                save_checkpoint(self.run_dir / "best.pt", _canonical(self._payload(valid)))
+                save_checkpoint(self.run_dir / "best.pt", canonical(self._payload(valid)))
         else:
             self.bad_evals += 1
         if self.plateau is not None:
