@@ -5,7 +5,6 @@ Music-agnostic: a dataset folder holds, for each split ``train``/``valid``/``tes
 - ``{split}.tokens.npy`` -- all sequences back to back (uint16 when the vocabulary fits);
 - ``{split}.offsets.npy`` -- int64, ``n_sequences + 1`` entries;
 - ``{split}.units.npy`` -- int64 per sequence, the units (notes, chars) bits/unit divides by
-  (``{split}.notes.npy`` in folders written before 0.2; both load);
 - ``{split}.bar_steps.npy`` -- int64 per sequence, bar length in steps (0 = none);
 - ``{split}.source.npy`` -- int64 per sequence, index into ``meta.json``'s ``files``;
 
@@ -279,7 +278,7 @@ def load_dataset(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
     splits = {}
     for split in SPLITS:
         try:
-            cols = {c: np.load(_column(folder, split, c), allow_pickle=False)
+            cols = {c: np.load(folder / f"{split}.{c}.npy", allow_pickle=False)
                     for c in ("offsets",) + COLUMNS}
             tokens = np.load(folder / f"{split}.tokens.npy", allow_pickle=False,
                              mmap_mode="r" if mmap and expected_tokens(meta, split) else None)
@@ -307,12 +306,6 @@ def _check_ids(tokens: np.ndarray, vocab_size: int, where: str) -> None:
     if low < 0 or high >= vocab_size:
         raise ValueError(f"{where} holds id {high if high >= vocab_size else low}, outside the "
                          f"vocabulary of {vocab_size} tokens in meta.json")
-
-
-def _column(folder: Path, split: str, column: str) -> Path:
-    path = folder / f"{split}.{column}.npy"
-    old = folder / f"{split}.notes.npy"  # the units column's name before 0.2
-    return old if column == "units" and not path.exists() and old.exists() else path
 
 
 def _offsets_ok(a: SplitArrays) -> bool:

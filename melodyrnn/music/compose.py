@@ -44,7 +44,7 @@ def training_pitch_range(ckpt: dict, enc: MelodyEncoding) -> tuple[int, int] | N
     if not seen.size:
         return None
     train = ckpt.get("train_config") or {}
-    shift = int((train.get("augment") or {}).get("transpose") or train.get("transpose") or 0)
+    shift = int((train.get("augment") or {}).get("transpose") or 0)
     low, high = enc.config.min_pitch + int(seen[0]), enc.config.min_pitch + int(seen[-1])
     return max(low - shift, enc.config.min_pitch), min(high + shift, enc.config.max_pitch)
 

@@ -111,8 +111,8 @@ def _dataset_section(folder: Path | None) -> str:
     if folder is None or not (folder / "data" / "meta.json").is_file():
         return "<p class=muted>no ingest stage</p>"
     meta = json.loads((folder / "data" / "meta.json").read_text())
-    units = meta.get("unit", "note") + "s"  # folders written before 0.2 count "notes" always
-    rows = [[s, v["sequences"], v["tokens"], v.get(units, v.get("notes"))] for s, v in meta["splits"].items()]
+    units = meta["unit"] + "s"
+    rows = [[s, v["sequences"], v["tokens"], v.get(units)] for s, v in meta["splits"].items()]
     out = _table(["split", "sequences", "tokens", units], rows)
     out += "<p>Encoding: <code>" + html.escape(json.dumps(meta["encoding"])) + "</code></p>"
     if meta.get("stats"):

@@ -81,8 +81,7 @@ class ResultCache:
 
 def _read(path: Path) -> ChunkResult:
     with np.load(path, allow_pickle=False) as z:
-        units = z["seq_units"] if "seq_units" in z else z["seq_notes"]  # the name before 0.2
-        batch = EncodedBatch(z["tokens"], z["offsets"], z["seq_tune"], units, z["seq_bar_steps"])
+        batch = EncodedBatch(z["tokens"], z["offsets"], z["seq_tune"], z["seq_units"], z["seq_bar_steps"])
         n = z["hashes"].shape[0]
         table = z["stat_table"].reshape(n, -1)
         _check(batch, n, [z[k].shape[0] for k in ("status", "reason", "notes")])
