@@ -11,15 +11,7 @@ from click.testing import CliRunner
 from melodyrnn.core.checkpoint import load_checkpoint
 from melodyrnn.cli.main import main
 
-
-def one_line_error(args) -> str:
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code not in (0, None), result.output
-    assert "Traceback" not in result.output
-    assert not isinstance(result.exception, (TypeError, KeyError, RuntimeError, AttributeError))
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.stderr  # usage errors too: no usage block
-    return lines[0]
+from cli_errors import one_line_error
 
 
 def _edited(tiny_run, tmp_path, edit) -> str:
@@ -254,7 +246,7 @@ BAD_PIPELINES = {
     '[ingest]\ninputs = ["t"]\n[train]\nlookback_bars = "1,2"\n': "lookback_bars",
     '[ingest]\ninputs = ["t"]\n[train]\nepochs = 0\n': "epochs",
     '[ingest]\ninputs = [1, 2]\n': "inputs",
-    '[generate]\nmodel = "m.pt"\nbars = 100000\n': "bars",
+    '[generate]\nmodel = "m.pt"\nunprimed = 1\nbars = 100000\n': "bars",
     '[generate]\nmodel = "m.pt"\nunprimed = "four"\n': "unprimed",
 }
 

@@ -14,16 +14,10 @@ from melodyrnn.music.keys import pitch_name
 from melodyrnn.studio.session import StudioConfig, piano_roll
 
 from midifactory import melody_file, note_events, scale_notes, smf, track_chunk
-from test_encoding_chorale import chorale
-from tunes import track, tune
+from studio_client import page_client, seed_file, upload
+from tunes import chorale, track, tune
 
 flask = pytest.importorskip("flask", reason="Flask is not installed (pip install 'melodyrnn[studio]')")
-
-
-def seed_file(extra_tracks=()) -> bytes:
-    """Two bars of eighth notes in D major at 120 qpm (and ``extra_tracks`` chunks)."""
-    return melody_file(scale_notes([62, 64, 66, 67, 69, 71, 73, 74] * 2, step_ticks=240, gap=20),
-                       extra_tracks=list(extra_tracks))
 
 
 @pytest.fixture
@@ -37,33 +31,9 @@ def studio(tmp_path):
     s.close()
 
 
-def page_client(studio):
-    """A test client that sends what the studio's page sends: its token with every request,
-    and forms as multipart/form-data."""
-    from flask.testing import FlaskClient
-
-    from melodyrnn.studio.app import create_app
-
-    class PageClient(FlaskClient):
-        def open(self, *args, **kwargs):
-            if isinstance(kwargs.get("data"), dict):
-                kwargs.setdefault("content_type", "multipart/form-data")
-            return super().open(*args, **kwargs)
-
-    app = create_app(studio)
-    app.test_client_class = PageClient
-    client = app.test_client()
-    client.environ_base["HTTP_X_MELODYRNN_TOKEN"] = studio.token
-    return client
-
-
 @pytest.fixture
 def client(studio):
     return page_client(studio)
-
-
-def upload(data: bytes, name="seed.mid", **fields):
-    return {"midi": (io.BytesIO(data), name), **{k: str(v) for k, v in fields.items()}}
 
 
 def test_form_fields_are_named_like_the_cli_options_with_either_separator():
@@ -185,14 +155,23 @@ def test_unknown_outputs_and_pages_are_json_404s(client):
     assert client.get("/nowhere").status_code == 404 and _error(client.get("/nowhere"))
 
 
-def test_audio_is_rendered_or_refused_with_a_reason(client, studio):
+def test_audio_without_fluidsynth_is_refused_with_a_reason(client, studio, monkeypatch):
+    import melodyrnn.music.render as render
+
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
     r = client.post("/api/generate", data=upload(seed_file(), num_outputs=1, bars=1))
     (out,) = r.get_json()["outputs"]
     r = client.get(out["audio_url"])
-    if studio.audio_available():
-        assert r.status_code == 503 and ("FluidSynth" in _error(r) or "SoundFont" in _error(r))
-    else:
-        assert r.status_code == 200 and r.data[:4] == b"RIFF" and r.data[8:12] == b"WAVE"
+    assert r.status_code == 503 and "FluidSynth" in _error(r) and "FluidSynth" in studio.audio_available()
+
+
+@pytest.mark.needs_fluidsynth
+def test_audio_is_rendered(client, studio):
+    r = client.post("/api/generate", data=upload(seed_file(), num_outputs=1, bars=1))
+    (out,) = r.get_json()["outputs"]
+    r = client.get(out["audio_url"])
+    assert studio.audio_available() == ""
+    assert r.status_code == 200 and r.data[:4] == b"RIFF" and r.data[8:12] == b"WAVE"
 
 
 def test_the_page_and_its_scripts_are_served_and_fetch_nothing_from_elsewhere(client):

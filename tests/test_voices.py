@@ -13,7 +13,7 @@ from melodyrnn.music.midi_io import write_midi
 from melodyrnn.music.notes import TempoChange, TimeSignature, Tune
 from melodyrnn.music.voices import model_for, sounding_voices, voice_grammar
 
-from test_encoding_chorale import chorale, voice
+from tunes import chorale, voice
 
 
 @pytest.fixture(scope="module")

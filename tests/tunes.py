@@ -30,3 +30,24 @@ def motif_tune(seed: int) -> Tune:
     track = Track("lead", 0, False, pitches.astype(np.int16), np.full(32, 90, np.int16),
                   start, start + 0.75, start / 2, (start + 0.75) / 2)
     return Tune([track], [TempoChange(0.0, 120.0)], [TimeSignature(0.0, 4, 4)])
+
+
+def voice(name, notes, program=52):
+    """A track of (pitch, start beat, end beat) notes."""
+    p = np.array([n[0] for n in notes], np.int16)
+    s, e = np.array([n[1] for n in notes], float), np.array([n[2] for n in notes], float)
+    return Track(name, program, False, p, np.full(len(p), 80, np.int16), s, e, s / 2, e / 2)
+
+
+def chorale(seed: int, bars: int = 4) -> Tune:
+    """Four voices in 4/4, quarters and eighths, each in its own range; repeated notes too."""
+    rng = np.random.default_rng(seed)
+    tracks = []
+    for name, low in (("Soprano", 64), ("Alto", 57), ("Tenor", 50), ("Bass", 40)):
+        notes, t = [], 0.0
+        while t < bars * 4:
+            d = float(rng.choice([0.5, 1.0, 1.0, 2.0]))
+            notes.append((int(low + rng.integers(0, 10)), t, min(t + d, bars * 4)))
+            t += d
+        tracks.append(voice(name, notes))
+    return Tune(tracks, [TempoChange(0.0, 96.0)], [TimeSignature(0.0, 4, 4)])
