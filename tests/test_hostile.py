@@ -260,18 +260,26 @@ def test_pipeline_files_are_checked_whole_at_load(text, tmp_path):
     assert BAD_PIPELINES[text] in line, line
 
 
-def test_pipeline_inputs_as_one_string_is_one_folder(tmp_path):
-    from melodyrnn.pipeline.plan import _content
+def test_pipeline_inputs_as_one_string_is_one_folder(tmp_path, monkeypatch):
+    """inputs = "tt" keys the ingest stage by the folder tt's files (not by "t" and "t")."""
+    from melodyrnn.pipeline.plan import load_pipeline, plan
 
-    folder = tmp_path / "t"
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "tt"
     folder.mkdir()
-    assert _content("ingest", {"inputs": str(folder)}) == _content("ingest", {"inputs": [str(folder)]})
+    (folder / "a.mid").write_bytes(b"one")
+    toml = tmp_path / "p.toml"
+    toml.write_text('[ingest]\ninputs = "tt"\n')
+    before = plan(load_pipeline(toml))[0].key
+    (folder / "a.mid").write_bytes(b"two")
+    assert plan(load_pipeline(toml))[0].key != before
 
 
 def test_a_tampered_generate_record_embeds_nothing_outside_the_run(tmp_path):
     import json
 
-    from melodyrnn.pipeline.report import _samples_section
+    from melodyrnn.pipeline.plan import load_pipeline
+    from melodyrnn.pipeline.report import write_report
 
     secret = tmp_path / "secret.txt"
     secret.write_text("PASSWORD")
@@ -279,7 +287,9 @@ def test_a_tampered_generate_record_embeds_nothing_outside_the_run(tmp_path):
     stage.mkdir()
     (stage / "generate.jsonl").write_text(json.dumps(
         {"seed": "x", "status": "ok", "outputs": [{"file": "../secret.txt"}, {"file": str(secret)}]}) + "\n")
-    page = _samples_section(stage, 0)
+    (tmp_path / "p.toml").write_text('[generate]\nmodel = "m.pt"\nunprimed = 1\n')
+    pipeline = load_pipeline(tmp_path / "p.toml", run_dir=str(tmp_path / "run"))
+    page = write_report(tmp_path / "report.html", pipeline, {"generate": stage}).read_text()
     assert "PASSWORD" not in page and "left out" in page
 
 
