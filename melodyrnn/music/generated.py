@@ -21,8 +21,11 @@ __all__ = ["GenerateConfig", "Generated", "warn_duplicates", "MAX_BARS", "MAX_OU
 MAX_BARS = 1024  # one output's new bars (--bars)
 MAX_OUTPUTS = 1000  # outputs of one call (--num-outputs)
 #: the work budget of one call, in bar-hypotheses: bars x num_outputs x beam_size x
-#: branch_factor. Measured on 2 busy CPU cores: 8192 is 10-12 s of beam search (256 x 32
-#: bars, 128 x 64) or 1000 sampled outputs of 8 bars; beam 256 x 64 bars took 55 s.
+#: branch_factor (what a decoder runs the model on). Measured with the default model on 2
+#: CPU cores shared with other jobs (load 6): beam 256 x 32 bars (8192) 21 s, 256 x 16 11 s;
+#: 1000 sampled outputs of 16 bars (16000: over, though sampled rows are cheaper) 8 s; beam
+#: 256 x 64 bars (16384) took 55 s before the beam kept back-pointers. Few long outputs are
+#: bounded by MAX_BARS instead (4 x 1024 bars: 90 s at load 6).
 MAX_WORK = 8192
 #: --steps counts as bars of this many steps in the budget (a 4/4 bar at 4 steps a quarter)
 STEPS_PER_BAR = 16
