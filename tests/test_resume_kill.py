@@ -36,9 +36,9 @@ def test_a_kill_at_every_rename_of_train_resumes_to_the_same_bytes(tmp_path):
 
 
 def test_kills_spread_over_a_pipeline_run_resume_to_the_same_bytes(tmp_path):
-    rows = bench(tmp_path, "--only", "pipeline", "--every", "9")
+    rows = bench(tmp_path, "--only", "pipeline", "--every", "5")
     kills = [r for r in rows if r[1] != "finished"]
-    assert len(kills) >= 4 and all(r[2] == "killed" for r in kills)  # ingest to report
+    assert len(kills) >= 8 and all(r[2] == "killed" for r in kills)  # ingest to report
     assert all(r[3:5] == ["exit", "0"] and r[-1] == "yes" for r in rows), rows
 
 
