@@ -232,7 +232,8 @@ def info(dataset, as_json) -> None:
 @click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
 @click.option("--init-from", type=click.Path(dir_okay=False), default=None,
               help="Fine-tune this checkpoint (same vocabulary).")
-@click.option("--resume", is_flag=True, help="Continue RUN/last.pt exactly where it stopped.")
+@click.option("--resume", is_flag=True, help="Continue RUN/last.pt exactly where it stopped (a finished "
+              "run is left as it is; network options given must match the run's).")
 @click.option("--task", type=click.Choice(["next", "classify"]), default="next", show_default=True,
               help="next: predict each next token; classify: one class per sequence.")
 @click.option("--labels", default=None, help="classify: FILE.csv:COLUMN (rows name the files).")
