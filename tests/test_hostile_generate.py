@@ -160,3 +160,16 @@ def test_evaluate_samples_against_a_text_dataset_says_so_in_one_line(seed_file, 
     assert "text dataset" in line and "text_ds" in line, line
     line = one_line_error(["evaluate-samples", str(tmp_path / "text_ds"), str(tmp_path / "gen")])
     assert "text dataset" in line, line
+
+
+def test_tunes_that_fail_for_another_reason_than_length_are_not_called_short(seed_file, monkeypatch):
+    """Every tune skipped used to be reported as 'no tune has N bars to continue'."""
+    import melodyrnn.music.continuations as continuations
+
+    def failing(*args, **kwargs):
+        raise ValueError("no pitch satisfies the constraints")
+
+    monkeypatch.setattr(continuations, "generate", failing)
+    cfg = continuations.ContinuationConfig(primer_bars=1, bars=1)
+    with pytest.raises(ValueError, match="no tune could be continued .*no pitch satisfies"):
+        continuations.evaluate_continuations("default", [str(seed_file)], cfg, features=False)
