@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from melodyrnn.cli.common import fail_cleanly
+from melodyrnn.cli.common import FiniteFloatRange, fail_cleanly
 from melodyrnn.live.ports import APIS  # a light module: the MIDI libraries load on use
 
 __all__ = ["live"]
@@ -32,16 +32,16 @@ def _controls(ctx, param, values) -> dict:
               help="MIDI system to use [the system's default]; jack also runs on a "
                    "`jackd -d dummy` server without sound hardware.")
 @click.option("--model", "checkpoint", default="default", show_default=True)
-@click.option("--qpm", type=click.FloatRange(20, 400), default=120.0, show_default=True)
+@click.option("--qpm", type=FiniteFloatRange(20, 400), default=120.0, show_default=True)
 @click.option("--beats-per-bar", type=click.IntRange(1, 16), default=4, show_default=True)
-@click.option("--silence-bars", type=click.FloatRange(0.25), default=1.0, show_default=True,
+@click.option("--silence-bars", type=FiniteFloatRange(0.25), default=1.0, show_default=True,
               help="Silence that ends a phrase.")
 @click.option("--end-cc", type=click.IntRange(0, 127), default=None,
               help="A control change that ends the phrase at once.")
 @click.option("--max-bars", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--response-bars", type=click.IntRange(1), default=None,
               help="Answer length [the phrase's length].")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
+@click.option("--temperature", type=FiniteFloatRange(0, min_open=True), default=1.0,
               show_default=True)
 @click.option("--channel", type=click.IntRange(1, 16), default=1, show_default=True,
               help="MIDI channel of the answer.")

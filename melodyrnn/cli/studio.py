@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from melodyrnn.cli.common import fail_cleanly
+from melodyrnn.cli.common import FiniteFloatRange, fail_cleanly
 
 __all__ = ["studio"]
 
@@ -33,7 +33,7 @@ def _default_samples() -> str | None:
               help="Folder of seed tunes the page lists [the checkout's samples/].")
 @click.option("--soundfont", type=click.Path(dir_okay=False), default=None,
               help="General MIDI SoundFont for the audio [$MELODYRNN_SOUNDFONT or the system's].")
-@click.option("--max-upload-mb", type=click.FloatRange(0.01, 32), default=4.0, show_default=True)
+@click.option("--max-upload-mb", type=FiniteFloatRange(0.01, 32), default=4.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed the page's seed field starts at (each request carries its own).")
 @fail_cleanly
