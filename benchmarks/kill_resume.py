@@ -77,12 +77,12 @@ COMPARED = ("last.pt", "best.pt", "report.html")
 def compose(folder: Path, n: int = 24) -> Path:
     """``n`` eight-bar tunes written as MIDI files (the test suite's motif tunes)."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import _motif_tune
+    from tunes import motif_tune
     from melodyrnn.music.midi_io import write_midi
 
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        write_midi(_motif_tune(i), folder / f"t{i:02d}.mid")
+        write_midi(motif_tune(i), folder / f"t{i:02d}.mid")
     return folder
 
 
