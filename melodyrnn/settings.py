@@ -126,7 +126,7 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
                   lookback: bool = False, lookback_bars=(1, 2), bar_index: bool = False,
                   bar_copy: int = 0, copy_continue: bool = False, copy_length: bool = False,
                   train_only: str = "",
-                  add_on_lr: float = 0.0, form_weight: float = 0.0,
+                  add_on_lr: float = 0.0,
                   attention_length: int = 40,
                   unfused: bool = False, batch_size: int = 64, seq_len: int = 128,
                   lr: float = 2e-3, weight_decay: float = 0.01, optimizer: str = "adamw",
@@ -149,7 +149,7 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
                       patience=patience, augment={"transpose": transpose} if transpose else {},
                       seed=seed, device=device,
                       amp=not no_amp, checkpoint_every=checkpoint_every, train_only=train_only,
-                      add_on_lr=add_on_lr, form_weight=form_weight)
+                      add_on_lr=add_on_lr)
     return model_dict, cfg
 
 

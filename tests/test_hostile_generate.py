@@ -173,3 +173,28 @@ def test_tunes_that_fail_for_another_reason_than_length_are_not_called_short(see
     cfg = continuations.ContinuationConfig(primer_bars=1, bars=1)
     with pytest.raises(ValueError, match="no tune could be continued .*no pitch satisfies"):
         continuations.evaluate_continuations("default", [str(seed_file)], cfg, features=False)
+
+
+def test_every_float_option_of_every_command_refuses_nan_and_inf():
+    """click's FloatRange and float let NaN through; each command's float options must not."""
+    import click
+
+    from melodyrnn.cli import main as cli
+    from melodyrnn.cli.common import FiniteFloatRange
+
+    def commands(group, path=()):
+        for name, cmd in group.commands.items():
+            if isinstance(cmd, click.Group):
+                yield from commands(cmd, (*path, name))
+            else:
+                yield (*path, name), cmd
+
+    floats = [(path, p.name) for path, cmd in commands(cli) for p in cmd.params
+              if isinstance(p.type, (click.types.FloatParamType, click.FloatRange))
+              and not isinstance(p.type, FiniteFloatRange)]
+    assert not floats, floats
+    ok = [p for _, cmd in commands(cli) for p in cmd.params if isinstance(p.type, FiniteFloatRange)]
+    assert len(ok) > 10  # the commands' float options were found
+    for bad in ("nan", "inf", "-inf"):
+        with pytest.raises(click.BadParameter):
+            ok[0].type.convert(bad, ok[0], None)

@@ -14,7 +14,7 @@ import click
 
 from melodyrnn.cli.batch import classify, evaluate_continuations, evaluate_samples, pipeline, plugins
 from melodyrnn.cli.generate import generate, tracks
-from melodyrnn.cli.common import OneLineGroup
+from melodyrnn.cli.common import FiniteFloatRange, OneLineGroup
 from melodyrnn.cli.common import fail_cleanly as _fail_cleanly
 from melodyrnn.cli.live import live
 from melodyrnn.cli.studio import studio
@@ -72,7 +72,7 @@ def main() -> None:
               help="melody: highest pitch; higher notes fold down by octaves.")
 @click.option("--transpose-to-key", type=click.IntRange(*KEY), default=None,
               help="melody: transpose each melody to this major key (0 = C).")
-@click.option("--gap-bars", type=float, default=1.0, show_default=True,
+@click.option("--gap-bars", type=FiniteFloatRange(0, min_open=True), default=1.0, show_default=True,
               help="melody: a rest longer than this many bars ends a melody.")
 @click.option("--min-notes", type=click.IntRange(1), default=None,
               help="Drop melodies/streams with fewer notes [melody: 8, performance: 1].")
@@ -80,9 +80,9 @@ def main() -> None:
               help="melody: drop melodies with fewer distinct pitches.")
 @click.option("--per-instrument", is_flag=True,
               help="performance: one sequence per track instead of all tracks merged.")
-@click.option("--valid", type=click.FloatRange(0, 1, max_open=True), default=0.05,
+@click.option("--valid", type=FiniteFloatRange(0, 1, max_open=True), default=0.05,
               show_default=True, help="Fraction of files for the valid split.")
-@click.option("--test", type=click.FloatRange(0, 1, max_open=True), default=0.05,
+@click.option("--test", type=FiniteFloatRange(0, 1, max_open=True), default=0.05,
               show_default=True, help="Fraction of files for the test split.")
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="Worker processes (0 = all cores).")
@@ -90,9 +90,9 @@ def main() -> None:
 @click.option("--merge", is_flag=True, help="PATHS are shard dataset folders to combine.")
 @click.option("--max-notes", type=click.IntRange(1), default=100_000, show_default=True,
               help="Skip files with more notes.")
-@click.option("--max-file-mb", type=click.FloatRange(0, min_open=True), default=32.0,
+@click.option("--max-file-mb", type=FiniteFloatRange(0, min_open=True), default=32.0,
               show_default=True, help="Skip larger files unread.")
-@click.option("--file-timeout", type=click.FloatRange(0, min_open=True), default=20.0,
+@click.option("--file-timeout", type=FiniteFloatRange(0, min_open=True), default=20.0,
               show_default=True, help="Seconds one file may take before it is reported as an error.")
 @click.option("--separator", default="auto", show_default=True,
               help="char/word: document separator line ('%%' as in fortune files), '' for "
@@ -173,7 +173,7 @@ def info(dataset, as_json) -> None:
 @click.option("--hidden", type=click.IntRange(1), default=256, show_default=True)
 @click.option("--layers", type=click.IntRange(1), default=2, show_default=True)
 @click.option("--embedding", type=click.IntRange(1), default=128, show_default=True)
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+@click.option("--dropout", type=FiniteFloatRange(0, 1, max_open=True), default=0.0,
               show_default=True)
 @click.option("--tie-weights", is_flag=True, help="Share input embedding and output layer.")
 @click.option("--lookback", is_flag=True,
@@ -194,26 +194,23 @@ def info(dataset, as_json) -> None:
                    "(inferred from the primer when generating); with --init-from it is added.")
 @click.option("--train-only", default="", help="Train only the parameters named PREFIX* (e.g. "
               "bar_copy: the form head on a frozen network).")
-@click.option("--add-on-lr", type=click.FloatRange(0), default=0.0, show_default=True,
+@click.option("--add-on-lr", type=FiniteFloatRange(0), default=0.0, show_default=True,
               help="--init-from: learning rate of the parts added to the network (0: --lr).")
-@click.option("--form-weight", type=click.FloatRange(0), default=0.0, show_default=True,
-              help="--bar-copy: also train the head to say whether each bar repeats one exactly, "
-                   "with this weight per bar beside each token's nats.")
 @click.option("--attention-length", type=click.IntRange(1), default=40, show_default=True,
               help="attention: past outputs attended over.")
 @click.option("--unfused", is_flag=True, help="rnn: run the written-out Elman equations.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--seq-len", type=click.IntRange(1), default=128, show_default=True,
               help="Truncated-BPTT window, in tokens.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3, show_default=True)
-@click.option("--weight-decay", type=click.FloatRange(0), default=0.01, show_default=True)
+@click.option("--lr", type=FiniteFloatRange(0, min_open=True), default=2e-3, show_default=True)
+@click.option("--weight-decay", type=FiniteFloatRange(0), default=0.01, show_default=True)
 @click.option("--optimizer", type=click.Choice(["adamw", "adam"]), default="adamw",
               show_default=True)
 @click.option("--schedule", type=click.Choice(["cosine", "plateau", "constant"]),
               default="cosine", show_default=True, help="After warm-up.")
 @click.option("--warmup", type=click.IntRange(0), default=100, show_default=True,
               help="Warm-up steps.")
-@click.option("--clip", type=click.FloatRange(0), default=1.0, show_default=True,
+@click.option("--clip", type=FiniteFloatRange(0), default=1.0, show_default=True,
               help="Global gradient-norm clip (0: off).")
 @click.option("--epochs", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--max-steps", type=click.IntRange(0), default=0, show_default=True,
@@ -243,7 +240,7 @@ def info(dataset, as_json) -> None:
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
           lookback_bars, bar_index, bar_copy, copy_continue, copy_length, train_only, add_on_lr,
-          form_weight, attention_length,
+          attention_length,
           unfused, batch_size, seq_len, lr, weight_decay, optimizer, schedule, warmup, clip, epochs,
           max_steps, eval_every, patience, transpose, checkpoint_every, seed, device, no_amp, init_from,
           resume, task, labels, max_len, quiet) -> None:
@@ -257,7 +254,7 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
         tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
         bar_index=bar_index, bar_copy=bar_copy, copy_continue=copy_continue, copy_length=copy_length,
         train_only=train_only,
-        add_on_lr=add_on_lr, form_weight=form_weight, attention_length=attention_length, unfused=unfused,
+        add_on_lr=add_on_lr, attention_length=attention_length, unfused=unfused,
         batch_size=batch_size,
         seq_len=seq_len, lr=lr, weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
         warmup=warmup, clip=clip, epochs=epochs, max_steps=max_steps, eval_every=eval_every,
@@ -333,20 +330,20 @@ def score(checkpoint, tunes, device, seed) -> None:
 @click.argument("checkpoint")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write.")
-@click.option("--weight", type=click.FloatRange(0), default=5.0, show_default=True,
+@click.option("--weight", type=FiniteFloatRange(0), default=5.0, show_default=True,
               help="Weight of the bar-repeat cross-entropy on the real tunes beside the bars' likelihood.")
-@click.option("--policy-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+@click.option("--policy-weight", type=FiniteFloatRange(0), default=0.0, show_default=True,
               help="Weight of the one on the model's own continuations of the training tunes "
                    "(0: none; they are sampled as `generate` samples).")
 @click.option("--policy-outputs", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Continuations per training tune.")
 @click.option("--policy-limit", type=click.IntRange(0), default=0, show_default=True,
               help="At most this many training tunes to continue (0: all long enough).")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+@click.option("--temperature", type=FiniteFloatRange(0, min_open=True), default=1.0, show_default=True,
               help="Sampling temperature of those continuations.")
 @click.option("--epochs", type=click.IntRange(0), default=6, show_default=True,
               help="Epochs of the head's fit (0: no fit, only --held-out-bias).")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True)
+@click.option("--lr", type=FiniteFloatRange(0, min_open=True), default=1e-3, show_default=True)
 @click.option("--held-out-bias", is_flag=True,
               help="Then set the head's new-bar bias so that the model's continuations of the valid "
                    "tunes repeat earlier bars as often as those tunes do.")

@@ -61,7 +61,6 @@ class TrainConfig:
     checkpoint_every: int = 200
     train_only: str = ""
     add_on_lr: float = 0.0
-    form_weight: float = 0.0  #: weight of the head's exact-repeat nats per bar (SequenceModel.form_nats)
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "adamw"):
@@ -73,7 +72,7 @@ class TrainConfig:
         if min(self.max_steps, self.warmup_steps, self.eval_every, self.patience, self.checkpoint_every) < 0:
             raise ValueError("step counts must be >= 0")
         check_rate("lr", self.lr)
-        for name in ("add_on_lr", "weight_decay", "clip", "form_weight", "min_lr_ratio"):
+        for name in ("add_on_lr", "weight_decay", "clip", "min_lr_ratio"):
             check_rate(name, getattr(self, name), zero=True)
         if not isinstance(self.augment, dict):
             raise ValueError("augment must be a dict of the encoding's augmentation options")
@@ -170,8 +169,6 @@ class Trainer:
         if self.model.config.vocab_size != self.data.vocab_size:
             raise ValueError("the model's vocabulary size differs from the dataset's")
         prepare(self.model, cfg.train_only, self.train if self.resumed is None else None)
-        if cfg.form_weight:
-            self.model.score_form()
         self.model.to(self.device)
         self.net = self.model
         if self.dist.world > 1:
@@ -330,8 +327,6 @@ class Trainer:
                 ignore_index=IGNORE, reduction="sum")
         count = int((targets != IGNORE).sum())
         loss = loss_sum / max(count, 1)
-        if cfg.form_weight:  # see TrainConfig
-            loss = loss + cfg.form_weight * self.model.form_nats() / max(count, 1)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if cfg.clip:
