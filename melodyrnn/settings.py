@@ -141,8 +141,8 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
     model_dict = dict(kind=model, hidden=hidden, layers=layers, embedding=embedding,
                       dropout=dropout, tie_weights=tie_weights, lookback=lookback,
                       lookback_bars=tuple(lookback_bars), attention_length=attention_length,
-                      fused=not unfused, bar_index=bar_index, bar_copy=bar_copy,
-                      copy_continue=copy_continue, copy_length=copy_length)
+                      fused=not unfused, bar_index=bar_index,
+                      form={"bars": bar_copy, "cont": copy_continue, "length": copy_length})
     cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
                       optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,
                       epochs=epochs, max_steps=max_steps, eval_every=eval_every,

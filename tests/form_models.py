@@ -7,6 +7,7 @@ import torch
 
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.models import ModelConfig, SequenceModel
+from melodyrnn.core.models.config import FormConfig
 
 PER = 4
 
@@ -14,7 +15,7 @@ PER = 4
 def model(seed: int = 0) -> SequenceModel:
     torch.manual_seed(seed)
     m = SequenceModel(ModelConfig(vocab_size=12, hidden=24, embedding=8, layers=1, lookback=True,
-                                  lookback_bars=(1, 2), max_period=8, bar_copy=4, copy_length=True)).eval()
+                                  lookback_bars=(1, 2), max_period=8, form=FormConfig(4, length=True))).eval()
     with torch.no_grad():
         for p in m.bar_copy.parameters():
             p.add_(0.5 * torch.randn_like(p))

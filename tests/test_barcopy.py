@@ -1,20 +1,21 @@
 """Bar copy: the form head's mixture is a distribution, carries over windows and steps, copies
 whole bars by hand, and is trained on a frozen network by fine-tuning."""
 
-import math
+from dataclasses import asdict
 
 import pytest
 import torch
 
 from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint
 from melodyrnn.core.models import ModelConfig, SequenceModel, form
+from melodyrnn.core.models.config import FormConfig
 
 
 def copy_model(bars: int = 4, seed: int = 0, cont: bool = False) -> SequenceModel:
     torch.manual_seed(seed)
     m = SequenceModel(ModelConfig(vocab_size=20, hidden=32, embedding=16, layers=1, lookback=True,
-                                  lookback_bars=(1, 2), max_period=8, bar_copy=bars,
-                                  copy_continue=cont)).eval()
+                                  lookback_bars=(1, 2), max_period=8,
+                                  form=FormConfig(bars, cont=cont))).eval()
     with torch.no_grad():  # a head that is not at its initial (near "new") weights
         for p in m.bar_copy.parameters():
             p.add_(torch.randn_like(p))
@@ -90,12 +91,17 @@ def test_state_reorders_like_other_state(bars):
 
 
 def test_config_rules():
-    with pytest.raises(ValueError, match="bar_copy needs lookback"):
-        ModelConfig(vocab_size=20, bar_copy=4)
-    with pytest.raises(ValueError, match="bar_copy must be"):
-        ModelConfig(vocab_size=20, lookback=True, bar_copy=64)
-    with pytest.raises(ValueError, match="copy_continue needs bar_copy"):
-        ModelConfig(vocab_size=20, lookback=True, copy_continue=True)
+    with pytest.raises(ValueError, match="form head needs lookback"):
+        ModelConfig(vocab_size=20, form=FormConfig(4))
+    with pytest.raises(ValueError, match="form.bars must be"):
+        ModelConfig(vocab_size=20, lookback=True, form={"bars": 64})
+    with pytest.raises(ValueError, match="form.cont needs form.bars"):
+        ModelConfig(vocab_size=20, lookback=True, form={"cont": True})
+    # checkpoints of 0.1 wrote the head's fields flat; they load as the nested config
+    old = ModelConfig.from_dict({"vocab_size": 20, "lookback": True, "bar_copy": 4, "copy_continue": True})
+    assert old.form == FormConfig(4, cont=True) and "bar_copy" not in asdict(old)
+    with pytest.raises(ValueError, match="unknown model setting 'bars'"):
+        ModelConfig.from_dict({"vocab_size": 20, "bars": 4})
 
 
 def test_repeats_under_way_read_the_network_only_where_a_streak_runs():
@@ -125,7 +131,7 @@ def test_form_head_fine_tuned_on_a_frozen_network(tiny_dataset, tiny_run, tmp_pa
           TrainConfig(batch_size=8, seq_len=32, lr=1e-2, epochs=2, warmup_steps=2, weight_decay=0.0,
                       train_only="bar_copy"), init_from=str(tiny_run), progress=False)
     tuned = load_checkpoint(tmp_path / "best.pt")
-    assert tuned["model_config"]["bar_copy"] == 4
+    assert tuned["model_config"]["form"]["bars"] == 4
     for key, value in base["model_state"].items():
         assert torch.equal(tuned["model_state"][key], value), key
     assert any(k.startswith("bar_copy.") for k in tuned["model_state"])
@@ -145,12 +151,12 @@ def test_repeats_under_way_added_to_a_form_head_checkpoint(tiny_dataset, tiny_ru
                        train_only="bar_copy")
     train(tiny_dataset, tmp_path / "a", {"bar_copy": 4}, fast, init_from=str(tiny_run), progress=False)
     base = load_checkpoint(tmp_path / "a" / "best.pt")
-    start = model_from_checkpoint(base, {"copy_continue": True})
+    start = model_from_checkpoint(base, {"bars": 4, "cont": True})
     assert not start.bar_copy.cont.weight.any()
     train(tiny_dataset, tmp_path / "b", {"copy_continue": True}, fast,
           init_from=str(tmp_path / "a" / "best.pt"), progress=False)
     tuned = load_checkpoint(tmp_path / "b" / "best.pt")
-    assert tuned["model_config"]["copy_continue"] is True and tuned["model_config"]["bar_copy"] == 4
+    assert tuned["model_config"]["form"] == {"bars": 4, "cont": True, "length": False}
     assert set(tuned["model_state"]) - set(base["model_state"]) == {"bar_copy.cont.weight"}
     for key, value in base["model_state"].items():
         if not key.startswith("bar_copy."):

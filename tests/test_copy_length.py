@@ -14,6 +14,7 @@ from melodyrnn.core.continuation import continue_ids
 from melodyrnn.core.models.form import length_classes, length_posterior
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.models import ModelConfig, SequenceModel, form
+from melodyrnn.core.models.config import FormConfig
 from melodyrnn.core.models.form import MAX_BAR, SPANS, span_of, spans_reaching
 from melodyrnn.core.models.numpy_net import NumpyModel
 from melodyrnn.core.scoring import score_split
@@ -22,8 +23,8 @@ from melodyrnn.core.scoring import score_split
 def length_model(length: bool = True, seed: int = 0) -> SequenceModel:
     torch.manual_seed(seed)
     m = SequenceModel(ModelConfig(vocab_size=20, hidden=32, embedding=16, layers=1, lookback=True,
-                                  lookback_bars=(1, 2), max_period=8, bar_copy=3, copy_continue=True,
-                                  copy_length=length)).eval()
+                                  lookback_bars=(1, 2), max_period=8,
+                                  form=FormConfig(3, cont=True, length=length))).eval()
     with torch.no_grad():  # a head away from its initial (near "new", length-blind) weights
         for p in m.bar_copy.parameters():
             p.add_(torch.randn_like(p))
@@ -39,8 +40,8 @@ def test_length_classes_by_hand():
 
 
 def test_config_rule():
-    with pytest.raises(ValueError, match="copy_length needs bar_copy"):
-        ModelConfig(vocab_size=20, lookback=True, copy_length=True)
+    with pytest.raises(ValueError, match="form.length needs form.bars"):
+        ModelConfig(vocab_size=20, lookback=True, form=FormConfig(length=True))
 
 
 def test_the_head_reads_its_class_and_bar_from_the_table():
@@ -158,7 +159,7 @@ def test_copy_length_added_to_a_form_head_checkpoint(tiny_dataset, tiny_run, tmp
     train(tiny_dataset, tmp_path / "b", {"copy_length": True}, fast,
           init_from=str(tmp_path / "a" / "best.pt"), progress=False)
     tuned = load_checkpoint(tmp_path / "b" / "best.pt")
-    assert tuned["model_config"]["copy_length"] is True
+    assert tuned["model_config"]["form"]["length"] is True
     assert set(tuned["model_state"]) - set(base["model_state"]) == {"bar_copy.span.weight",
                                                                     "bar_copy.span_prior"}
     for key, value in base["model_state"].items():

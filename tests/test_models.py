@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from melodyrnn.core.models import ElmanRNN, ModelConfig, build_model
+from melodyrnn.core.models.config import FormConfig
 
 KINDS = ["rnn", "lstm", "gru", "attention"]
 
@@ -45,7 +46,7 @@ def model(kind, **kw):
     torch.manual_seed(1)
     cfg = dict(vocab_size=30, kind=kind, embedding=8, hidden=16, layers=2, attention_length=6)
     cfg.update(kw)
-    return build_model(ModelConfig(**cfg)).eval()
+    return build_model(ModelConfig.from_dict(cfg)).eval()
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -158,7 +159,7 @@ def test_selecting_lanes_of_a_state_equals_running_those_lanes(kind):
     SequenceModel.select_lanes: selected lanes continue exactly as the lanes they copy."""
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=30, kind=kind, hidden=16, layers=2, embedding=8,
-                                    lookback=kind != "attention", bar_copy=2 if kind == "lstm" else 0))
+                                    lookback=kind != "attention", form=FormConfig(2 if kind == "lstm" else 0)))
     model.eval()
     ids = torch.randint(3, 30, (3, 9))
     periods = torch.tensor([4, 4, 4])

@@ -28,7 +28,7 @@ CONFIGS = [dict(kind=k, tie_weights=t, lookback=lb, bar_index=bi, bar_copy=bc, e
 
 
 def _config(**kw) -> ModelConfig:
-    return ModelConfig(vocab_size=11, hidden=16, layers=2, lookback_bars=(1, 2), max_period=8, **kw)
+    return ModelConfig.from_dict(dict(vocab_size=11, hidden=16, layers=2, lookback_bars=(1, 2), max_period=8, **kw))
 
 
 def _random_model(cfg: ModelConfig, seed: int = 0) -> SequenceModel:
@@ -124,7 +124,7 @@ def test_loading_for_sampling_keeps_the_checks(tiny_run, tmp_path):
         load_for_sampling(str(tmp_path / "bad.pt"))
     ckpt = load_checkpoint(tiny_run)
     ckpt["model_config"] = {**ckpt["model_config"], "kind": "attention"}
-    ckpt["model_state"] = SequenceModel(ModelConfig(**ckpt["model_config"])).state_dict()
+    ckpt["model_state"] = SequenceModel(ModelConfig.from_dict(ckpt["model_config"])).state_dict()
     save_checkpoint(tmp_path / "att.pt", ckpt)
     model, _, _ = load_for_sampling(str(tmp_path / "att.pt"))  # numpy covers no attention: torch's
     assert isinstance(model, SequenceModel)

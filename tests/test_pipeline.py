@@ -270,7 +270,7 @@ def test_train_stage_fine_tunes_a_checkpoint_and_its_bytes_key_the_stage(collect
     run([str(toml), "-o", str(out)])
     p = load_pipeline(toml, str(out))
     trained = load_checkpoint(Path(plan(p)[1].folder) / "best.pt")
-    assert trained["model_config"]["bar_copy"] == 2
+    assert trained["model_config"]["form"]["bars"] == 2
     assert trained["model_config"]["hidden"] == load_checkpoint(base)["model_config"]["hidden"]
     assert all(s.cached for s in plan(p))
     base.write_bytes(base.read_bytes() + b"\0")  # another checkpoint under the same name

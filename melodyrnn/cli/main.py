@@ -275,7 +275,8 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
     if resume:  # the network options given here must match the run's; defaults are not "given"
         ctx = click.get_current_context()
         given = {n for n in ctx.params if ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT}
-        model = {k: v for k, v in model.items() if {"fused": "unfused"}.get(k, k) in given}
+        options = {"fused": ("unfused",), "form": ("bar_copy", "copy_continue", "copy_length")}
+        model = {k: v for k, v in model.items() if given.intersection(options.get(k, (k,)))}
     best = run_train(dataset, run_dir, model, cfg, init_from=init_from, resume=resume,
                      progress=not quiet)
     click.echo(json.dumps(best))

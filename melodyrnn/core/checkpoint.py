@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from melodyrnn.core.atomic import atomic_path
 from melodyrnn.core.install import __version__
-from melodyrnn.core.models.config import ADD_ON_WEIGHTS, ModelConfig
+from melodyrnn.core.models.config import FormConfig, ModelConfig
 from melodyrnn.core.ptfile import check_zip, read_pt
 
 __all__ = ["FORMAT", "payload", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
@@ -163,9 +164,10 @@ def _finite(value) -> bool:
     return not value.is_floating_point() or bool(value.isfinite().all())
 
 
-def model_from_checkpoint(ckpt: dict, add_ons: dict | None = None):
-    """The model of a loaded checkpoint, weights in place, in eval mode; ``add_ons``
-    (config fields such as ``bar_copy``) add parts the checkpoint lacks, with new weights.
+def model_from_checkpoint(ckpt: dict, form: FormConfig | dict | None = None):
+    """The model of a loaded checkpoint, weights in place, in eval mode; with ``form`` it
+    gets that form head, the parts of it the checkpoint lacks with new weights
+    (:meth:`FormConfig.new_weights`: fine-tuning adds a head to a trained network).
 
     Raises
     ------
@@ -176,19 +178,22 @@ def model_from_checkpoint(ckpt: dict, add_ons: dict | None = None):
     """
     from melodyrnn.core.models.network import SequenceModel
 
-    config = model_config_of(ckpt, add_ons)
+    config = model_config_of(ckpt, form)
+    new = config.form.new_weights(model_config_of(ckpt).form) if form is not None else ()
     model = SequenceModel(config)
-    check_weights(ckpt["model_state"], {k: tuple(v.shape) for k, v in model.state_dict().items()},
-                  add_ons)
-    model.load_state_dict(ckpt["model_state"], strict=not add_ons)
+    check_weights(ckpt["model_state"], {k: tuple(v.shape) for k, v in model.state_dict().items()}, new)
+    model.load_state_dict(ckpt["model_state"], strict=not new)
     return model.eval()
 
 
-def model_config_of(ckpt: dict, add_ons: dict | None = None) -> ModelConfig:
-    """The checkpoint's model config (with ``add_ons``), refused before any model is built if
-    it is not a model's or would allocate far more weights than the file holds."""
+def model_config_of(ckpt: dict, form: FormConfig | dict | None = None) -> ModelConfig:
+    """The checkpoint's model config (with the form head ``form`` instead of its own), refused
+    before any model is built if it is not a model's or would allocate far more weights than
+    the file holds."""
     try:
-        config = ModelConfig(**{**ckpt["model_config"], **(add_ons or {})})
+        config = ModelConfig.from_dict(ckpt["model_config"])
+        if form is not None:
+            config = replace(config, form=form if isinstance(form, FormConfig) else FormConfig(**form))
     except TypeError as e:  # unknown or missing fields
         raise ValueError(f"bad model config in the checkpoint: {str(e).split(') ', 1)[-1]}") from None
     except ValueError as e:
@@ -201,10 +206,9 @@ def model_config_of(ckpt: dict, add_ons: dict | None = None) -> ModelConfig:
     return config
 
 
-def check_weights(state: dict, expected: dict[str, tuple], add_ons: dict | None = None) -> None:
+def check_weights(state: dict, expected: dict[str, tuple], new: tuple[str, ...] = ()) -> None:
     """``ValueError`` unless the weights ``state`` have exactly the ``expected`` names and
-    shapes (weights of ``add_ons`` may be missing: they start new)."""
-    new = tuple(ADD_ON_WEIGHTS.get(k, k) for k in add_ons or ())  # names of weights that start new
+    shapes (weights whose names start with one of ``new`` may be missing: they start new)."""
     missing = sorted(k for k in set(expected) - set(state) if not k.startswith(new))
     extra = sorted(set(state) - set(expected))
     if missing or extra:

@@ -13,7 +13,7 @@ so a numpy model decodes in a process that never imports torch. Beam search uses
 Reproducibility: output ``k`` draws its random numbers from its own generator, seeded
 by ``(seed, k)``, so it is the same whatever the number of outputs.
 
-A form head that reads the tune's length (``copy_length``) is not told it: the primer runs
+A form head that reads the tune's length (``form.length``) is not told it: the primer runs
 once per length class, and each output draws its class from the posterior, the classes'
 prior times the primer's likelihood under each, over the classes long enough for the tune
 asked for (at least the primer; with the end id ruled out, primer and continuation); greedy

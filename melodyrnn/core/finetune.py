@@ -1,7 +1,7 @@
 """Fine-tuning a checkpoint: add-ons to its network, frozen parts, a rate per part.
 
-``init_from`` may add parts that the checkpoint's network lacks (:data:`ADD_ONS`: the
-bar-copy form head, and its reading of repeats under way) with new weights; ``train_only``
+``init_from`` may add parts that the checkpoint's network lacks (the form head, or parts of
+it: its reading of repeats under way, of the tune's length) with new weights; ``train_only``
 freezes every parameter but those named with a prefix; ``add_on_lr`` gives the added parts
 their own learning rate.
 """
@@ -9,21 +9,28 @@ their own learning rate.
 from __future__ import annotations
 
 from melodyrnn.core.batching import sequence_bars
-from melodyrnn.core.checkpoint import model_from_checkpoint
+from melodyrnn.core.checkpoint import model_config_of, model_from_checkpoint
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.models import SequenceModel
-from melodyrnn.core.models.config import ADD_ON_WEIGHTS
+from melodyrnn.core.models.config import FORM_WEIGHTS, FormConfig, form_fields
 
-__all__ = ["ADD_ONS", "extended", "freeze_all_but", "param_groups", "prepare"]
+__all__ = ["extended", "freeze_all_but", "param_groups", "prepare"]
 
-ADD_ONS = tuple(ADD_ON_WEIGHTS)  # config fields of the parts fine-tuning may add to a network
-PREFIXES = tuple(ADD_ON_WEIGHTS.values())  # their parameters' names begin so
+PREFIXES = (FORM_WEIGHTS,)  # the add-ons' parameters' names begin so: the form head's
 
 
 def extended(base: dict, model_config: dict) -> SequenceModel:
-    """The checkpoint's model, with the add-ons ``model_config`` asks for (new weights;
-    the rest checked by :func:`melodyrnn.core.checkpoint.model_from_checkpoint`)."""
-    return model_from_checkpoint(base, {k: model_config[k] for k in ADD_ONS if model_config.get(k)})
+    """The checkpoint's model with the parts of a form head ``model_config`` switches on
+    added to the checkpoint's own (a head, or its reading of repeats under way or of the
+    tune's length): they start new, the rest is checked by
+    :func:`melodyrnn.core.checkpoint.model_from_checkpoint`."""
+    asked = form_fields(model_config)
+    if not any(asked.values()):
+        return model_from_checkpoint(base)
+    old = model_config_of(base).form
+    form = FormConfig(bars=asked.get("bars") or old.bars, cont=bool(asked.get("cont")) or old.cont,
+                      length=bool(asked.get("length")) or old.length)
+    return model_from_checkpoint(base, form)
 
 
 def param_groups(model: SequenceModel, lr: float, add_on_lr: float) -> list[dict]:

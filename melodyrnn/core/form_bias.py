@@ -151,7 +151,7 @@ def calibrate_bias(checkpoint, dataset, out, policy: PolicyConfig, cfg: BiasConf
 
     ckpt = load_checkpoint(checkpoint)
     config = model_config_of(ckpt)
-    if not config.bar_copy or not supported(config):
+    if not config.form.bars or not supported(config):
         raise ValueError("a held-out bias needs an lstm, gru or rnn model with a bar-copy head (--bar-copy)")
     arrays = {k: v.numpy() for k, v in ckpt["model_state"].items()}
     ds = load_dataset(dataset)

@@ -20,7 +20,8 @@ def check_same_network(saved: dict, given: dict, path: Path) -> None:
     def plain(v):
         return list(v) if isinstance(v, (list, tuple)) else v
 
-    merged = asdict(ModelConfig(**{**saved, **given}))
+    saved = asdict(ModelConfig.from_dict(saved))  # form head settings written flat before 0.2 too
+    merged = asdict(ModelConfig.from_dict({**saved, **given}))
     for name in given:
         if plain(merged.get(name)) != plain(saved.get(name)):
             raise ValueError(f"--resume: {name} = {given[name]!r} differs from {saved.get(name)!r} in "

@@ -22,7 +22,7 @@ def score_split(model: SequenceModel, split: SplitArrays, *, batch_size: int = 6
     """Metric sums over ``sequences`` (default: all) and the nats of each sequence;
     ``groups`` (a group number per id) adds the split of the nats by group (see
     :mod:`melodyrnn.core.metrics`). A model whose form head reads the tune's length
-    (``copy_length``) is told each tune's length class, and pays for it: the class's code
+    (``form.length``) is told each tune's length class, and pays for it: the class's code
     length under the model's prior is added to the tune's nats (a two-part code, in the
     part outside the groups), so the total stays an honest code length.
 

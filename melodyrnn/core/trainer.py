@@ -164,8 +164,8 @@ class Trainer:
                 raise ValueError("the checkpoint's vocabulary differs from the dataset's")
         else:
             torch.manual_seed(cfg.seed)  # the initial weights follow the seed
-            self.model = SequenceModel(ModelConfig(vocab_size=self.data.vocab_size,
-                                                   **model_config))
+            self.model = SequenceModel(ModelConfig.from_dict({"vocab_size": self.data.vocab_size,
+                                                              **model_config}))
         if self.model.config.vocab_size != self.data.vocab_size:
             raise ValueError("the model's vocabulary size differs from the dataset's")
         prepare(self.model, cfg.train_only, self.train if self.resumed is None else None)

@@ -70,7 +70,7 @@ def check_stage(stage: str, settings: dict) -> None:
         elif stage == "train":
             model, _ = train_configs(**rest)
             if "init_from" not in settings:  # else the checkpoint's network, checked when loaded
-                ModelConfig(vocab_size=1, **model)
+                ModelConfig.from_dict({"vocab_size": 1, **model})
         elif stage == "generate":
             generate_config(**rest)
     except (TypeError, ValueError) as e:

@@ -4,9 +4,9 @@ The torch modules load on first use (``SequenceModel``, ``ElmanRNN``, ``build_mo
 that the config and the numpy decoder (:mod:`.numpy_net`) import without torch.
 """
 
-from melodyrnn.core.models.config import KINDS, ModelConfig
+from melodyrnn.core.models.config import KINDS, FormConfig, ModelConfig
 
-__all__ = ["KINDS", "ModelConfig", "ElmanRNN", "SequenceModel", "build_model"]
+__all__ = ["KINDS", "FormConfig", "ModelConfig", "ElmanRNN", "SequenceModel", "build_model"]
 
 
 def build_model(config: ModelConfig):

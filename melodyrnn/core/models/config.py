@@ -2,16 +2,69 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from melodyrnn.core.models.plugins import plugin_kinds
 
-__all__ = ["ModelConfig", "KINDS", "ADD_ON_WEIGHTS"]
+__all__ = ["ModelConfig", "FormConfig", "KINDS", "FORM_WEIGHTS", "form_fields"]
 
 KINDS = ("rnn", "lstm", "gru", "attention")
-# config fields that fine-tuning may switch on for a trained network, and the names
-# their new weights start with
-ADD_ON_WEIGHTS = {"bar_copy": "bar_copy.", "copy_continue": "bar_copy.cont.", "copy_length": "bar_copy.span"}
+FORM_WEIGHTS = "bar_copy."  # the form head's weights' names begin so (the part fine-tuning may add)
+# the form head's config fields as checkpoints before 0.2 wrote them, flat in the model's
+_FLAT_FORM = {"bar_copy": "bars", "copy_continue": "cont", "copy_length": "length"}
+
+
+def form_fields(d: dict) -> dict:
+    """The form head's fields in a plain model dict: its ``form`` table, with the flat names
+    checkpoints of 0.1 wrote (``bar_copy``, ``copy_continue``, ``copy_length``) over it."""
+    return {**dict(d.get("form") or {}), **{_FLAT_FORM[k]: v for k, v in d.items() if k in _FLAT_FORM}}
+
+
+@dataclass(frozen=True)
+class FormConfig:
+    """The form head (:mod:`melodyrnn.core.models.form`): at each bar line it weighs copying
+    one of the last ``bars`` bars, exactly or varied, against a new bar.
+
+    Parameters
+    ----------
+    bars : int
+        How many earlier bars it may copy, 0 (no head) to 32; needs the model's lookback
+        (the bar length comes with it).
+    cont : bool
+        The head also reads the network's output for each repeat under way (a bar that
+        already repeats the bar ``d`` back), so that how likely a repeat goes on depends on
+        the tune, not only on the streak's length.
+    length : bool
+        The head also reads how long the tune is (a length class in bars,
+        :data:`~melodyrnn.core.models.form.SPAN_EDGES`) with the bar's index, so that bar 9
+        of a 32-bar reel (A A B B) can repeat bar 1 where bar 9 of a 16-bar one (A B) starts B.
+        Training reads each tune's own length; decoding infers it from the primer and the
+        bars asked for; scoring charges the length class's code length under the training
+        prior, so bits/note stay an honest code length.
+    """
+
+    bars: int = 0
+    cont: bool = False
+    length: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.bars, int) or isinstance(self.bars, bool) or not 0 <= self.bars <= 32:
+            raise ValueError("form.bars must be 0 (no form head) to 32 bars")
+        for name in ("cont", "length"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"form.{name} must be true or false")
+            if getattr(self, name) and not self.bars:
+                raise ValueError(f"form.{name} needs form.bars (it is part of the form head)")
+
+    def new_weights(self, old: FormConfig) -> tuple[str, ...]:
+        """Names (prefixes) of the weights this head has and one configured as ``old`` lacks:
+        what fine-tuning starts new when it adds to a trained network's head."""
+        if not self.bars:
+            return ()
+        if not old.bars:
+            return (FORM_WEIGHTS,)
+        return tuple(FORM_WEIGHTS + prefix for part, prefix in (("cont", "cont."), ("length", "span"))
+                     if getattr(self, part) and not getattr(old, part))
 # upper bounds that keep a (possibly hostile) config from allocating gigabytes
 LIMITS = {"vocab_size": 1 << 20, "embedding": 8192, "hidden": 8192, "layers": 32,
           "attention_length": 4096, "attention_dim": 8192, "max_period": 1024, "num_classes": 1 << 16}
@@ -54,20 +107,8 @@ class ModelConfig:
         With ``lookback``: also input the index of the target's bar in the sequence, as
         bits (its place in 2-, 4-, 8-, 16- and 32-bar blocks), so that the network knows
         where it is in the tune's form (after A A comes B).
-    bar_copy : int
-        With ``lookback``: a form head that, at each bar line, weighs repeating one of the
-        last ``bar_copy`` bars against a new bar (:mod:`melodyrnn.core.models.barcopy`); 0: off.
-    copy_continue : bool
-        With ``bar_copy``: the head also reads the network's output for each repeat under way
-        (a bar that already repeats the bar ``d`` back), so that how likely a repeat goes on
-        depends on the tune, not only on the streak's length.
-    copy_length : bool
-        With ``bar_copy``: the head also reads how long the tune is (a length class in bars,
-        :data:`~melodyrnn.core.models.form.SPAN_EDGES`) with the bar's index, so that bar 9
-        of a 32-bar reel (A A B B) can repeat bar 1 where bar 9 of a 16-bar one (A B) starts B.
-        Training reads each tune's own length; decoding infers it from the primer and the
-        bars asked for (:mod:`melodyrnn.core.continuation`); scoring charges the length class's
-        code length under the training prior, so bits/note stay an honest code length.
+    form : FormConfig
+        The form head (none by default); a plain dict of its fields is accepted.
     """
 
     vocab_size: int
@@ -85,11 +126,25 @@ class ModelConfig:
     max_period: int = 128
     num_classes: int = 0
     bar_index: bool = False
-    bar_copy: int = 0
-    copy_continue: bool = False
-    copy_length: bool = False
+    form: FormConfig = field(default_factory=FormConfig)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        """The config of a plain dict (a checkpoint's ``model_config``); the form head's fields
+        may come flat, as checkpoints of 0.1 wrote them (``bar_copy``, ``copy_continue``,
+        ``copy_length``)."""
+        d = {k: v for k, v in d.items() if k not in _FLAT_FORM} | {"form": form_fields(d)}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown model setting {unknown[0]!r}")
+        return cls(**d)
 
     def __post_init__(self) -> None:
+        if isinstance(self.form, dict):
+            object.__setattr__(self, "form", FormConfig(**self.form))
+        if not isinstance(self.form, FormConfig):
+            raise ValueError("form must be a table of the form head's settings")
         for name, top in LIMITS.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -103,8 +158,6 @@ class ModelConfig:
         if not isinstance(self.lookback_bars, (list, tuple)) or not all(
                 isinstance(b, int) and not isinstance(b, bool) and 0 < b <= 64 for b in self.lookback_bars):
             raise ValueError("lookback_bars must be bar counts 1..64")
-        if not isinstance(self.bar_copy, int) or isinstance(self.bar_copy, bool):
-            raise ValueError("bar_copy must be an integer")
         if self.kind not in KINDS and self.kind not in plugin_kinds():
             raise ValueError(f"unknown model kind {self.kind!r}; choose from "
                              f"{', '.join([*KINDS, *plugin_kinds()])}")
@@ -115,18 +168,8 @@ class ModelConfig:
         object.__setattr__(self, "lookback_bars", tuple(int(b) for b in self.lookback_bars))
         if not self.lookback_bars or min(self.lookback_bars) < 1:
             raise ValueError("lookback_bars must be one or more positive bar counts")
-        if not 0 <= self.bar_copy <= 32:
-            raise ValueError("bar_copy must be 0 (off) to 32 bars")
-        if self.bar_copy and not self.lookback:
-            raise ValueError("bar_copy needs lookback (the bar length comes with it)")
-        if not isinstance(self.copy_continue, bool):
-            raise ValueError("copy_continue must be true or false")
-        if self.copy_continue and not self.bar_copy:
-            raise ValueError("copy_continue needs bar_copy (it is part of the form head)")
-        if not isinstance(self.copy_length, bool):
-            raise ValueError("copy_length must be true or false")
-        if self.copy_length and not self.bar_copy:
-            raise ValueError("copy_length needs bar_copy (it is part of the form head)")
+        if self.form.bars and not self.lookback:
+            raise ValueError("the form head needs lookback (the bar length comes with it)")
         if self.bar_index and not self.lookback:
             raise ValueError("bar_index needs lookback (the bar length comes with it)")
         if self.kind == "attention" and self.attention_length < 1:

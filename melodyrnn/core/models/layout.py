@@ -40,7 +40,7 @@ def input_size(config: ModelConfig) -> int:
 def history_length(config: ModelConfig) -> int:
     """Tokens of history a lookback model's state keeps: as far back as lookback or bar copy
     reach in the longest bar."""
-    return max(*config.lookback_bars, config.bar_copy) * config.max_period
+    return max(*config.lookback_bars, config.form.bars) * config.max_period
 
 
 def position_table(max_period: int) -> np.ndarray:

@@ -53,7 +53,7 @@ class SequenceModel(nn.Module):
         else:
             self.out = nn.Linear(c.hidden, c.vocab_size)
         self.classifier = nn.Linear(c.hidden, c.num_classes) if c.num_classes else None
-        self.bar_copy = BarCopy(c.hidden, c.bar_copy, c.copy_continue, c.copy_length) if c.bar_copy else None
+        self.bar_copy = BarCopy(c.hidden, c.form.bars, c.form.cont, c.form.length) if c.form.bars else None
         if c.lookback:  # constant tables, not saved in checkpoints
             self.register_buffer("_position_table", torch.from_numpy(position_table(c.max_period)),
                                  persistent=False)
@@ -63,7 +63,7 @@ class SequenceModel(nn.Module):
     def initial_state(self, batch: int, periods: torch.Tensor | None = None,
                       device=None, bars: torch.Tensor | None = None) -> State:
         """Fresh state for ``batch`` lanes; ``periods`` (batch,) are bar lengths in tokens,
-        ``bars`` (batch,) the tunes' lengths in bars (read by a ``copy_length`` head)."""
+        ``bars`` (batch,) the tunes' lengths in bars (read by a form head that reads the length)."""
         c = self.config
         device = device or self.embed.weight.device
         zeros = torch.zeros(c.layers, batch, c.hidden, device=device)

@@ -50,14 +50,14 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes.update({"out.weight": (c.vocab_size, c.hidden), "out.bias": (c.vocab_size,)})
     if c.num_classes:
         shapes.update({"classifier.weight": (c.num_classes, c.hidden), "classifier.bias": (c.num_classes,)})
-    if c.bar_copy:
-        n = 2 * c.bar_copy + 1
+    if c.form.bars:
+        n = 2 * c.form.bars + 1
         shapes.update({"bar_copy.streak": (MAX_STREAK + 1, n - 1), "bar_copy.eps_logit": (),
                        "bar_copy.proj.weight": (n, c.hidden), "bar_copy.proj.bias": (n,),
                        "bar_copy.place.weight": (MAX_BAR + 1, n)})
-        if c.copy_continue:
+        if c.form.cont:
             shapes["bar_copy.cont.weight"] = (n - 1, c.hidden)
-        if c.copy_length:
+        if c.form.length:
             shapes.update({"bar_copy.span.weight": (SPANS * (MAX_BAR + 1), n),
                            "bar_copy.span_prior": (SPANS,)})
     return shapes
@@ -102,16 +102,16 @@ class NumpyModel:
             self.table = position_table(c.max_period).reshape(-1, 2 + POSITION_BITS)  # ((P+1) * P, F)
             self.phases = max(c.max_period, 1)
             self.bars = np.asarray(c.lookback_bars)
-        if c.bar_copy:  # the form head's weights in float64, as the decoding of one lane always had them
+        if c.form.bars:  # the form head's weights in float64, as the decoding of one lane always had them
             self.form_weights = {name[len("bar_copy."):]: v.astype(np.float64) for name, v in weights.items()
                                  if name.startswith("bar_copy.") and name not in ("bar_copy.eps_logit",
                                                                                    "bar_copy.span_prior")}
             self.eps_varied = float(_sigmoid(w["bar_copy.eps_logit"]))  # a varied copy's eps
-            self.span_prior = w["bar_copy.span_prior"].astype(np.float64) if c.copy_length else None
+            self.span_prior = w["bar_copy.span_prior"].astype(np.float64) if c.form.length else None
 
     def length_prior(self) -> np.ndarray | None:
         """The form head's log-prior of the tune's length classes (None: not read)."""
-        return self.span_prior if self.config.bar_copy else None
+        return self.span_prior if self.config.form.bars else None
 
     # -- state -----------------------------------------------------------------------
     def initial_state(self, batch: int, period: int = 0) -> dict[str, np.ndarray]:
@@ -125,8 +125,8 @@ class NumpyModel:
             state["hist"] = np.full((batch, history_length(c)), PAD, np.int64)
             state["pos"] = np.zeros(batch, np.int64)
             state["period"] = np.full(batch, period if period <= c.max_period else 0, np.int64)
-        if c.bar_copy:
-            state.update(form.initial(np, batch, c.bar_copy, c.vocab_size))
+        if c.form.bars:
+            state.update(form.initial(np, batch, c.form.bars, c.vocab_size))
         return state
 
     @staticmethod
@@ -145,7 +145,7 @@ class NumpyModel:
             x = self._with_lookback(ids, ext, state, x, new)
         h = self._core(x, state, new)  # (N, H)
         logits = h @ self.out_w + self.out_b  # (N, V)
-        if not self.config.bar_copy:
+        if not self.config.form.bars:
             return _log_softmax(logits), new
         net = np.exp(logits - logits.max(axis=1, keepdims=True))
         net /= net.sum(axis=1, keepdims=True)  # (N, V): the network's distribution
