@@ -22,8 +22,10 @@ from melodyrnn.text.corpus import TextIngestConfig, ingest_text
 
 if TYPE_CHECKING:  # the trainer imports torch: loaded by train_configs, not by generate
     from melodyrnn.core.trainer import TrainConfig
+    from melodyrnn.music.form_calibration import CalibrateConfig
 
-__all__ = ["ingest_config", "ingest", "Ingested", "train_configs", "generate_config", "check_options"]
+__all__ = ["ingest_config", "ingest", "Ingested", "train_configs", "generate_config", "calibrate_config",
+           "check_options"]
 
 #: the encodings whose inputs are text files (every other one reads MIDI)
 TEXT_ENCODINGS = ("char", "word")
@@ -167,3 +169,20 @@ def generate_config(*, num_outputs: int = 4, bars: int = 16, steps: int = 0,
     return GenerateConfig(num_outputs, bars, steps, decode, seed, continuation_only, key,
                           tuple(pitch_range) if pitch_range else None, track, primer_bars,
                           from_bar, phrase_bars, max_plays, until_end, allow_parallels)
+
+
+def calibrate_config(*, weight: float = 0.0, policy_weight: float = 5.0, policy_outputs: int = 2,
+                     policy_limit: int = 600, temperature: float = 1.0, epochs: int = 6, lr: float = 1e-3,
+                     held_out_bias: bool = True, bias_outputs: int = 4, seed: int = 0) -> CalibrateConfig:
+    """The :class:`~melodyrnn.music.form_calibration.CalibrateConfig` of ``melodyrnn
+    calibrate-form [options]`` (the defaults: the shipped default model's recipe)."""
+    from melodyrnn.core.form_bias import BiasConfig
+    from melodyrnn.core.form_fit import FormFitConfig
+    from melodyrnn.core.form_policy import PolicyConfig
+    from melodyrnn.music.form_calibration import CalibrateConfig
+
+    return CalibrateConfig(
+        fit=FormFitConfig(weight=weight, policy_weight=policy_weight, epochs=epochs, lr=lr, seed=seed),
+        policy=PolicyConfig(outputs=policy_outputs, temperature=temperature, limit=policy_limit, seed=seed),
+        bias=(PolicyConfig(outputs=bias_outputs, temperature=temperature, seed=seed), BiasConfig())
+        if held_out_bias else None)

@@ -92,13 +92,14 @@ def test_cli_defaults_agree_with_the_library():
 
     def cli_default(param):
         if getattr(param, "is_flag", False):
-            return False
+            return param.default is True  # click may hold a sentinel for "not set"
         if param.name == "lookback_bars":
             return tuple(int(b) for b in param.default.split(","))
         return param.default
 
     for cmd, fn in {"ingest": settings.ingest_config, "train": settings.train_configs,
-                    "generate": settings.generate_config}.items():
+                    "generate": settings.generate_config,
+                    "calibrate-form": settings.calibrate_config}.items():
         lib = {p.name: p.default for p in inspect.signature(fn).parameters.values()
                if p.kind == p.KEYWORD_ONLY}
         for p in main.commands[cmd].params:

@@ -9,9 +9,11 @@ from click.testing import CliRunner
 from melodyrnn.cli.main import main
 from melodyrnn.core.checkpoint import load_checkpoint, payload, save_checkpoint
 from melodyrnn.core.dataset import SplitArrays, write_dataset
-from melodyrnn.core.form_bias import (NEW_BIAS, BiasConfig, balanced_gap, calibrate_bias, find_root,
+from melodyrnn.core.form_bias import (NEW_BIAS, BiasConfig, balanced_gap, find_root,
                                       repeat_fractions, shifted, tune_new_bias)
+from melodyrnn.core.form_fit import FormFitConfig
 from melodyrnn.core.form_policy import PolicyConfig
+from melodyrnn.music.form_calibration import CalibrateConfig, calibrate
 from melodyrnn.core.models import SequenceModel
 
 from form_models import model, tunes
@@ -91,8 +93,8 @@ def test_calibrate_bias_writes_the_model_with_only_that_bias_moved(tmp_path):
     m.load_state_dict(shifted(m.state_dict(), 1.5))
     save_checkpoint(tmp_path / "m.pt", payload(m, None, train_config={"epochs": 1}))
     ds = _token_dataset(tmp_path, tunes(16, 14, seed=3))
-    r = calibrate_bias(tmp_path / "m.pt", ds, tmp_path / "out.pt", PolicyConfig(4, 8, 4),
-                       BiasConfig(max_evals=3))
+    r = calibrate(tmp_path / "m.pt", ds, tmp_path / "out.pt", CalibrateConfig(
+        fit=FormFitConfig(epochs=0), bias=(PolicyConfig(4, 8, 4), BiasConfig(max_evals=3))))["held_out_bias"]
     before, after = load_checkpoint(tmp_path / "m.pt"), load_checkpoint(tmp_path / "out.pt")
     moved = after["model_state"][NEW_BIAS] - before["model_state"][NEW_BIAS]
     assert float(moved[-1]) == pytest.approx(r["new_bias"], abs=1e-6) and not moved[:-1].any()
@@ -105,9 +107,9 @@ def test_calibrate_bias_writes_the_model_with_only_that_bias_moved(tmp_path):
 def test_cli_errors_are_one_line(tiny_dataset, tiny_run, tmp_path):
     run = CliRunner()
     r = run.invoke(main, ["calibrate-form", str(tiny_run), str(tiny_dataset), "-o", str(tmp_path / "a.pt"),
-                          "--epochs", "0"])
+                          "--epochs", "0", "--no-held-out-bias"])
     assert r.exit_code == 1 and "nothing to do" in r.output and r.output.count("\n") == 1
     r = run.invoke(main, ["calibrate-form", str(tiny_run), str(tiny_dataset), "-o", str(tmp_path / "a.pt"),
-                          "--epochs", "0", "--held-out-bias"])
+                          "--epochs", "0"])
     assert r.exit_code == 1 and "bar-copy head" in r.output and r.output.count("\n") == 1
     assert not (tmp_path / "a.pt").exists()

@@ -81,7 +81,8 @@ def test_calibrate_form_command(tiny_dataset, tiny_run, tmp_path):
           TrainConfig(batch_size=8, seq_len=32, lr=1e-2, epochs=1, warmup_steps=2, train_only="bar_copy"),
           init_from=str(tiny_run), progress=False)
     base, out = tmp_path / "head" / "best.pt", tmp_path / "cal.pt"
-    r = runner.invoke(main, ["calibrate-form", str(base), str(tiny_dataset), "-o", str(out), "--epochs", "2"])
+    r = runner.invoke(main, ["calibrate-form", str(base), str(tiny_dataset), "-o", str(out), "--epochs", "2",
+                             "--policy-weight", "0", "--no-held-out-bias"])
     assert r.exit_code == 0, r.output
     assert set(json.loads(r.output)) == {"output", "valid_before", "valid_after"}
     before, after = load_checkpoint(base), load_checkpoint(out)

@@ -159,7 +159,8 @@ def test_selecting_lanes_of_a_state_equals_running_those_lanes(kind):
     SequenceModel.select_lanes: selected lanes continue exactly as the lanes they copy."""
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=30, kind=kind, hidden=16, layers=2, embedding=8,
-                                    lookback=kind != "attention", form=FormConfig(2 if kind == "lstm" else 0)))
+                                    lookback=kind != "attention",
+                                    form=FormConfig(2 if kind == "lstm" else 0)))
     model.eval()
     ids = torch.randint(3, 30, (3, 9))
     periods = torch.tensor([4, 4, 4])

@@ -28,7 +28,8 @@ CONFIGS = [dict(kind=k, tie_weights=t, lookback=lb, bar_index=bi, bar_copy=bc, e
 
 
 def _config(**kw) -> ModelConfig:
-    return ModelConfig.from_dict(dict(vocab_size=11, hidden=16, layers=2, lookback_bars=(1, 2), max_period=8, **kw))
+    return ModelConfig.from_dict(dict(vocab_size=11, hidden=16, layers=2, lookback_bars=(1, 2), max_period=8,
+                                      **kw))
 
 
 def _random_model(cfg: ModelConfig, seed: int = 0) -> SequenceModel:

@@ -331,21 +331,21 @@ def score(checkpoint, tunes, device, seed) -> None:
 @click.argument("checkpoint")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write.")
-@click.option("--weight", type=FiniteFloatRange(0), default=5.0, show_default=True,
+@click.option("--weight", type=FiniteFloatRange(0), default=0.0, show_default=True,
               help="Weight of the bar-repeat cross-entropy on the real tunes beside the bars' likelihood.")
-@click.option("--policy-weight", type=FiniteFloatRange(0), default=0.0, show_default=True,
+@click.option("--policy-weight", type=FiniteFloatRange(0), default=5.0, show_default=True,
               help="Weight of the one on the model's own continuations of the training tunes "
                    "(0: none; they are sampled as `generate` samples).")
 @click.option("--policy-outputs", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Continuations per training tune.")
-@click.option("--policy-limit", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--policy-limit", type=click.IntRange(0), default=600, show_default=True,
               help="At most this many training tunes to continue (0: all long enough).")
 @click.option("--temperature", type=FiniteFloatRange(0, min_open=True), default=1.0, show_default=True,
               help="Sampling temperature of those continuations.")
 @click.option("--epochs", type=click.IntRange(0), default=6, show_default=True,
               help="Epochs of the head's fit (0: no fit, only --held-out-bias).")
 @click.option("--lr", type=FiniteFloatRange(0, min_open=True), default=1e-3, show_default=True)
-@click.option("--held-out-bias", is_flag=True,
+@click.option("--held-out-bias/--no-held-out-bias", default=True, show_default=True,
               help="Then set the head's new-bar bias so that the model's continuations of the valid "
                    "tunes repeat earlier bars as often as those tunes do.")
 @click.option("--bias-outputs", type=click.IntRange(1, 64), default=4, show_default=True,
@@ -354,18 +354,15 @@ def score(checkpoint, tunes, device, seed) -> None:
 @_fail_cleanly
 def calibrate_form(checkpoint, dataset, output, weight, policy_weight, policy_outputs, policy_limit,
                    temperature, epochs, lr, held_out_bias, bias_outputs, seed) -> None:
-    """Refit CHECKPOINT's bar-copy head on DATASET so bars repeat as often as in real tunes."""
-    from melodyrnn.core.form_bias import BiasConfig
-    from melodyrnn.core.form_fit import FormFitConfig
-    from melodyrnn.core.form_policy import PolicyConfig
+    """Refit CHECKPOINT's bar-copy head on DATASET so bars repeat as often as in real tunes;
+    the defaults are the shipped default model's recipe (pipelines/default.toml)."""
     from melodyrnn.music.form_calibration import calibrate
+    from melodyrnn.settings import calibrate_config
 
-    cfg = FormFitConfig(weight=weight, policy_weight=policy_weight, epochs=epochs, lr=lr, seed=seed)
-    policy = (PolicyConfig(outputs=policy_outputs, temperature=temperature, limit=policy_limit, seed=seed)
-              if policy_weight > 0 else None)
-    held_out = ((PolicyConfig(outputs=bias_outputs, temperature=temperature, seed=seed), BiasConfig())
-                if held_out_bias else None)
-    click.echo(json.dumps(calibrate(checkpoint, dataset, output, cfg, policy, held_out)))
+    cfg = calibrate_config(weight=weight, policy_weight=policy_weight, policy_outputs=policy_outputs,
+                           policy_limit=policy_limit, temperature=temperature, epochs=epochs, lr=lr,
+                           held_out_bias=held_out_bias, bias_outputs=bias_outputs, seed=seed)
+    click.echo(json.dumps(calibrate(checkpoint, dataset, output, cfg)))
 
 
 main.add_command(pipeline)

@@ -11,16 +11,14 @@ every group, so it balances the two worst: the root of the mid-range of the grou
 (generated minus real), where the group that repeats most too often is off by as much as the
 one that repeats least too seldom -- the least worst gap. Higher bias, fewer repeats: the
 search brackets the root in steps, then narrows it by the Illinois variant of regula falsi;
-every point it tries is reported with each group's figures. :func:`calibrate_bias` does it
-for a checkpoint file and writes the model with the bias and the search recorded. Ids and
-bar lengths only: no notes, no files but checkpoints.
+every point it tries is reported with each group's figures. Ids and bar lengths only: no
+notes, no files (:mod:`melodyrnn.music.form_calibration` reads and writes them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import PurePath
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +26,7 @@ from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.form_policy import PolicyConfig, continue_split, long_enough, repeat_labels
 
 __all__ = ["BiasConfig", "NEW_BIAS", "shifted", "repeat_fractions", "balanced_gap", "find_root",
-           "tune_new_bias", "calibrate_bias"]
+           "tune_new_bias"]
 
 NEW_BIAS = "bar_copy.proj.bias"  # the head's logits' bias; its last entry is the new bar's
 
@@ -131,34 +129,3 @@ def tune_new_bias(make_sampler: Callable[[float], object], split: SplitArrays, p
 
     best, _ = find_root(gap, cfg)
     return {"new_bias": best, "tried": rows}
-
-
-def calibrate_bias(checkpoint, dataset, out, policy: PolicyConfig, cfg: BiasConfig = BiasConfig(),
-                   split: str = "valid", allowed=None, grammar=None) -> dict:
-    """:func:`tune_new_bias` on ``dataset``'s ``split`` (grouped by the folders of the source
-    files) for the model of ``checkpoint`` (decoded in numpy, as generation decodes it), and
-    the model with that bias written to ``out``, the search recorded in its ``train_config``
-    (``held_out_bias``).
-
-    Raises
-    ------
-    ValueError
-        For a model without a bar-copy head, or a split with no sequence long enough.
-    """
-    from melodyrnn.core.checkpoint import load_checkpoint, model_config_of, model_from_checkpoint, save_refit
-    from melodyrnn.core.dataset import load_dataset
-    from melodyrnn.core.models.numpy_net import NumpyModel, supported
-
-    ckpt = load_checkpoint(checkpoint)
-    config = model_config_of(ckpt)
-    if not config.form.bars or not supported(config):
-        raise ValueError("a held-out bias needs an lstm, gru or rnn model with a bar-copy head (--bar-copy)")
-    arrays = {k: v.numpy() for k, v in ckpt["model_state"].items()}
-    ds = load_dataset(dataset)
-    group_of = {i: PurePath(f.get("path", "")).parent.name for i, f in enumerate(ds.meta.get("files", []))}
-    report = tune_new_bias(lambda x: NumpyModel(config, shifted(arrays, x)), ds.split(split), policy, cfg,
-                           allowed, grammar, group_of)
-    report = {"split": split, **report, "search": asdict(cfg), "policy": asdict(policy)}
-    model = model_from_checkpoint({**ckpt, "model_state": shifted(ckpt["model_state"], report["new_bias"])})
-    save_refit(out, ckpt, model, held_out_bias=report)
-    return report

@@ -18,14 +18,15 @@ itself makes when it generates. Only the head's parameters change.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
+from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.form_bars import collect_bars
 from melodyrnn.core.models import form
 
-__all__ = ["FormFitConfig", "bar_log_probs", "repeat_log_prob", "measure", "fit_form", "calibrate_form"]
+__all__ = ["FormFitConfig", "bar_log_probs", "repeat_log_prob", "measure", "fit_form", "refit_form"]
 
 NEG = -1e9
 
@@ -34,10 +35,11 @@ NEG = -1e9
 class FormFitConfig:
     """``weight`` on the repeat cross-entropy on real contexts, ``policy_weight`` on the one
     on the model's own (a policy table); ``epochs`` over the bars in batches of
-    ``batch_size`` bars (and ``repeat_batch`` counterfactual bars) at learning rate ``lr``."""
+    ``batch_size`` bars (and ``repeat_batch`` counterfactual bars) at learning rate ``lr``.
+    The defaults are the shipped default model's recipe (pipelines/default.toml)."""
 
-    weight: float = 5.0
-    policy_weight: float = 0.0
+    weight: float = 0.0
+    policy_weight: float = 5.0
     epochs: int = 6
     lr: float = 1e-3
     batch_size: int = 2048
@@ -153,54 +155,34 @@ def fit_form(head, train: dict, cfg: FormFitConfig, policy: tuple[dict, torch.Te
         opt.step()
 
 
-def calibrate_form(checkpoint, dataset, out, cfg: FormFitConfig = FormFitConfig(), policy=None,
-                   sampler=None, allowed=None, grammar=None) -> dict:
-    """Fit the bar-copy head of ``checkpoint`` on ``dataset``'s train split (the network stays
-    as it is), write the model to ``out`` with the fit's config recorded, and return the
-    valid split's figures before and after. With ``policy`` (a
-    :class:`~melodyrnn.core.form_policy.PolicyConfig`) the model first continues the
-    training tunes (``sampler``: the model as :func:`~melodyrnn.core.loading.load_for_sampling`
-    gives it, loaded here when None; ``allowed`` ids and ``grammar`` as its generation uses
-    them) and the fit takes that policy table too; its figures before and after come back
-    as well.
+def refit_form(model, train: SplitArrays, valid: SplitArrays, cfg: FormFitConfig = FormFitConfig(),
+               own: tuple[dict, torch.Tensor] | None = None) -> dict:
+    """Fit the form head of the torch ``model`` in place on the bars of ``train`` (the network
+    stays as it is), with ``own`` (a policy table and its labels,
+    :func:`.form_policy.policy_table`) also its P(repeat) in the model's own continuations;
+    returns the ``valid`` split's figures (and the policy table's) before and after.
 
     Raises
     ------
     ValueError
-        For a model without a bar-copy head, or a dataset without whole bars.
+        For a model without a form head, or splits without whole bars.
     """
-    from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, save_refit
-    from melodyrnn.core.dataset import load_dataset
-    from melodyrnn.core.form_policy import policy_table
-    from melodyrnn.core.loading import load_for_sampling
-
-    ckpt = load_checkpoint(checkpoint)
-    model = model_from_checkpoint(ckpt)
     if model.bar_copy is None:
         raise ValueError("calibrate-form needs a model with a bar-copy head (--bar-copy)")
-    ds = load_dataset(dataset)
-    train, valid = (collect_bars(model, ds.split(s)).tensors() for s in ("train", "valid"))
-    for name, table in (("train", train), ("valid", valid)):
+    tables = {name: collect_bars(model, split).tensors() for name, split in (("train", train),
+                                                                             ("valid", valid))}
+    for name, table in tables.items():
         if not len(table["bar"]):
-            raise ValueError(f"{dataset}: no {name} sequence has two whole bars (the fit "
-                             "is measured on the valid split)")
-    own = None
-    if policy is not None:
-        sampler = sampler if sampler is not None else load_for_sampling(checkpoint)[0]
-        own = policy_table(sampler, model, ds.split("train"), policy, allowed, grammar)
-        if not len(own[1]):
-            raise ValueError(f"{dataset}: no training sequence has {policy.primer_bars + policy.bars} bars "
-                             "to continue")
-    head = model.bar_copy
-    report = {"output": str(out), "valid_before": measure(head, valid)}
+            raise ValueError(f"no {name} sequence has two whole bars "
+                             "(the fit is measured on the valid split)")
+    head, valid_t = model.bar_copy, tables["valid"]
+    report = {"valid_before": measure(head, valid_t)}
     if own is not None:
         report["policy_before"] = measure(head, own[0], torch.arange(0), labels=own[1])
-    fit_form(head, train, cfg, own)
-    report["valid_after"] = measure(head, valid)
+    fit_form(head, tables["train"], cfg, own)
+    report["valid_after"] = measure(head, valid_t)
     if own is not None:
         report["policy_after"] = measure(head, own[0], torch.arange(0), labels=own[1])
     if not all(bool(p.isfinite().all()) for p in head.parameters()):
-        raise ValueError(f"the fit diverged (weights not finite at lr {cfg.lr}); {out} not written")
-    fit = asdict(cfg) | ({"policy": asdict(policy)} if policy is not None else {})
-    save_refit(out, ckpt, model, form_fit=fit)
+        raise ValueError(f"the fit diverged (weights not finite at lr {cfg.lr}): try a lower --lr")
     return report

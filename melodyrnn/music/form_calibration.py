@@ -1,57 +1,108 @@
 """``melodyrnn calibrate-form`` for melody models: the form head refitted on the model's own
-continuations of the training tunes, and its new-bar bias set on those of held-out tunes,
+continuations of the training tunes, then its new-bar bias set on those of held-out tunes,
 sampled as ``melodyrnn generate`` samples them.
 
-:func:`melodyrnn.core.form_fit.calibrate_form` does the fitting on ids; this layer adds what
-generation lets a melody model play (:func:`melodyrnn.music.compose.sampling_constraints`).
+The arithmetic is the core's, on ids and models in memory: :func:`~melodyrnn.core.form_fit.refit_form`
+(the head's fit on a frozen network), :func:`~melodyrnn.core.form_policy.policy_table` (the
+model's own continuations, labelled), :func:`~melodyrnn.core.form_bias.tune_new_bias` (the
+bias search). This module is the task around them: it reads the checkpoint and the dataset,
+adds what generation lets a melody model play
+(:func:`melodyrnn.music.compose.sampling_constraints`), and writes the refitted checkpoint
+with what was done recorded in its ``train_config`` (``form_fit``, ``held_out_bias``).
+:class:`CalibrateConfig`'s defaults are the shipped default model's recipe.
 """
 
 from __future__ import annotations
 
-from melodyrnn.core.form_bias import BiasConfig, calibrate_bias
-from melodyrnn.core.form_fit import FormFitConfig, calibrate_form
-from melodyrnn.core.form_policy import PolicyConfig
-from melodyrnn.core.loading import load_for_sampling
+from dataclasses import asdict, dataclass, field
+from pathlib import PurePath
+
+from melodyrnn.core.form_bias import BiasConfig, shifted, tune_new_bias
+from melodyrnn.core.form_fit import FormFitConfig, refit_form
+from melodyrnn.core.form_policy import PolicyConfig, long_enough, policy_table
+from melodyrnn.core.registry import encoding_from_dict
 from melodyrnn.music.compose import sampling_constraints
+from melodyrnn.music.encodings.base import makes_tunes
 from melodyrnn.music.encodings.melody import MelodyEncoding
 
-__all__ = ["calibrate"]
+__all__ = ["CalibrateConfig", "calibrate"]
 
 
-def calibrate(checkpoint, dataset, out, cfg: FormFitConfig | None = None, policy: PolicyConfig | None = None,
-              held_out: tuple[PolicyConfig, BiasConfig] | None = None) -> dict:
-    """:func:`~melodyrnn.core.form_fit.calibrate_form` (skipped at ``cfg.epochs`` 0), its
-    continuations (``policy``, when given) sampled by the model as melody generation samples
-    them; then, with ``held_out`` (continuations and search), the new-bar bias set on the
-    valid split (:func:`~melodyrnn.core.form_bias.calibrate_bias`) and written over ``out``.
+@dataclass(frozen=True)
+class CalibrateConfig:
+    """What ``calibrate-form`` does.
+
+    ``fit`` the head's fit on the training tunes (``epochs`` 0: none); ``policy`` the model's
+    own continuations of them that the fit's second cross-entropy reads (used when
+    ``fit.policy_weight`` > 0; ``limit``: at most that many tunes); ``bias`` the continuations
+    of the valid tunes on which the new-bar bias is then set, and the search (None: no bias).
+    """
+
+    fit: FormFitConfig = FormFitConfig()
+    policy: PolicyConfig = PolicyConfig(limit=600)
+    bias: tuple[PolicyConfig, BiasConfig] | None = field(default=(PolicyConfig(outputs=4), BiasConfig()))
+
+    def __post_init__(self) -> None:
+        if self.fit.epochs == 0 and self.bias is None:
+            raise ValueError("nothing to do: --epochs 0 fits no head, and --no-held-out-bias sets no bias")
+
+
+def calibrate(checkpoint, dataset, out, cfg: CalibrateConfig = CalibrateConfig()) -> dict:
+    """Refit and/or re-bias the form head of ``checkpoint`` (a melody model) on ``dataset``,
+    write the model to ``out`` and return what was measured: the valid split's figures before
+    and after the fit (and the policy table's), and the bias search (``held_out_bias``).
 
     Raises
     ------
     ValueError
-        For continuations of a model that is not a melody model, or nothing to do.
+        For a model without a form head or not a melody model, tunes too short to continue,
+        or a fit that diverged (nothing is written then).
     """
-    cfg = cfg or FormFitConfig()
-    if cfg.epochs == 0 and held_out is None:
-        raise ValueError("nothing to do: --epochs 0 fits no head, and no --held-out-bias was asked for")
-    report, source = {}, checkpoint
-    if cfg.epochs > 0:
-        report, source = _fit(checkpoint, dataset, out, cfg, policy), out
-    if held_out is not None:
-        _, *constraints = _melody(source, "--held-out-bias")
-        report["held_out_bias"] = calibrate_bias(source, dataset, out, *held_out, "valid", *constraints)
+    from melodyrnn.core.checkpoint import load_checkpoint, model_from_checkpoint, save_refit
+    from melodyrnn.core.dataset import load_dataset
+    from melodyrnn.core.models.numpy_net import NumpyModel, supported
+
+    ckpt = load_checkpoint(checkpoint)
+    model = model_from_checkpoint(ckpt)
+    if model.bar_copy is None or not supported(model.config):
+        raise ValueError("calibrate-form needs an lstm, gru or rnn model with a bar-copy head (--bar-copy)")
+    ds = load_dataset(dataset)
+    own_tunes = cfg.fit.epochs > 0 and cfg.fit.policy_weight > 0
+    allowed, grammar = _constraints(checkpoint, ckpt) if own_tunes or cfg.bias is not None else (None, None)
+    for needed, split, policy in ((own_tunes, "train", cfg.policy), (cfg.bias is not None, "valid",
+                                                                     cfg.bias and cfg.bias[0])):
+        if needed and not long_enough(ds.split(split), policy.primer_bars + policy.bars):
+            raise ValueError(f"{dataset}: no {split} sequence has {policy.primer_bars + policy.bars} bars "
+                             "to continue")
+    report, recorded = {"output": str(out)}, {}
+    if cfg.fit.epochs > 0:
+        sampler = NumpyModel(model.config, {k: v.numpy() for k, v in model.state_dict().items()})
+        own = (policy_table(sampler, model, ds.split("train"), cfg.policy, allowed, grammar)
+               if own_tunes else None)
+        report.update(refit_form(model, ds.split("train"), ds.split("valid"), cfg.fit, own))
+        recorded["form_fit"] = asdict(cfg.fit) | ({"policy": asdict(cfg.policy)} if own_tunes else {})
+    if cfg.bias is not None:
+        state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+        files = ds.meta.get("files", [])
+        group_of = {i: PurePath(f.get("path", "")).parent.name for i, f in enumerate(files)}
+        search = tune_new_bias(lambda x: NumpyModel(model.config, shifted(state, x)), ds.split("valid"),
+                               cfg.bias[0], cfg.bias[1], allowed, grammar, group_of)
+        search = {"split": "valid", **search, "search": asdict(cfg.bias[1]), "policy": asdict(cfg.bias[0])}
+        model.load_state_dict(shifted(model.state_dict(), search["new_bias"]))
+        report["held_out_bias"] = recorded["held_out_bias"] = search
+    save_refit(out, ckpt, model, **recorded)
     return report
 
 
-def _melody(checkpoint, option: str) -> tuple:
-    """(sampler, allowed, grammar) of a melody model as its generation samples, for
-    ``option``'s continuations."""
-    sampler, enc, ckpt = load_for_sampling(checkpoint)
-    if not isinstance(enc, MelodyEncoding):
-        raise ValueError(f"{checkpoint} is not a melody model ({enc.name!r}): {option} needs one")
-    return sampler, *sampling_constraints(enc, ckpt)
-
-
-def _fit(checkpoint, dataset, out, cfg: FormFitConfig, policy: PolicyConfig | None) -> dict:
-    if policy is None:
-        return calibrate_form(checkpoint, dataset, out, cfg)
-    return calibrate_form(checkpoint, dataset, out, cfg, policy, *_melody(checkpoint, "--policy-weight"))
+def _constraints(checkpoint, ckpt: dict) -> tuple:
+    """(allowed, grammar) of a model's continuations as its generation samples them: a melody
+    model's melody grammar and pitch range; nothing for a model of plain ids (no encoding, or
+    one that makes no tunes); other music models (chorales, performances) have rules of
+    their own and are refused."""
+    enc = encoding_from_dict(ckpt["encoding"]) if "encoding" in ckpt else None
+    if isinstance(enc, MelodyEncoding):
+        return sampling_constraints(enc, ckpt)
+    if enc is not None and makes_tunes(enc):
+        raise ValueError(f"{checkpoint} is not a melody model ({enc.name!r}): calibrate-form continues "
+                         "tunes as melody generation does")
+    return None, None

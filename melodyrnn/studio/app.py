@@ -91,7 +91,7 @@ def create_app(studio: Studio, allowed: Allowed | None = None):
             return fail(*why)
         if req.method == "POST":
             try:  # the whole body now: cut short or malformed is a 400 before anything runs
-                req.form, req.files
+                _ = req.form, req.files  # parse the whole body now
             except ValueError as e:
                 raise ValueError(f"the request body is not complete multipart/form-data ({e})") from None
 

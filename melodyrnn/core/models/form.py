@@ -37,7 +37,8 @@ import sys
 import numpy as np
 
 __all__ = ["MAX_BAR", "MAX_STREAK", "NEG", "SPAN_EDGES", "SPANS", "span_of", "spans_reaching",
-           "length_log_prior", "length_posterior", "length_nats", "length_classes", "initial", "head_logits", "bar_start_streaks",
+           "length_log_prior", "length_posterior", "length_nats", "length_classes", "initial", "head_logits",
+           "bar_start_streaks",
            "observe", "mixture", "step", "copy_likelihood"]
 
 MAX_BAR = 63  # bar indices beyond this share one entry
