@@ -115,10 +115,7 @@ def test_cli_defaults_agree_with_the_library():
 
 def test_constants_the_cli_copies_equal_their_sources():
     """The CLI keeps a few names to stay import-light; they must not drift."""
-    from melodyrnn.cli import batch as cli_batch
     from melodyrnn.cli import live as cli_live
     from melodyrnn.live import engine
-    from melodyrnn.pipeline import plan
 
-    assert cli_batch.STAGES == plan.STAGES
     assert cli_live.ACTIONS == engine.ACTIONS

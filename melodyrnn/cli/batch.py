@@ -10,20 +10,17 @@ from melodyrnn.cli.common import FiniteFloatRange, fail_cleanly
 
 __all__ = ["pipeline", "evaluate_samples", "evaluate_continuations", "plugins", "classify"]
 
-STAGES = ("ingest", "train", "generate", "evaluate", "report")  # as melodyrnn.pipeline.plan.STAGES
-
-
 @click.group()
 def pipeline() -> None:
-    """Run a pipeline file: ingest -> train -> generate -> evaluate -> report."""
+    """Run a pipeline file: ingest -> train -> calibrate -> generate -> evaluate -> report."""
 
 
 @pipeline.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--run-dir", default=None, help="Run folder [the file's run_dir, or runs/NAME].")
 @click.option("--dry-run", is_flag=True, help="Print the plan and what is cached; run nothing.")
-@click.option("--force", type=click.Choice(STAGES), default=None,
-              help="Re-run this stage and every stage after it.")
+@click.option("--force", default=None, metavar="STAGE",
+              help="Re-run this stage (its table's name) and every stage after it.")
 @click.option("--seed", type=int, default=None, help="Override the file's seed.")
 @fail_cleanly
 def run(file, run_dir, dry_run, force, seed) -> None:

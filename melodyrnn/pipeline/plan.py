@@ -1,9 +1,17 @@
-"""``melodyrnn pipeline run FILE.toml``: ingest -> train -> generate -> evaluate -> report.
+"""``melodyrnn pipeline run FILE.toml``: ingest -> train -> calibrate -> generate -> evaluate -> report.
 
 A pipeline file has a ``[pipeline]`` table (``name``, ``run_dir``, ``seed``) and one table per
 stage it runs, whose keys are the options of the matching command (``[train] lookback_bars =
-[1, 2, 4, 8]`` is ``melodyrnn train --lookback-bars 1,2,4,8``). ``${VAR}`` in strings expands
-from the environment, so data paths can read ``${MELODYRNN_DATA}``.
+[1, 2, 4, 8]`` is ``melodyrnn train --lookback-bars 1,2,4,8``; ``[calibrate]`` takes
+``calibrate-form``'s). ``${VAR}`` in strings expands from the environment, so data paths can
+read ``${MELODYRNN_DATA}``. ``ran_at = "COMMIT"`` in ``[pipeline]`` marks an experiment that
+did not ship, whose options were deleted since: it is refused, naming the commit to rerun it at.
+
+Model stages (``train``, ``calibrate``) may come more than once, named ``[train-LABEL]``: they
+run in the file's order, after ingest and before generate. ``init_from = "@NAME"`` fine-tunes
+the model of the earlier stage ``[NAME]``; a calibrate stage refits the model of the model stage
+before it, and generate and evaluate take the last one (``pipelines/default.toml`` rebuilds the
+shipped default so: network, form head, its refit, its bias).
 
 Each stage writes into ``RUN/<stage>-<key>/``, where the key hashes the stage's settings as
 written, the keys of the stages it reads and (for ingest and seeds) the content of its input
@@ -34,13 +42,20 @@ from melodyrnn.core.atomic import atomic_write_text
 from melodyrnn.core.inputs import MAX_INPUT_BYTES, read_guarded
 from melodyrnn.core.registry import encoding_class
 from melodyrnn.music.ingest.files import discover
-from melodyrnn.pipeline.stages import RUNNERS, check_stage, seed_inputs
+from melodyrnn.pipeline.stages import MODEL_FILES, RUNNERS, check_stage, seed_inputs
 
-__all__ = ["STAGES", "Pipeline", "PlannedStage", "load_pipeline", "plan", "run_pipeline"]
+__all__ = ["STAGES", "Pipeline", "PlannedStage", "load_pipeline", "plan", "run_pipeline", "kind_of"]
 
-STAGES = ("ingest", "train", "generate", "evaluate", "report")
-NEEDS = {"ingest": (), "train": ("ingest",), "generate": ("train",),
-         "evaluate": ("ingest", "train"), "report": ()}
+STAGES = ("ingest", "train", "calibrate", "generate", "evaluate", "report")  # the kinds, in run order
+MODEL_STAGES = ("train", "calibrate")  # the kinds that make a model; they may come more than once
+NEEDS = {"ingest": (), "train": ("ingest",), "calibrate": ("ingest", "model"), "generate": ("model",),
+         "evaluate": ("ingest", "model"), "report": ()}
+_TABLE = re.compile(rf"({'|'.join(STAGES)})(-[a-z0-9_]{{1,40}})?")
+
+
+def kind_of(name: str) -> str:
+    """The stage kind of a table name (``train-head`` -> ``train``)."""
+    return name.split("-", 1)[0]
 _VAR = re.compile(r"\$\{(\w+)\}")
 
 
@@ -93,32 +108,52 @@ def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
         raise ValueError(f"cannot read {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{path}: not valid TOML ({e})") from None
-    unknown = sorted(set(raw) - {"pipeline", *STAGES})
+    unknown = sorted(t for t in raw if t != "pipeline" and not _TABLE.fullmatch(t))
     if unknown:
-        raise ValueError(f"{path}: unknown table [{unknown[0]}]; stages are {', '.join(STAGES)}")
+        raise ValueError(f"{path}: unknown table [{unknown[0]}]; stages are {', '.join(STAGES)} "
+                         f"(model stages also as [{MODEL_STAGES[0]}-LABEL])")
+    twice = next((t for t in raw if t != kind_of(t) and kind_of(t) not in MODEL_STAGES), None)
+    if twice is not None:
+        raise ValueError(f"{path}: [{twice}]: only model stages ({', '.join(MODEL_STAGES)}) take a label")
     bad = next((t for t in raw if not isinstance(raw[t], dict)), None)
     if bad is not None:
         raise ValueError(f"{path}: {bad} must be a table ([{bad}]), not a value")
     top = raw.get("pipeline", {})
+    if isinstance(top.get("ran_at"), str):  # an experiment whose options left the product
+        raise ValueError(f"{path}: this recipe ran at commit {top['ran_at']} and needs options that are "
+                         f"gone since; rerun it there (git checkout {top['ran_at']})")
     name = top.get("name", path.stem)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"{path}: name = {name!r}: use letters, digits, '.', '_' and '-' "
                          "(the run folder is runs/NAME)")
     if not isinstance(top.get("seed", 0), int) or not isinstance(top.get("run_dir", ""), str):
         raise ValueError(f"{path}: [pipeline] seed must be an integer and run_dir a string")
-    stages = {s: _expand(dict(raw[s]), f"[{s}]") for s in STAGES if s in raw}
+    order = sorted((t for t in raw if t != "pipeline"), key=lambda t: STAGES.index(kind_of(t)))
+    stages = {s: _expand(dict(raw[s]), f"[{s}]") for s in order}
     if not stages:
         raise ValueError(f"{path}: no stage tables ({', '.join(f'[{s}]' for s in STAGES)})")
-    for stage, settings in stages.items():
-        check_stage(stage, settings)
-        missing = [n for n in NEEDS[stage] if n not in stages and not
-                   (stage == "generate" and "model" in settings)]
-        if missing:
-            raise ValueError(f"{path}: [{stage}] needs a [{missing[0]}] stage")
+    for i, (stage, settings) in enumerate(stages.items()):
+        _check_order(path, stage, settings, order[:i])
     return Pipeline(name, path, text, Path(run_dir or _expand(top.get("run_dir", f"runs/{name}"),
                                                                 "run_dir")),
                     int(top.get("seed", 0) if seed is None else seed), stages,
                     {s: raw[s] for s in stages})
+
+
+def _check_order(path: Path, stage: str, settings: dict, before: list[str]) -> None:
+    """``ValueError`` unless ``stage``'s settings are its command's and the stages it reads
+    (``before`` it, in run order) are there."""
+    check_stage(kind_of(stage), settings, stage)
+    kinds = {kind_of(s) for s in before}
+    missing = [n for n in NEEDS[kind_of(stage)] if n not in kinds and not (
+        n == "model" and (kinds & set(MODEL_STAGES) or "model" in settings))]
+    if missing:
+        what = "model stage ([train])" if missing[0] == "model" else f"[{missing[0]}] stage"
+        raise ValueError(f"{path}: [{stage}] needs a {what} before it")
+    ref = settings.get("init_from", "")
+    if isinstance(ref, str) and ref.startswith("@") and not (
+            ref[1:] in before and kind_of(ref[1:]) in MODEL_STAGES):
+        raise ValueError(f"{path}: [{stage}] init_from = {ref!r}: no model stage [{ref[1:]}] before it")
 
 
 def _files_digest(inputs: list[str], max_bytes: int = MAX_INPUT_BYTES, find=discover) -> str:
@@ -145,7 +180,7 @@ def _content(stage: str, settings: dict) -> str | None:
         return _files_digest(seed_inputs(settings.get("inputs", [])), int(mb * 2 ** 20), find)
     if stage == "generate" and settings.get("seeds"):
         return _files_digest(seed_inputs(settings["seeds"]))
-    if stage == "train" and settings.get("init_from"):  # the checkpoint fine-tuned
+    if stage == "train" and settings.get("init_from", "@")[:1] != "@":  # the checkpoint fine-tuned
         from melodyrnn.core.checkpoint import resolve_checkpoint
 
         try:
@@ -163,15 +198,12 @@ def plan(p: Pipeline, force: str | None = None) -> list[PlannedStage]:
                          f"({', '.join(p.stages)})")
     keys: dict[str, str] = {}
     out, forced = [], False
-    for stage in STAGES:
-        if stage not in p.stages:
-            continue
-        settings = p.stages[stage]
-        upstream = {s: keys[s] for s in STAGES[:STAGES.index(stage)] if s in keys}
+    for stage, settings in p.stages.items():
+        upstream = dict(keys)  # every stage before it in run order
         # settings as written, so that a run folder keeps its keys on a machine whose
         # ${MELODYRNN_DATA} is elsewhere; the files' content stands for the paths
         blob = json.dumps({"stage": stage, "settings": p.raw[stage], "seed": p.seed,
-                           "upstream": upstream, "content": _content(stage, settings)},
+                           "upstream": upstream, "content": _content(kind_of(stage), settings)},
                           sort_keys=True, default=str)
         keys[stage] = hashlib.sha256(blob.encode()).hexdigest()[:12]
         folder = p.run_dir / f"{stage}-{keys[stage]}"
@@ -187,7 +219,7 @@ def run_pipeline(p: Pipeline, *, dry_run: bool = False, force: str | None = None
     steps = plan(p, force)
     if dry_run:
         for s in steps:
-            print(f"{s.name:9} {s.key}  {'cached' if s.cached else 'to run':7}  {s.folder}")
+            print(f"{s.name:15} {s.key}  {'cached' if s.cached else 'to run':7}  {s.folder}")
         return {}
     p.run_dir.mkdir(parents=True, exist_ok=True)
     folders = {s.name: s.folder for s in steps}
@@ -201,7 +233,8 @@ def run_pipeline(p: Pipeline, *, dry_run: bool = False, force: str | None = None
             shutil.rmtree(s.folder)
         s.folder.mkdir(parents=True, exist_ok=True)
         log(f"{s.name}: running in {s.folder}")
-        summary = RUNNERS[s.name](s.folder, dict(p.stages[s.name]), p, folders)
+        runner = RUNNERS[kind_of(s.name)]
+        summary = runner(s.folder, dict(p.stages[s.name]), p, _with_model(steps, s, folders))
         atomic_write_text(s.folder / "stage.json", json.dumps(
             {"stage": s.name, "key": s.key, "settings": p.stages[s.name], "summary": summary},
             indent=1, default=str))
@@ -209,3 +242,11 @@ def run_pipeline(p: Pipeline, *, dry_run: bool = False, force: str | None = None
         atomic_write_text(p.run_dir / "pipeline.json", json.dumps(
             {"name": p.name, "stages": {n: str(f) for n, f in folders.items()}}, indent=1))
     return summaries
+
+
+def _with_model(steps: list[PlannedStage], current: PlannedStage, folders: dict) -> dict:
+    """``folders`` with ``"@model"``, the model file of the last model stage before ``current``."""
+    made = [s for s in steps[:steps.index(current)] if kind_of(s.name) in MODEL_STAGES]
+    if not made:
+        return dict(folders)
+    return {**folders, "@model": made[-1].folder / MODEL_FILES[kind_of(made[-1].name)]}

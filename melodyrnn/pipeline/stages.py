@@ -1,4 +1,6 @@
-"""The stages of a pipeline, each ``(folder, settings, pipeline, folders) -> summary dict``.
+"""The stages of a pipeline, each ``(folder, settings, pipeline, folders) -> summary dict``;
+``folders`` names each stage's folder, and ``"@model"`` the model file of the last model stage
+before this one (:data:`MODEL_FILES`).
 
 Every stage calls the public library functions with the settings of its table (checked by
 :func:`check_stage` when the pipeline file is loaded, before anything runs); it writes
@@ -27,16 +29,21 @@ from melodyrnn.music.ingest.files import discover
 from melodyrnn.music.ingest.build import run_ingest
 from melodyrnn.core.models import ModelConfig
 from melodyrnn.music.sample_eval import evaluate_samples, markdown_table
-from melodyrnn.settings import check_options, generate_config, ingest, ingest_config, train_configs
+from melodyrnn.settings import (calibrate_config, check_options, generate_config, ingest, ingest_config,
+                                train_configs)
 from melodyrnn.core.tasks import evaluate, train
 from melodyrnn.pipeline.report import nats
 
-__all__ = ["RUNNERS", "check_stage", "ingest_stage", "train_stage", "generate_stage", "evaluate_stage"]
+__all__ = ["RUNNERS", "MODEL_FILES", "check_stage", "ingest_stage", "train_stage", "calibrate_stage",
+           "generate_stage", "evaluate_stage"]
+
+MODEL_FILES = {"train": "best.pt", "calibrate": "model.pt"}  # the model a model stage leaves
 
 
 # the settings each stage takes beside its command's options: (type, least value or None)
 EXTRA = {"ingest": {"inputs": ((str, list), None), "shards": (int, 1)},
          "train": {"nproc": (int, 1), "init_from": (str, None)},
+         "calibrate": {},
          "generate": {"seeds": ((str, list), None), "unprimed": (int, 0), "prompts": (list, None),
                       "render": (list, None), "workers": (int, 0), "model": (str, None)},
          "evaluate": {"split": (str, None), "copy_threshold": ((int, float), 0), "max_pieces": (int, 1),
@@ -45,24 +52,27 @@ EXTRA = {"ingest": {"inputs": ((str, list), None), "shards": (int, 1)},
          "report": {"audio": (bool, None)}}
 
 
-def check_stage(stage: str, settings: dict) -> None:
-    """``ValueError`` for a setting the stage does not know, of the wrong type or out of
-    range (before anything runs: the stage's configs are built from the settings)."""
-    fn = {"ingest": ingest_config, "train": train_configs, "generate": generate_config}.get(stage)
+def check_stage(stage: str, settings: dict, name: str | None = None) -> None:
+    """``ValueError`` for a setting the stage (of kind ``stage``, its table ``[name]``) does not
+    know, of the wrong type or out of range (before anything runs: the stage's configs are
+    built from the settings)."""
+    table = name or stage
+    fn = {"ingest": ingest_config, "train": train_configs, "generate": generate_config,
+          "calibrate": calibrate_config}.get(stage)
     rest = {k: v for k, v in settings.items() if k not in EXTRA[stage]}
     if fn is not None:
-        check_options(fn, rest, f"[{stage}]")
+        check_options(fn, rest, f"[{table}]")
     elif rest:
-        raise ValueError(f"[{stage}]: unknown option {sorted(rest)[0]!r}; valid: "
+        raise ValueError(f"[{table}]: unknown option {sorted(rest)[0]!r}; valid: "
                          f"{', '.join(sorted(EXTRA[stage]))}")
     for name in settings.keys() & EXTRA[stage].keys():
         kind, least = EXTRA[stage][name]
         value = settings[name]
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool) or (
                 least is not None and value < least):
-            raise ValueError(f"[{stage}]: {name} = {value!r} is not a valid setting")
+            raise ValueError(f"[{table}]: {name} = {value!r} is not a valid setting")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
-            raise ValueError(f"[{stage}]: {name} must be a list of strings")
+            raise ValueError(f"[{table}]: {name} must be a list of strings")
     _check_sources(stage, settings)
     try:
         if stage == "ingest":
@@ -132,6 +142,8 @@ def _cli_args(settings: dict) -> list[str]:
 def train_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     nproc = int(settings.pop("nproc", 1))
     init_from = settings.pop("init_from", None)
+    if init_from and init_from.startswith("@"):  # an earlier model stage's model
+        init_from = str(folders[init_from[1:]] / MODEL_FILES[init_from[1:].split("-", 1)[0]])
     settings.setdefault("seed", p.seed)
     model, cfg = train_configs(**settings)
     resume = (folder / "last.pt").is_file()
@@ -147,6 +159,18 @@ def train_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     else:
         best = train(_data(folders), folder, model, cfg, init_from=init_from, resume=resume)
     return {"best_valid": best}
+
+
+def calibrate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
+    """``melodyrnn calibrate-form`` on the model of the model stage before it; leaves model.pt."""
+    from melodyrnn.music.form_calibration import calibrate
+
+    settings.setdefault("seed", p.seed)
+    report = calibrate(str(folders["@model"]), _data(folders), folder / MODEL_FILES["calibrate"],
+                       calibrate_config(**settings))
+    atomic_write_text(folder / "calibrate.json", json.dumps(report, indent=1))
+    return {k: report[k] for k in ("valid_before", "valid_after") if k in report} | (
+        {"new_bias": report["held_out_bias"]["new_bias"]} if "held_out_bias" in report else {})
 
 
 def _generate_one(job: tuple) -> dict:
@@ -218,7 +242,7 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     unprimed = int(settings.pop("unprimed", 0))
     render = list(settings.pop("render", ["png"]))
     workers = int(settings.pop("workers", 0)) or os.cpu_count() or 1
-    checkpoint = str(settings.pop("model", None) or folders["train"] / "best.pt")
+    checkpoint = str(settings.pop("model", None) or folders["@model"])
     settings.setdefault("seed", p.seed)
     if "png" in render and importlib.util.find_spec("matplotlib") is None:
         print("[generate]: no piano rolls (pip install 'melodyrnn[render]' for matplotlib)",
@@ -255,7 +279,9 @@ def generate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     ok = [r for r in records if r["status"] == "ok"]
     if not ok:
         raise ValueError(f"[generate]: every seed failed; first: {records[0].get('reason')}")
-    return {"seeds": len(records), "ok": len(ok), "skipped": len(records) - len(ok),
+    model = Path(checkpoint)  # within the run folder: named relative to it, as a copied run folder keeps it
+    model = model.relative_to(p.run_dir) if model.is_relative_to(p.run_dir) else model
+    return {"model": str(model), "seeds": len(records), "ok": len(ok), "skipped": len(records) - len(ok),
             "outputs": sum(len(r["outputs"]) for r in ok), "render": render}
 
 
@@ -263,7 +289,7 @@ def evaluate_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     split = settings.pop("split", "test")
     copy_threshold = int(settings.pop("copy_threshold", 16))
     max_pieces = int(settings.pop("max_pieces", 400))
-    out = {"model": evaluate(str(folders["train"] / "best.pt"), [str(_data(folders))], split=split)}
+    out = {"model": evaluate(str(folders["@model"]), [str(_data(folders))], split=split)}
     music = "bits_per_note" in out["model"]  # text models report bits per character
     if "generate" in folders and music:
         samples = evaluate_samples(folders["generate"], _data(folders), train=_data(folders),
@@ -286,7 +312,7 @@ def _continuations(folder: Path, folders: dict, settings: dict, split: str, seed
     files = load_dataset(_data(folders)).split_files(split)
     cfg = ContinuationConfig(int(settings.pop("primer_bars", 8)), int(settings.pop("continuation_bars", 16)),
                              seed=seed)
-    result = evaluate_continuations(str(folders["train"] / "best.pt"), files, cfg, features=False)
+    result = evaluate_continuations(str(folders["@model"]), files, cfg, features=False)
     atomic_write_text(folder / "continuations.md", continuation_table(result) + "\n")
     return {k: result[k] for k in ("config", "collections", "all")}
 
@@ -299,5 +325,5 @@ def report_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     return {"report": str(p.run_dir / "report.html")}
 
 
-RUNNERS = {"ingest": ingest_stage, "train": train_stage, "generate": generate_stage,
-           "evaluate": evaluate_stage, "report": report_stage}
+RUNNERS = {"ingest": ingest_stage, "train": train_stage, "calibrate": calibrate_stage,
+           "generate": generate_stage, "evaluate": evaluate_stage, "report": report_stage}
