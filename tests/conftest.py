@@ -13,7 +13,6 @@ import pytest
 
 from tunes import motif_tune
 
-_motif_tune = motif_tune  # the old name, for test files not yet moved to tunes.motif_tune
 
 
 def wav_renderer_missing() -> str | None:

@@ -377,7 +377,7 @@ def test_a_missing_soundfont_fails_before_generating(tiny_run, seed_file, tmp_pa
 def test_until_end_lets_the_model_end_and_an_ended_tune_stays_ended(tiny_run):
     import torch
 
-    from melodyrnn.music.compose import _grammar
+    from melodyrnn.music.compose import melody_grammar
     from melodyrnn.core.continuation import continue_ids
     from melodyrnn.core.loading import load_model
     from melodyrnn.core.vocab import EOS
@@ -399,7 +399,7 @@ def test_until_end_lets_the_model_end_and_an_ended_tune_stays_ended(tiny_run):
             logits[..., EOS] += 4.0
             return logits, st
     out = continue_ids(Ending(model), [1, 65, 3, 3, 3], 8, 40, DecodeConfig(), 0, allowed, 16,
-                       grammar=_grammar(len(enc.vocab)))
+                       grammar=melody_grammar(len(enc.vocab)))
     ended = 0
     for row in out.ids.tolist():
         if EOS in row:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from test_hostile import one_line_error
+from cli_errors import one_line_error
 
 from melodyrnn.cli.main import main
 from melodyrnn.core.beam import beam_search
@@ -21,12 +21,12 @@ from melodyrnn.music.generated import MAX_WORK, GenerateConfig
 
 @pytest.fixture(scope="module")
 def seed_file(tmp_path_factory):
-    from conftest import _motif_tune
+    from tunes import motif_tune
 
     from melodyrnn.music.midi_io import write_midi
 
     path = tmp_path_factory.mktemp("seed") / "seed.mid"
-    write_midi(_motif_tune(0), path)
+    write_midi(motif_tune(0), path)
     return path
 
 

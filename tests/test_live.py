@@ -176,7 +176,7 @@ def test_metronome_and_midi_clock():
 def test_the_default_model_answers_a_phrase():
     responder = ModelResponder("default")
     engine = LiveEngine(responder, LiveConfig())
-    tune = engine._tune([(4.0, 4.9, 60, 90), (5.0, 5.9, 62, 90), (6.0, 6.9, 64, 90), (7.0, 7.9, 65, 90)], 4.0)
+    tune = engine.phrase_tune([(4.0, 4.9, 60, 90), (5.0, 5.9, 62, 90), (6.0, 6.9, 64, 90), (7.0, 7.9, 65, 90)], 4.0)
     notes = responder(tune, 2, 1.0, 0)
     assert notes and all(0 <= a < b <= 8.0 + 1e-9 for a, b, _, _ in notes)
     assert notes == responder(tune, 2, 1.0, 0)  # seeded

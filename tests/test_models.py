@@ -87,7 +87,7 @@ def test_lookback_inputs_by_hand():
     # period 2: sequence <s>=1, then 5 6 5 7; input at index s predicts s + 1
     ids = torch.tensor([[1, 5, 6, 5, 7]])
     state = m.initial_state(1, torch.tensor([2]))
-    back, extra = m._lookback_inputs(ids, state)
+    back, extra = m.lookback_inputs(ids, state)
     # target of input s is token s+1; one bar back is token s-1, two bars back token s-3
     assert back[0, :, 0].tolist() == [0, 1, 5, 6, 5]
     assert back[0, :, 1].tolist() == [0, 0, 0, 1, 5]
@@ -103,11 +103,11 @@ def test_bar_index_bits_by_hand():
     m = model("lstm", lookback=True, bar_index=True)
     # period 2: the target of input s is step s (0-based after <s>), in bar s // 2
     ids = torch.tensor([[1] + [5] * 13])
-    _, extra = m._lookback_inputs(ids, m.initial_state(1, torch.tensor([2])))
+    _, extra = m.lookback_inputs(ids, m.initial_state(1, torch.tensor([2])))
     bits = extra[0, :, -5:].long()  # FORM_BITS, bit 0 first
     bars = (bits * (2 ** torch.arange(5))).sum(dim=-1)
     assert bars.tolist() == [s // 2 for s in range(14)]
-    none, _ = m._lookback_inputs(ids, m.initial_state(1, torch.tensor([0])))
+    none, _ = m.lookback_inputs(ids, m.initial_state(1, torch.tensor([0])))
     assert none[0, :, -5:].abs().sum() == 0  # no bar length: no bar index
     with pytest.raises(ValueError, match="bar_index needs lookback"):
         ModelConfig(vocab_size=30, bar_index=True)
@@ -117,14 +117,14 @@ def test_lookback_reaches_phrases_bars_back():
     m = model("lstm", lookback=True, lookback_bars=(1, 4))
     # period 3: sequence <s>=1 then tokens 10, 11, ...; four bars back is 12 tokens back
     ids = torch.tensor([[1] + list(range(10, 26))])
-    back, extra = m._lookback_inputs(ids, m.initial_state(1, torch.tensor([3])))
+    back, extra = m.lookback_inputs(ids, m.initial_state(1, torch.tensor([3])))
     # input s predicts token s+1: one bar back is token s-2, four bars back token s-11
     assert back[0, 11, 0] == ids[0, 9] and back[0, 11, 1] == ids[0, 0]
     assert back[0, 10, 1] == 0 and back[0, 16, 1] == ids[0, 5]
     # the same ids fed in two windows give the same lookback tokens
     state = m.initial_state(1, torch.tensor([3]))
     _, state = m(ids[:, :7], state)
-    later, _ = m._lookback_inputs(ids[:, 7:], state)
+    later, _ = m.lookback_inputs(ids[:, 7:], state)
     torch.testing.assert_close(later, back[:, 7:])
 
 

@@ -99,7 +99,7 @@ def test_the_reader_gives_what_torch_load_gives_and_runs_no_code(tmp_path):
 def test_sampling_a_file_uses_the_numpy_model_and_matches_torch(tiny_run):
     """The same checkpoint through both models: the same ids and likelihoods, seed for seed,
     under a grammar, a mask and the phrase limit (all rules run in numpy for both)."""
-    from melodyrnn.music.compose import _grammar
+    from melodyrnn.music.compose import melody_grammar
 
     numpy_model, enc, ckpt = load_for_sampling(str(tiny_run))
     assert isinstance(numpy_model, NumpyModel) and ckpt["train_id_counts"]
@@ -107,7 +107,7 @@ def test_sampling_a_file_uses_the_numpy_model_and_matches_torch(tiny_run):
     allowed = np.ones(len(enc.vocab), bool)
     allowed[[0, 1, 2]] = False
     args = ([1, 65, 3, 3, 3, 67, 3], 4, 48, DecodeConfig(SamplingConfig(temperature=1.2)), 5, allowed, 16,
-            (16, 1), _grammar(len(enc.vocab)))
+            (16, 1), melody_grammar(len(enc.vocab)))
     a, b = continue_ids(numpy_model, *args), continue_ids(torch_model, *args)
     np.testing.assert_array_equal(a.ids, b.ids)
     np.testing.assert_allclose(a.nats, b.nats, rtol=1e-4)

@@ -19,7 +19,7 @@ import pytest
 from melodyrnn.studio.guard import allowed_for
 from melodyrnn.studio.session import Refused, Studio, StudioConfig
 
-from test_studio import page_client, seed_file, upload
+from studio_client import page_client, seed_file, upload
 
 flask = pytest.importorskip("flask", reason="Flask is not installed (pip install 'melodyrnn[studio]')")
 

@@ -272,7 +272,7 @@ class LiveEngine:
         origin = math.floor(min(n[0] for n in phrase) / bpb) * bpb  # bar line before the first note
         length_bars = max(1, math.ceil((max(n[1] for n in phrase) - origin) / bpb - 1e-6))
         bars = self.response_bars or length_bars
-        notes = self.responder(self._tune(phrase, origin), bars, self.temperature, self.seed)
+        notes = self.responder(self.phrase_tune(phrase, origin), bars, self.temperature, self.seed)
         self.seed += 1
         return notes
 
@@ -299,7 +299,7 @@ class LiveEngine:
                 "note_off", channel=ch, note=int(pitch)))
         self.answer_end = self.time_at(start + max(b for _, b, _, _ in notes))
 
-    def _tune(self, phrase: list, origin: float) -> Tune:
+    def phrase_tune(self, phrase: list, origin: float) -> Tune:
         on, off, pitch, vel = (np.array(col, dtype=np.float64) for col in zip(*sorted(phrase)))
         on, off = on - origin, off - origin
         spb = 60.0 / self.qpm

@@ -30,7 +30,7 @@ from melodyrnn.music.voices import generate_voices
 from melodyrnn.core.vocab import BOS, EOS, PAD
 
 __all__ = ["GenerateConfig", "Generated", "generate", "parse_key", "training_pitch_range",
-           "sampling_constraints", "MAX_BARS", "MAX_OUTPUTS"]
+           "sampling_constraints", "melody_grammar", "MAX_BARS", "MAX_OUTPUTS"]
 
 
 def training_pitch_range(ckpt: dict, enc: MelodyEncoding) -> tuple[int, int] | None:
@@ -72,10 +72,10 @@ def sampling_constraints(enc: MelodyEncoding, ckpt: dict, key: tuple[int, bool] 
     the allowed ids (notes in ``key`` and ``pitch_range``, by default the model's training
     range; the end token with ``until_end``) and the melody grammar."""
     span = pitch_range or training_pitch_range(ckpt, enc) or (enc.config.min_pitch, enc.config.max_pitch)
-    return _allowed(enc, key, span, until_end), _grammar(len(enc.vocab))
+    return _allowed(enc, key, span, until_end), melody_grammar(len(enc.vocab))
 
 
-def _grammar(vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+def melody_grammar(vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Melody events as a grammar of three states (silent, sounding, ended): NOTE_OFF only
     while a note sounds, so that no two continuations differ only in redundant NOTE_OFFs;
     after the end token only end tokens (a tune that ended stays ended)."""

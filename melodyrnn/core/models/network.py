@@ -110,7 +110,7 @@ class SequenceModel(nn.Module):
         return {k: v.detach() for k, v in state.items()}
 
     # -- forward -------------------------------------------------------------------
-    def _lookback_inputs(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor]:
+    def lookback_inputs(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor]:
         """Tokens K bars before each target (B, T, K; 0 where there is none), and the
         repeat flags, position in the bar and (``bar_index``) the bar's index bits
         (B, T, K + 2 + BITS [+ FORM_BITS])."""
@@ -148,7 +148,7 @@ class SequenceModel(nn.Module):
             valid = ids != PAD
         new: State = {}
         if self.config.lookback:
-            back, extra = self._lookback_inputs(ids, state)
+            back, extra = self.lookback_inputs(ids, state)
             both = torch.cat([ids[..., None], back], dim=-1)  # (B, T, 1 + K)
             x = [self.embed(both).flatten(2), extra]  # (B, T, (1 + K) * E), (B, T, K + 2 + BITS)
             new["hist"] = torch.cat([state["hist"], ids], dim=1)[:, -state["hist"].shape[1]:]

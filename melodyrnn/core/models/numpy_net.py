@@ -156,7 +156,7 @@ class NumpyModel:
         return lp.astype(np.float32, copy=False), new
 
     def _with_lookback(self, ids, ext, state, x, new) -> np.ndarray:
-        """x with the lookback inputs appended, as ``SequenceModel._lookback_inputs`` at T = 1;
+        """x with the lookback inputs appended, as ``SequenceModel.lookback_inputs`` at T = 1;
         ``ext`` (N, reach + 1) is the history followed by ``ids``."""
         pos, period = state["pos"], state["period"]
         n, reach = ext.shape[0], ext.shape[1] - 1
