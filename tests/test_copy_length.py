@@ -68,8 +68,7 @@ def test_numpy_steps_give_the_torch_models_log_probabilities_in_every_class():
     bars = torch.tensor([8, 20, 28, 36, 60])  # one lane per class
     with torch.no_grad():
         want, _ = m(ids, m.initial_state(SPANS, torch.full((SPANS,), 4), bars=bars))
-    state = numpy_model.initial_state(SPANS, 4)
-    state["copy_span"] = np.arange(SPANS)
+    state = numpy_model.initial_state(SPANS, 4, np.arange(SPANS))
     got = []
     for t in range(ids.shape[1]):
         lp, state = numpy_model.step(ids[:, t].numpy(), state)
@@ -77,8 +76,7 @@ def test_numpy_steps_give_the_torch_models_log_probabilities_in_every_class():
     np.testing.assert_allclose(np.stack(got, axis=1), want.numpy(), atol=2e-4, rtol=0)
     assert np.abs(np.diff(want.numpy(), axis=0)).max() > 1e-3  # the classes differ
     for cls in range(SPANS):  # one lane at a time
-        state = numpy_model.initial_state(1, 4)
-        state["copy_span"] = np.array([cls])
+        state = numpy_model.initial_state(1, 4, [cls])
         one = []
         for t in range(ids.shape[1]):
             lp, state = numpy_model.step(ids[cls:cls + 1, t].numpy(), state)

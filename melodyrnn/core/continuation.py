@@ -84,9 +84,7 @@ class _NumpyStepper:
         self.model = model
 
     def start(self, primer: list[int], period: int, classes: int = 1) -> tuple[dict, np.ndarray]:
-        state = self.model.initial_state(classes, period)
-        if classes > 1:
-            state["copy_span"] = np.arange(classes)
+        state = self.model.initial_state(classes, period, np.arange(classes) if classes > 1 else None)
         nats = np.zeros(classes)
         for i, y in zip(primer[:-1], primer[1:]):  # the primer, once (per length class)
             lp, state = self.model.step(np.full(classes, i), state)
@@ -114,9 +112,8 @@ class _TorchStepper:
 
     def start(self, primer: list[int], period: int, classes: int = 1) -> tuple[dict, np.ndarray]:
         torch = self.torch
-        state = self.model.initial_state(classes, torch.full((classes,), period), device=self.device)
-        if classes > 1:
-            state["copy_span"] = torch.arange(classes, device=self.device)
+        state = self.model.initial_state(classes, torch.full((classes,), period), device=self.device,
+                                         classes=np.arange(classes) if classes > 1 else None)
         nats = np.zeros(classes)
         if len(primer) > 1:
             ids = torch.tensor([primer[:-1]] * classes, device=self.device)

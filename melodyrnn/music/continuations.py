@@ -78,12 +78,10 @@ def _score_real(model, ids: list[int], period: int, from_token: int, notes: int)
     classes long enough for primer and continuation (as generation draws them)."""
     prior = model.length_prior()
     lanes = 1 if prior is None else len(prior)
-    state = model.initial_state(lanes, torch.full((lanes,), period))
-    if prior is not None:
-        state["copy_span"] = torch.arange(lanes)
+    state = model.initial_state(lanes, torch.full((lanes,), period),
+                                classes=None if prior is None else np.arange(lanes))
     with torch.no_grad():
-        logits, _ = model(torch.tensor([ids[:-1]] * lanes), state)
-    logp = torch.log_softmax(logits.float(), dim=-1)  # (lanes, T, V)
+        logp, _ = model(torch.tensor([ids[:-1]] * lanes), state)  # (lanes, T, V)
     per_token = -logp[:, torch.arange(len(ids) - 1), torch.tensor(ids[1:])].double().numpy()  # (lanes, T)
     primer, cont = per_token[:, :from_token - 1].sum(1), per_token[:, from_token - 1:len(ids) - 2].sum(1)
     if prior is None:

@@ -72,11 +72,14 @@ class BarCopy(nn.Module):
         bars = bars.to(device)  # as form.span_of, on the tensors' device
         return torch.bucketize(bars, torch.tensor(SPAN_EDGES, device=device), right=True)
 
-    def initial(self, batch: int, vocab: int, device, bars: torch.Tensor | None = None
-                ) -> dict[str, torch.Tensor]:
-        """State entries (all batch-first, :func:`.form.initial`) with the tunes' length classes."""
+    def initial(self, batch: int, vocab: int, device, bars: torch.Tensor | None = None,
+                classes=None) -> dict[str, torch.Tensor]:
+        """State entries (all batch-first, :func:`.form.initial`) with the tunes' length
+        classes: those of tunes ``bars`` long, or ``classes`` as given (decoding, which does
+        not know the length, runs a lane per class)."""
         state = form.initial(torch, batch, self.k, vocab, device=device)
-        state["copy_span"] = self.spans(bars, batch, device)
+        state["copy_span"] = (self.spans(bars, batch, device) if classes is None
+                              else torch.as_tensor(classes, dtype=torch.long, device=device))
         return state
 
     def forward(self, ids: torch.Tensor, h: torch.Tensor, logits: torch.Tensor, ext: torch.Tensor,

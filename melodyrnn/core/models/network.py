@@ -61,9 +61,10 @@ class SequenceModel(nn.Module):
 
     # -- state ---------------------------------------------------------------------
     def initial_state(self, batch: int, periods: torch.Tensor | None = None,
-                      device=None, bars: torch.Tensor | None = None) -> State:
+                      device=None, bars: torch.Tensor | None = None, classes=None) -> State:
         """Fresh state for ``batch`` lanes; ``periods`` (batch,) are bar lengths in tokens,
-        ``bars`` (batch,) the tunes' lengths in bars (read by a form head that reads the length)."""
+        ``bars`` (batch,) the tunes' lengths in bars (read by a form head that reads the length),
+        or ``classes`` (batch,) their length classes where decoding infers them."""
         c = self.config
         device = device or self.embed.weight.device
         zeros = torch.zeros(c.layers, batch, c.hidden, device=device)
@@ -79,7 +80,7 @@ class SequenceModel(nn.Module):
             p = periods if periods is not None else torch.zeros(batch, dtype=torch.long)
             state["period"] = self._clamp_period(p.to(device))
         if self.bar_copy is not None:
-            state.update(self.bar_copy.initial(batch, c.vocab_size, device, bars))
+            state.update(self.bar_copy.initial(batch, c.vocab_size, device, bars, classes))
         return state
 
     def _clamp_period(self, periods: torch.Tensor) -> torch.Tensor:

@@ -114,8 +114,9 @@ class NumpyModel:
         return self.span_prior if self.config.form.bars else None
 
     # -- state -----------------------------------------------------------------------
-    def initial_state(self, batch: int, period: int = 0) -> dict[str, np.ndarray]:
-        """Fresh state for ``batch`` lanes with bar length ``period`` tokens (0: none)."""
+    def initial_state(self, batch: int, period: int = 0, classes=None) -> dict[str, np.ndarray]:
+        """Fresh state for ``batch`` lanes with bar length ``period`` tokens (0: none); the
+        form head's length ``classes`` (batch,) where decoding infers them (default 0)."""
         c = self.config
         zeros = np.zeros((c.layers, batch, c.hidden), np.float32)
         state = {"h": zeros}
@@ -127,6 +128,8 @@ class NumpyModel:
             state["period"] = np.full(batch, period if period <= c.max_period else 0, np.int64)
         if c.form.bars:
             state.update(form.initial(np, batch, c.form.bars, c.vocab_size))
+            if classes is not None:
+                state["copy_span"] = np.asarray(classes, np.int64)
         return state
 
     @staticmethod
