@@ -47,7 +47,7 @@ ORDER = [
     "music.encodings.chorale",
     "music.encodings", "music.render", "music.outputs", "music.generated", "music.counterpoint",
     "music.voices",
-    "music.compose", "music.features",
+    "music.compose", "music.features", "music.critic",
     "music.sample_eval", "music.continuations", "music.form_calibration", "music.voice_leading",
     "text", "text.files", "text.encodings", "text.corpus",
     "settings",
