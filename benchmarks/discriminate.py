@@ -204,7 +204,7 @@ def main() -> None:
         key = json.dumps([model_hash, _digest(Path(path).read_bytes()), args.seed + i, args.outputs,
                           PRIMER, BARS, repr(cfg)])
         gens = generated(loaded, tune, cfg, args.seed + i, spq, args.cache, key)
-        stats = (lambda c: [pair_statistics(primer, c, bar_beats, PRIMER, BARS)[k] for k in NAMES])
+        stats = (lambda c: list(pair_statistics(primer, c, bar_beats, PRIMER, BARS).values()))
         real.append(stats(cont))
         fakes["generated"] += [stats(g) for g in gens]
         fake_tune += [t] * len(gens)

@@ -28,7 +28,6 @@ STATISTICS = {
     "cad_last_on_tonic": "last note on the tonic (key inferred from the primer)",
     "cad_last_in_tonic_triad": "last note in the tonic triad",
     "cad_last_len_minus_primer_last": "last note's length minus the primer's last note's (16ths)",
-    "cad_last_len": "last note's length (16ths)",
     "cad_end_silence": "beats of silence after the last note",
     "cad_last_onset_in_bar": "last note's onset in its bar (share of the bar)",
     "cad_last_bar_onsets": "onsets in the last bar",
@@ -58,9 +57,9 @@ STATISTICS = {
     "con_peak_at": "where the highest note lies (share of the continuation)",
     "con_phrase_end_drop": "4-bar phrases: last note below the phrase's mean (semitones)",
     "con_phrase_end_long": "4-bar phrases: last note's length over the phrase's mean",
+    "con_pair_end_long": "2-bar units: last note's length over the unit's mean",
     **{f"rhy_len_{k}": f"share of {k.replace('_', ' ')} notes" for k in LENGTHS},
     "rhy_len_long": "share of notes of a half note or longer",
-    "rhy_len_other": "share of notes of other lengths (triplets, tied)",
     "rhy_len_hist_l1": "note-length histogram's L1 distance to the primer's",
     "rhy_onsets_per_bar": "onsets per bar",
     "rhy_onsets_minus_primer": "onsets per bar minus the primer's",
@@ -101,6 +100,7 @@ STATISTICS = {
     "int_mean_minus_primer": "mean interval size minus the primer's",
     "int_step_minus_primer": "share of steps minus the primer's",
     "int_barline": "mean interval size across bar lines minus within bars",
+    "int_barline_max": "largest interval across a bar line minus the largest within bars",
     "rel_pc_l1": "pitch-class histogram's L1 distance to the primer's (by duration)",
     "rel_in_primer_pcs": "share of notes in the primer's pitch classes",
     "rel_in_primer_scale": "share of notes in the primer key's scale",
@@ -219,7 +219,6 @@ def pair_statistics(primer: tuple, continuation: tuple, bar_beats: float, primer
     s["cad_last_on_tonic"] = float(cp[-1] % 12 == tonic)
     s["cad_last_in_tonic_triad"] = float(cp[-1] % 12 in triad)
     s["cad_last_len_minus_primer_last"] = (cl[-1] - pl[-1]) * 4
-    s["cad_last_len"] = cl[-1] * 4
     s["cad_end_silence"] = bars * bar_beats - ce[-1]
     s["cad_last_onset_in_bar"] = (cs[-1] % bar_beats) / bar_beats
     s["cad_last_bar_onsets"] = float(last_bar.sum())
@@ -262,10 +261,13 @@ def pair_statistics(primer: tuple, continuation: tuple, bar_beats: float, primer
     s["con_phrase_end_drop"] = float(np.mean(drops))
     s["con_phrase_end_long"] = float(np.mean([cl[phrase == k][-1] / cl[phrase == k].mean()
                                               for k in np.unique(phrase)]))
+    pair = np.floor(cs / (2 * bar_beats) + 1e-9)
+    s["con_pair_end_long"] = float(np.mean([cl[pair == k][-1] / cl[pair == k].mean()
+                                            for k in np.unique(pair)]))
 
     # rhythm
     hist, phist = _length_hist(cl), _length_hist(pl)
-    for name, v in zip([*LENGTHS, "long", "other"], hist):
+    for name, v in zip([*LENGTHS, "long"], hist):
         s[f"rhy_len_{name}"] = float(v)
     s["rhy_len_hist_l1"] = float(np.abs(hist - phist).sum())
     per_bar = np.bincount(np.floor(cs / bar_beats + 1e-9).astype(int), minlength=bars)[:bars]
@@ -341,6 +343,8 @@ def pair_statistics(primer: tuple, continuation: tuple, bar_beats: float, primer
     across = np.diff(cbar) > 0
     s["int_barline"] = (float(size[across].mean()) if across.any() else 0.0) \
         - (float(size[~across].mean()) if (~across).any() else 0.0)
+    s["int_barline_max"] = (float(size[across].max()) if across.any() else 0.0) \
+        - (float(size[~across].max()) if (~across).any() else 0.0)
 
     # relation to the primer
     ch = _pc_hist(cp, cl)
