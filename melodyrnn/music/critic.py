@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from melodyrnn.music.keys import infer_key, scale_pitch_classes
+from melodyrnn.music.keys import infer_key
 from melodyrnn.music.structure import GRID_PER_BEAT, has_aaa, tune_bars
 
 __all__ = ["STATISTICS", "pair_statistics", "near", "two_afc", "bootstrap_interval"]
@@ -65,6 +65,8 @@ STATISTICS = {
     "rhy_onsets_minus_primer": "onsets per bar minus the primer's",
     "rhy_onsets_std": "spread of onsets per bar",
     "rhy_h2_onsets_minus_h1": "h2's onsets per bar minus h1's",
+    "rhy_phrase_end_onsets": "onsets in the last bar of each 4-bar phrase minus the mean bar's",
+    "rhy_pair_end_onsets": "onsets in the second bar of each pair minus the first's",
     "rhy_offbeat": "share of onsets off the beat",
     "rhy_offbeat_minus_primer": "share of onsets off the beat minus the primer's",
     "rhy_syncopated": "share of notes starting off the beat and held over the next beat",
@@ -103,7 +105,6 @@ STATISTICS = {
     "int_barline_max": "largest interval across a bar line minus the largest within bars",
     "rel_pc_l1": "pitch-class histogram's L1 distance to the primer's (by duration)",
     "rel_in_primer_pcs": "share of notes in the primer's pitch classes",
-    "rel_in_primer_scale": "share of notes in the primer key's scale",
     "rel_same_key": "the inferred key is the primer's",
     "rel_entropy_minus_primer": "pitch-class entropy minus the primer's (bits)",
     "rel_new_pcs": "pitch classes not in the primer",
@@ -275,6 +276,8 @@ def pair_statistics(primer: tuple, continuation: tuple, bar_beats: float, primer
     s["rhy_onsets_minus_primer"] = n / bars - m / primer_bars
     s["rhy_onsets_std"] = float(per_bar.std())
     s["rhy_h2_onsets_minus_h1"] = float(per_bar[half:].mean() - per_bar[:half].mean())
+    s["rhy_phrase_end_onsets"] = float(per_bar[3::4].mean() - per_bar.mean())
+    s["rhy_pair_end_onsets"] = float(per_bar[1::2].mean() - per_bar[0::2].mean())
     off, poff = _offbeat(cs), _offbeat(ps)
     s["rhy_offbeat"] = float(off.mean())
     s["rhy_offbeat_minus_primer"] = float(off.mean() - poff.mean())
@@ -350,7 +353,6 @@ def pair_statistics(primer: tuple, continuation: tuple, bar_beats: float, primer
     ch = _pc_hist(cp, cl)
     s["rel_pc_l1"] = float(np.abs(ch - pch).sum())
     s["rel_in_primer_pcs"] = float(np.isin(cp % 12, np.unique(pp % 12)).mean())
-    s["rel_in_primer_scale"] = float(np.isin(cp % 12, scale_pitch_classes(*key)).mean())
     s["rel_same_key"] = float(infer_key(cp, cl) == key)
     s["rel_entropy_minus_primer"] = _entropy(ch) - _entropy(pch)
     s["rel_new_pcs"] = float(len(set((cp % 12).tolist()) - set((pp % 12).tolist())))
