@@ -35,7 +35,7 @@ def _state(fn):
 
 
 CASES = {
-    "extra config key": (_set("surprise", 1), "unexpected keyword"),
+    "extra config key": (_set("surprise", 1), "unknown model setting 'surprise'"),
     "missing config key": (_drop("vocab_size"), "missing"),
     "string size": (_set("hidden", "256"), "hidden must be an integer"),
     "huge size": (_set("hidden", 2 * 10 ** 9), "outside"),

@@ -77,6 +77,12 @@ def row_generator(seed: int, row: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, row]))
 
 
+def _classes(lanes: int) -> dict:
+    """``initial_state``'s length classes for a lane per class (none asked for at one lane, so
+    that models without a form head, or wrappers of one, need not take the argument)."""
+    return {"classes": np.arange(lanes)} if lanes > 1 else {}
+
+
 class _NumpyStepper:
     """A :class:`NumpyModel` as the decoder's step: ids (N,) -> log-probs (N, V)."""
 
@@ -84,7 +90,7 @@ class _NumpyStepper:
         self.model = model
 
     def start(self, primer: list[int], period: int, classes: int = 1) -> tuple[dict, np.ndarray]:
-        state = self.model.initial_state(classes, period, np.arange(classes) if classes > 1 else None)
+        state = self.model.initial_state(classes, period, **_classes(classes))
         nats = np.zeros(classes)
         for i, y in zip(primer[:-1], primer[1:]):  # the primer, once (per length class)
             lp, state = self.model.step(np.full(classes, i), state)
@@ -113,7 +119,7 @@ class _TorchStepper:
     def start(self, primer: list[int], period: int, classes: int = 1) -> tuple[dict, np.ndarray]:
         torch = self.torch
         state = self.model.initial_state(classes, torch.full((classes,), period), device=self.device,
-                                         classes=np.arange(classes) if classes > 1 else None)
+                                         **_classes(classes))
         nats = np.zeros(classes)
         if len(primer) > 1:
             ids = torch.tensor([primer[:-1]] * classes, device=self.device)
