@@ -155,6 +155,21 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
     return model_dict, cfg
 
 
+#: train's option names behind each model setting (the others are named as the setting)
+_MODEL_OPTIONS = {"kind": ("model",), "fused": ("unfused",)}
+_FORM_OPTIONS = {"bars": "bar_copy", "cont": "copy_continue", "length": "copy_length"}
+
+
+def named_model(model: dict, named) -> dict:
+    """The part of ``train_configs``' model settings that the options ``named`` (a CLI's
+    given options, a pipeline table's keys) set: what ``--resume`` must find unchanged. The
+    form head's fields count one by one (``--copy-continue`` alone names its ``cont``)."""
+    named = set(named)
+    out = {k: v for k, v in model.items() if k != "form" and named.intersection(_MODEL_OPTIONS.get(k, (k,)))}
+    form = {k: v for k, v in model.get("form", {}).items() if _FORM_OPTIONS[k] in named}
+    return out | ({"form": form} if form else {})
+
+
 def generate_config(*, num_outputs: int = 4, bars: int = 16, steps: int = 0,
                     temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                     greedy: bool = False, beam_size: int = 1, branch_factor: int = 1,

@@ -291,10 +291,11 @@ valid = 0.15
 test = 0.15
 quiet = true
 
-[calibrate]                  # listed first: model stages run in kind order, then the file's
-epochs = 1
-policy_weight = 0.0          # the tiny tunes are too short to continue (8 bars)
-held_out_bias = false
+[generate]                   # listed first: the kinds run in their order (ingest, model stages, generate...)
+unprimed = 1
+num_outputs = 1
+bars = 2
+render = []
 
 [train]
 hidden = 16
@@ -305,7 +306,7 @@ epochs = 1
 batch_size = 8
 seq_len = 32
 
-[train-head]
+[train-head]                 # model stages run in the file's order among themselves
 init_from = "@train"
 bar_copy = 2
 train_only = "bar_copy"
@@ -313,11 +314,10 @@ epochs = 1
 batch_size = 8
 seq_len = 32
 
-[generate]
-unprimed = 1
-num_outputs = 1
-bars = 2
-render = []
+[calibrate]
+epochs = 1
+policy_weight = 0.0          # the tiny tunes are too short to continue (8 bars)
+held_out_bias = false
 """
 
 
@@ -345,6 +345,12 @@ def test_model_stages_chain_network_then_head_then_refit(collection):
     assert summary["stages"]["generate"]["model"] == str(folders["calibrate"].relative_to(out) / "model.pt")
     assert summary["stages"]["generate"]["ok"] == 1
     assert all(s.cached for s in plan(load_pipeline(toml, str(out))))
+    # the head stage cut off before it wrote stage.json: the rerun resumes it from its last.pt
+    # (its table names the head alone; the network is its base's) and the later stages reuse
+    best = (folders["train-head"] / "best.pt").read_bytes()
+    (folders["train-head"] / "stage.json").unlink()
+    run([str(toml), "-o", str(out)])
+    assert (folders["train-head"] / "best.pt").read_bytes() == best
     bad = collection / "bad.toml"
     for text, message in [(CHAIN.replace('"@train"', '"@nothing"'), "no model stage [nothing] before it"),
                           (CHAIN + "[generate-x]\n", "only model stages"),

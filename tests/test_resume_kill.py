@@ -72,3 +72,15 @@ def test_resume_refuses_another_network(tiny_dataset, tmp_path, option, value, n
     # the run's own settings (or none given) resume it
     assert cli("train", tiny_dataset, "-o", run, "--resume", "--max-steps", "4", "-q",
                "--hidden", "16").exit_code == 0
+
+
+def test_resume_compares_only_the_form_head_fields_given(tiny_dataset, tmp_path):
+    """--copy-continue alone on a run with a 2-bar head that reads repeats under way: its own
+    settings, so it resumes; --copy-length names a field the run lacks: refused, naming it."""
+    run = tmp_path / "run"
+    head = ("--lookback", "--bar-copy", "2", "--copy-continue")
+    assert cli("train", tiny_dataset, "-o", run, *SMALL, *head, "--max-steps", "2", "--epochs", "1").exit_code == 0
+    refused = cli("train", tiny_dataset, "-o", run, "--resume", "--max-steps", "4", "-q", "--copy-length")
+    assert refused.exit_code == 1 and "--resume: form = " in refused.stderr
+    for given in (["--copy-continue"], ["--bar-copy", "2"], []):
+        assert cli("train", tiny_dataset, "-o", run, "--resume", "--max-steps", "4", "-q", *given).exit_code == 0

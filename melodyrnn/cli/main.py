@@ -246,7 +246,7 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
           resume, task, labels, max_len, quiet) -> None:
     """Train a next-event model (or with --task classify a sequence classifier) on a dataset
     folder; prints the best valid metrics (classify: valid and test scores) as JSON."""
-    from melodyrnn.settings import train_configs
+    from melodyrnn.settings import named_model, train_configs
     from melodyrnn.core.tasks import train as run_train
 
     model, cfg = train_configs(
@@ -275,8 +275,7 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
     if resume:  # the network options given here must match the run's; defaults are not "given"
         ctx = click.get_current_context()
         given = {n for n in ctx.params if ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT}
-        options = {"fused": ("unfused",), "form": ("bar_copy", "copy_continue", "copy_length")}
-        model = {k: v for k, v in model.items() if given.intersection(options.get(k, (k,)))}
+        model = named_model(model, {"model" if n == "kind" else n for n in given})
     best = run_train(dataset, run_dir, model, cfg, init_from=init_from, resume=resume,
                      progress=not quiet)
     click.echo(json.dumps(best))

@@ -25,10 +25,10 @@ import torch
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.form_bars import collect_bars
 from melodyrnn.core.models import form
+from melodyrnn.core.models.form import NEG
 
 __all__ = ["FormFitConfig", "bar_log_probs", "repeat_log_prob", "measure", "fit_form", "refit_form"]
 
-NEG = -1e9
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,11 @@ class FormFitConfig:
     """``weight`` on the repeat cross-entropy on real contexts, ``policy_weight`` on the one
     on the model's own (a policy table); ``epochs`` over the bars in batches of
     ``batch_size`` bars (and ``repeat_batch`` counterfactual bars) at learning rate ``lr``.
-    The defaults are the shipped default model's recipe (pipelines/default.toml)."""
+    The likelihood alone by default; the shipped default's recipe is
+    :class:`melodyrnn.music.form_calibration.CalibrateConfig`'s."""
 
     weight: float = 0.0
-    policy_weight: float = 5.0
+    policy_weight: float = 0.0
     epochs: int = 6
     lr: float = 1e-3
     batch_size: int = 2048

@@ -21,6 +21,8 @@ def check_same_network(saved: dict, given: dict, path: Path) -> None:
         return list(v) if isinstance(v, (list, tuple)) else v
 
     saved = asdict(ModelConfig.from_dict(saved))  # form head settings written flat before 0.2 too
+    if "form" in given:  # the form head's fields given one by one, the others the run's
+        given = {**given, "form": {**saved["form"], **given["form"]}}
     merged = asdict(ModelConfig.from_dict({**saved, **given}))
     for name in given:
         if plain(merged.get(name)) != plain(saved.get(name)):

@@ -38,7 +38,7 @@ class CalibrateConfig:
     of the valid tunes on which the new-bar bias is then set, and the search (None: no bias).
     """
 
-    fit: FormFitConfig = FormFitConfig()
+    fit: FormFitConfig = FormFitConfig(policy_weight=5.0)
     policy: PolicyConfig = PolicyConfig(limit=600)
     bias: tuple[PolicyConfig, BiasConfig] | None = field(default=(PolicyConfig(outputs=4), BiasConfig()))
 

@@ -8,7 +8,7 @@ read ``${MELODYRNN_DATA}``. ``ran_at = "COMMIT"`` in ``[pipeline]`` marks an exp
 did not ship, whose options were deleted since: it is refused, naming the commit to rerun it at.
 
 Model stages (``train``, ``calibrate``) may come more than once, named ``[train-LABEL]``: they
-run in the file's order, after ingest and before generate. ``init_from = "@NAME"`` fine-tunes
+run in the file's order, after ingest and before generate (the other kinds in the order above). ``init_from = "@NAME"`` fine-tunes
 the model of the earlier stage ``[NAME]``; a calibrate stage refits the model of the model stage
 before it, and generate and evaluate take the last one (``pipelines/default.toml`` rebuilds the
 shipped default so: network, form head, its refit, its bias).
@@ -56,6 +56,12 @@ _TABLE = re.compile(rf"({'|'.join(STAGES)})(-[a-z0-9_]{{1,40}})?")
 def kind_of(name: str) -> str:
     """The stage kind of a table name (``train-head`` -> ``train``)."""
     return name.split("-", 1)[0]
+
+
+def _rank(name: str) -> int:
+    """Run order: by kind, the model stages (train, calibrate) together in the file's order."""
+    kind = kind_of(name)
+    return STAGES.index(MODEL_STAGES[0] if kind in MODEL_STAGES else kind)
 _VAR = re.compile(r"\$\{(\w+)\}")
 
 
@@ -128,7 +134,7 @@ def load_pipeline(path: str | os.PathLike, run_dir: str | None = None,
                          "(the run folder is runs/NAME)")
     if not isinstance(top.get("seed", 0), int) or not isinstance(top.get("run_dir", ""), str):
         raise ValueError(f"{path}: [pipeline] seed must be an integer and run_dir a string")
-    order = sorted((t for t in raw if t != "pipeline"), key=lambda t: STAGES.index(kind_of(t)))
+    order = sorted((t for t in raw if t != "pipeline"), key=_rank)
     stages = {s: _expand(dict(raw[s]), f"[{s}]") for s in order}
     if not stages:
         raise ValueError(f"{path}: no stage tables ({', '.join(f'[{s}]' for s in STAGES)})")

@@ -30,7 +30,7 @@ from melodyrnn.music.ingest.build import run_ingest
 from melodyrnn.core.models import ModelConfig
 from melodyrnn.music.sample_eval import evaluate_samples, markdown_table
 from melodyrnn.settings import (calibrate_config, check_options, generate_config, ingest, ingest_config,
-                                train_configs)
+                                named_model, train_configs)
 from melodyrnn.core.tasks import evaluate, train
 from melodyrnn.pipeline.report import nats
 
@@ -147,6 +147,8 @@ def train_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     settings.setdefault("seed", p.seed)
     model, cfg = train_configs(**settings)
     resume = (folder / "last.pt").is_file()
+    if resume:  # what the table names must match the run's; the rest is the run's (or its base's)
+        model = named_model(model, settings)
     if nproc > 1:  # DistributedDataParallel, one process per device or CPU share
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
                "-m", "melodyrnn", "train", str(_data(folders)), "-o", str(folder), "-q",

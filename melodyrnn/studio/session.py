@@ -2,8 +2,9 @@
 
 Everything lives in memory plus one temporary folder (the outputs' MIDI and audio files)
 that goes away with the session. Models are loaded once and shared by every request;
-generation runs one request at a time (a lock), so a second browser tab waits instead of
-doubling the memory, and each client has at most one generation running or waiting.
+generation runs one request at a time (a lock): requests from other clients wait instead of
+doubling the memory, and each client (its address: every tab of a browser on this machine is
+one) has at most one generation running or waiting -- a second is answered 429 at once.
 
 Memory is bounded by :class:`StudioConfig`: a seed's notes, the notes all kept seeds hold
 together, the outputs kept (an evicted output leaves the history too; its MIDI lives on disk,
@@ -213,9 +214,10 @@ class Studio:
         """
         fields = dict(form.fields)
         if seed is None and form.seed_id is not None:
-            if form.seed_id not in self.seeds:
+            with self._state:  # another request may evict it meanwhile
+                seed = self.seeds.get(form.seed_id)
+            if seed is None:
                 raise ValueError(f"no seed {form.seed_id!r} in this session (open it again)")
-            seed = self.seeds[form.seed_id]
         elif seed is not None:
             fields["seed_id"] = seed.id
         tune = seed.tune if seed else None

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from melodyrnn.core.models import form
-from melodyrnn.core.models.form import MAX_BAR, MAX_STREAK, SPAN_EDGES, SPANS
+from melodyrnn.core.models.form import MAX_BAR, MAX_STREAK, SPANS
 
 __all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
 
@@ -69,8 +69,7 @@ class BarCopy(nn.Module):
         """Length classes (batch,) of tunes ``bars`` (batch,) bars long (None: class 0)."""
         if bars is None or self.span is None:
             return torch.zeros(batch, dtype=torch.long, device=device)
-        bars = bars.to(device)  # as form.span_of, on the tensors' device
-        return torch.bucketize(bars, torch.tensor(SPAN_EDGES, device=device), right=True)
+        return torch.from_numpy(form.span_of(bars.cpu().numpy())).to(device)
 
     def initial(self, batch: int, vocab: int, device, bars: torch.Tensor | None = None,
                 classes=None) -> dict[str, torch.Tensor]:
