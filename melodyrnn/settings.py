@@ -165,7 +165,8 @@ def named_model(model: dict, named) -> dict:
     given options, a pipeline table's keys) set: what ``--resume`` must find unchanged. The
     form head's fields count one by one (``--copy-continue`` alone names its ``cont``)."""
     named = set(named)
-    out = {k: v for k, v in model.items() if k != "form" and named.intersection(_MODEL_OPTIONS.get(k, (k,)))}
+    out = {k: v for k, v in model.items()
+           if k != "form" and named.intersection(_MODEL_OPTIONS.get(k, (k,)))}
     form = {k: v for k, v in model.get("form", {}).items() if _FORM_OPTIONS[k] in named}
     return out | ({"form": form} if form else {})
 

@@ -79,8 +79,10 @@ def test_resume_compares_only_the_form_head_fields_given(tiny_dataset, tmp_path)
     settings, so it resumes; --copy-length names a field the run lacks: refused, naming it."""
     run = tmp_path / "run"
     head = ("--lookback", "--bar-copy", "2", "--copy-continue")
-    assert cli("train", tiny_dataset, "-o", run, *SMALL, *head, "--max-steps", "2", "--epochs", "1").exit_code == 0
+    assert cli("train", tiny_dataset, "-o", run, *SMALL, *head, "--max-steps", "2",
+               "--epochs", "1").exit_code == 0
     refused = cli("train", tiny_dataset, "-o", run, "--resume", "--max-steps", "4", "-q", "--copy-length")
     assert refused.exit_code == 1 and "--resume: form = " in refused.stderr
     for given in (["--copy-continue"], ["--bar-copy", "2"], []):
-        assert cli("train", tiny_dataset, "-o", run, "--resume", "--max-steps", "4", "-q", *given).exit_code == 0
+        assert cli("train", tiny_dataset, "-o", run, "--resume", "--max-steps", "4", "-q",
+                   *given).exit_code == 0

@@ -8,10 +8,11 @@ read ``${MELODYRNN_DATA}``. ``ran_at = "COMMIT"`` in ``[pipeline]`` marks an exp
 did not ship, whose options were deleted since: it is refused, naming the commit to rerun it at.
 
 Model stages (``train``, ``calibrate``) may come more than once, named ``[train-LABEL]``: they
-run in the file's order, after ingest and before generate (the other kinds in the order above). ``init_from = "@NAME"`` fine-tunes
-the model of the earlier stage ``[NAME]``; a calibrate stage refits the model of the model stage
-before it, and generate and evaluate take the last one (``pipelines/default.toml`` rebuilds the
-shipped default so: network, form head, its refit, its bias).
+run in the file's order, after ingest and before generate (the other kinds in the order
+above). ``init_from = "@NAME"`` fine-tunes the model of the earlier stage ``[NAME]``; a
+calibrate stage refits the model of the model stage before it, and generate and evaluate take
+the last one (``pipelines/default.toml`` rebuilds the shipped default so: network, form head,
+its refit, its bias).
 
 Each stage writes into ``RUN/<stage>-<key>/``, where the key hashes the stage's settings as
 written, the keys of the stages it reads and (for ingest and seeds) the content of its input
