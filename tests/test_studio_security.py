@@ -129,7 +129,8 @@ def test_the_work_budget_and_field_checks(client, studio):
     assert "too much work for one call" in _error(r, 400) and "= 262144, over the budget" in _error(r, 400)
     r = client.post("/api/generate", data={"steps": "65536", "num_outputs": "16"})
     assert "too much work" in _error(r, 400)
-    assert "field 'seed' = '-1': must be 0.." in _error(client.post("/api/generate", data={"seed": "-1"}), 400)
+    r = client.post("/api/generate", data={"seed": "-1"})
+    assert "field 'seed' = '-1': must be 0.." in _error(r, 400)
     r = client.post("/api/generate", data={"temperature": "1e-320"})
     assert "field 'temperature' = '1e-320': must be >= 0.0001" in _error(r, 400)
     assert "characters, more than" in _error(client.post("/api/generate", data={"primer": "60 " * 2000}), 400)
@@ -223,6 +224,7 @@ def served(monkeypatch):
 
     monkeypatch.setattr(srv, "MAX_CONNECTIONS", 4)
     monkeypatch.setattr(srv, "IDLE_SECONDS", 1.0)
+    monkeypatch.setattr(srv, "READ_SECONDS", 2.5)
     server, studio = srv.start(StudioConfig(), port=0)
     yield server.port, studio
     server.shutdown()
@@ -305,6 +307,36 @@ def test_idle_connections_are_closed_and_bounded(served):
     time.sleep(0.3)
     health = f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
     assert _json_answer(_raw(port, health.encode()))[1] == {"ok": True}
+
+
+def test_a_request_trickled_under_the_idle_timeout_is_dropped_at_the_read_deadline(served):
+    """One byte every 0.4 s never trips the 1 s idle timeout; the 2.5 s deadline on the whole
+    request (line, headers, body) ends it: headers trickled, then a body trickled."""
+    port, studio = served
+    head = f"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Melodyrnn-Token: {studio.token}\r\n"
+    for prefix, trickle in ((head.encode(), b"X-Slow: " + b"a" * 40),
+                            ((head + "Content-Type: multipart/form-data; boundary=b\r\n"
+                              "Content-Length: 1000\r\n\r\n").encode(), b"--b\r\n" + b"a" * 40)):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(prefix)
+            start, answer = time.monotonic(), b""
+            for byte in trickle:
+                try:
+                    s.sendall(bytes([byte]))
+                except OSError:
+                    break
+                time.sleep(0.4)
+                if time.monotonic() - start > 8:
+                    break
+            s.settimeout(5)
+            try:
+                answer = s.recv(4096)
+            except OSError:
+                pass
+            elapsed = time.monotonic() - start
+        assert elapsed < 8, "the trickled request was still served after 8 s"
+        assert answer == b"" or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 408")), answer[:80]
+    assert not studio.history
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -94,6 +94,8 @@ def create_app(studio: Studio, allowed: Allowed | None = None):
                 _ = req.form, req.files  # parse the whole body now
             except ValueError as e:
                 raise ValueError(f"the request body is not complete multipart/form-data ({e})") from None
+            except OSError as e:  # a body trickled in past the server's deadline, or cut off
+                return fail(408, f"the request body did not arrive in time ({e})")
 
     @app.errorhandler(Exception)
     def unexpected(e):  # a bug, not bad input: still one line, never a traceback page

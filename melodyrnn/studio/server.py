@@ -1,27 +1,59 @@
 """Run the studio: a threaded werkzeug server around :func:`melodyrnn.studio.app.create_app`.
 
 The server bounds what connections cost: at most :data:`MAX_CONNECTIONS` are served at once
-(each has a thread; one more is answered 503 and closed at once), and a connection that
-sends nothing for :data:`IDLE_SECONDS` is closed. Errors the HTTP layer answers itself (a
-header line too long, a malformed request line) are one-line JSON like the app's.
+(each has a thread; one more is answered 503 and closed at once), a connection that sends
+nothing for :data:`IDLE_SECONDS` is closed, and a request whose line, headers and body take
+longer than :data:`READ_SECONDS` to arrive is dropped (a client trickling a byte now and then
+holds its thread no longer). Errors the HTTP layer answers itself (a header line too long, a
+malformed request line) are one-line JSON like the app's.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import socket
 import threading
+import time
 from http import HTTPStatus
 
 from melodyrnn.studio.app import _flask, create_app
 from melodyrnn.studio.guard import TOKEN_HEADER, allowed_for
 from melodyrnn.studio.session import Studio, StudioConfig
 
-__all__ = ["serve", "start", "MAX_CONNECTIONS", "IDLE_SECONDS"]
+__all__ = ["serve", "start", "MAX_CONNECTIONS", "IDLE_SECONDS", "READ_SECONDS"]
 
 MAX_CONNECTIONS = 32  # connections served at once, each on its own thread
 IDLE_SECONDS = 20.0  # a connection silent this long (seconds) is closed
+READ_SECONDS = 60.0  # a request's line, headers and body must arrive within this (seconds)
+
+
+class _Arrival(io.RawIOBase):
+    """A connection's bytes, each request's due within ``seconds`` of its start (:meth:`restart`):
+    every read waits at most what is left (and at most ``idle``), then the read fails with
+    ``TimeoutError``; the socket's own timeout is ``idle`` again after each read."""
+
+    def __init__(self, sock: socket.socket, idle: float, seconds: float) -> None:
+        super().__init__()
+        self.sock, self.idle, self.seconds = sock, idle, seconds
+        self.restart()
+
+    def restart(self) -> None:
+        self.until = time.monotonic() + self.seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.until - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the request did not arrive within {self.seconds:g} s")
+        self.sock.settimeout(min(self.idle, left))
+        try:
+            return self.sock.recv_into(buffer)
+        finally:
+            self.sock.settimeout(self.idle)
 
 
 def _server_classes():
@@ -29,6 +61,15 @@ def _server_classes():
 
     class Handler(WSGIRequestHandler):
         timeout = IDLE_SECONDS  # socket timeout: an idle or stalled connection ends
+        arrival = READ_SECONDS
+
+        def setup(self):
+            super().setup()
+            self.rfile = io.BufferedReader(_Arrival(self.connection, self.timeout, self.arrival))
+
+        def handle_one_request(self):
+            self.rfile.raw.restart()  # the next request's clock starts when we wait for it
+            super().handle_one_request()
 
         def send_error(self, code, message=None, explain=None):
             """http.server's own errors (431, 400...) as one-line JSON, not an HTML page."""
