@@ -318,6 +318,8 @@ seq_len = 32
 epochs = 1
 policy_weight = 0.0          # the tiny tunes are too short to continue (8 bars)
 held_out_bias = false
+
+[report]
 """
 
 
@@ -330,7 +332,7 @@ def test_model_stages_chain_network_then_head_then_refit(collection):
     toml, out = collection / "chain.toml", collection / "run"
     toml.write_text(CHAIN)
     p = load_pipeline(toml, str(out))
-    assert [s.name for s in plan(p)] == ["ingest", "train", "train-head", "calibrate", "generate"]
+    assert [s.name for s in plan(p)] == ["ingest", "train", "train-head", "calibrate", "generate", "report"]
     summary = json.loads(run([str(toml), "-o", str(out)]))
     folders = {s.name: Path(s.folder) for s in plan(p)}
     net = load_checkpoint(folders["train"] / "best.pt")
@@ -344,6 +346,8 @@ def test_model_stages_chain_network_then_head_then_refit(collection):
     assert summary["stages"]["calibrate"]["valid_after"]["bars"] > 0
     assert summary["stages"]["generate"]["model"] == str(folders["calibrate"].relative_to(out) / "model.pt")
     assert summary["stages"]["generate"]["ok"] == 1
+    page = (out / "report.html").read_text()
+    assert page.count("Best valid:") == 2 and "[train-head]" in page  # each train stage's curves
     assert all(s.cached for s in plan(load_pipeline(toml, str(out))))
     # the head stage cut off before it wrote stage.json: the rerun resumes it from its last.pt
     # (its table names the head alone; the network is its base's) and the later stages reuse

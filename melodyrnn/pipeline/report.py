@@ -130,6 +130,15 @@ def _dataset_section(folder: Path | None) -> str:
     return out
 
 
+def _training_sections(folders: dict, unit: str) -> str:
+    """One training section per train stage (a network, then the heads fine-tuned on it)."""
+    stages = [name for name in folders if name == "train" or name.startswith("train-")]
+    if len(stages) <= 1:
+        return _training_section(folders.get("train"), unit)
+    return "\n".join(f"<h3>[{html.escape(name)}]</h3>\n{_training_section(folders[name], unit)}"
+                     for name in stages)
+
+
 def _training_section(folder: Path | None, unit: str) -> str:
     metrics = _read_jsonl(folder / "metrics.jsonl") if folder else []
     if not metrics:
@@ -229,7 +238,7 @@ def write_report(path: Path, pipeline, folders: dict, audio: int = 4) -> Path:
                      f"<code>{html.escape(str(pipeline.run_dir))}</code>, seed {pipeline.seed}.</p>"
                      f"<pre>{html.escape(pipeline.text)}</pre>"),
         ("Dataset", _dataset_section(folders.get("ingest"))),
-        ("Training", _training_section(folders.get("train"), _unit(folders.get("ingest")))),
+        ("Training", _training_sections(folders, _unit(folders.get("ingest")))),
         ("Evaluation", _evaluation_section(folders.get("evaluate"))),
         ("Samples", "<p>Primer in green, continuation in orange.</p>"
                     + _samples_section(folders.get("generate"), audio)),
