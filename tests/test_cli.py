@@ -108,6 +108,9 @@ def test_cli_defaults_agree_with_the_library():
                 assert cli_default(p) == lib[name], (cmd, p.name)
     model, cfg = settings.train_configs()
     assert cfg == TrainConfig(amp=True)  # the train command's defaults are TrainConfig's
+    from melodyrnn.music.form_calibration import CalibrateConfig
+
+    assert settings.calibrate_config() == CalibrateConfig()  # calibrate-form's: the shipped recipe
     train = {p.name: cli_default(p) for p in main.commands["train"].params}
     for f in dataclasses.fields(ClassifyConfig):
         assert getattr(ClassifyConfig(), f.name) == train[f.name], f.name
