@@ -76,10 +76,8 @@ class BarCopy(nn.Module):
         """State entries (all batch-first, :func:`.form.initial`) with the tunes' length
         classes: those of tunes ``bars`` long, or ``classes`` as given (decoding, which does
         not know the length, runs a lane per class)."""
-        state = form.initial(torch, batch, self.k, vocab, device=device)
-        state["copy_span"] = (self.spans(bars, batch, device) if classes is None
-                              else torch.as_tensor(classes, dtype=torch.long, device=device))
-        return state
+        return form.initial(torch, batch, self.k, vocab, self.spans(bars, batch, device) if classes is None
+                            else classes, device=device)
 
     def forward(self, ids: torch.Tensor, h: torch.Tensor, logits: torch.Tensor, ext: torch.Tensor,
                 pos: torch.Tensor, period: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:

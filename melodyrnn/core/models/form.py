@@ -100,15 +100,18 @@ def array_namespace(x):
     return np if isinstance(x, np.ndarray) else sys.modules["torch"]
 
 
-def initial(xp, batch: int, k: int, vocab: int, device=None, dtype=None) -> dict:
+def initial(xp, batch: int, k: int, vocab: int, span=None, device=None) -> dict:
     """The head's state entries for ``batch`` lanes (all lanes first): component weights
     (probabilities, all on "new"), whether the bar so far equals the one d bars back, repeat
     streaks, the previous step's network distribution and copied tokens (its target comes
-    with the next step), whether it applies, and the tune's length class."""
-    w = xp.zeros((batch, 2 * k + 1), dtype=dtype, device=device)
+    with the next step), whether it applies, and the tune's length class (``span``, (batch,);
+    default 0)."""
+    w = xp.zeros((batch, 2 * k + 1), device=device)
     w[:, -1] = 1.0
     long = xp.int64
-    return {"copy_w": w, "copy_span": xp.zeros(batch, dtype=long, device=device),
+    span = xp.zeros(batch, dtype=long, device=device) if span is None else xp.asarray(span, dtype=long,
+                                                                                        device=device)
+    return {"copy_w": w, "copy_span": span,
             "copy_match": xp.zeros((batch, k), dtype=xp.bool, device=device),
             "copy_streak": xp.zeros((batch, k), dtype=long, device=device),
             "copy_pend_p": xp.zeros((batch, vocab), dtype=xp.float32, device=device),

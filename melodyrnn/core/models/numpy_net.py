@@ -102,6 +102,7 @@ class NumpyModel:
             self.table = position_table(c.max_period).reshape(-1, 2 + POSITION_BITS)  # ((P+1) * P, F)
             self.phases = max(c.max_period, 1)
             self.bars = np.asarray(c.lookback_bars)
+        self.span_prior = None
         if c.form.bars:  # the form head's weights in float64, as the decoding of one lane always had them
             self.form_weights = {name[len("bar_copy."):]: v.astype(np.float64) for name, v in weights.items()
                                  if name.startswith("bar_copy.") and name not in ("bar_copy.eps_logit",
@@ -111,7 +112,7 @@ class NumpyModel:
 
     def length_prior(self) -> np.ndarray | None:
         """The form head's log-prior of the tune's length classes (None: not read)."""
-        return self.span_prior if self.config.form.bars else None
+        return self.span_prior
 
     # -- state -----------------------------------------------------------------------
     def initial_state(self, batch: int, period: int = 0, classes=None) -> dict[str, np.ndarray]:
@@ -127,9 +128,7 @@ class NumpyModel:
             state["pos"] = np.zeros(batch, np.int64)
             state["period"] = np.full(batch, period if period <= c.max_period else 0, np.int64)
         if c.form.bars:
-            state.update(form.initial(np, batch, c.form.bars, c.vocab_size))
-            if classes is not None:
-                state["copy_span"] = np.asarray(classes, np.int64)
+            state.update(form.initial(np, batch, c.form.bars, c.vocab_size, classes))
         return state
 
     @staticmethod
