@@ -68,17 +68,19 @@ def calibrate(checkpoint, dataset, out, cfg: CalibrateConfig = CalibrateConfig()
         raise ValueError("calibrate-form needs an lstm, gru or rnn model with a bar-copy head (--bar-copy)")
     ds = load_dataset(dataset)
     own_tunes = cfg.fit.epochs > 0 and cfg.fit.policy_weight > 0
-    allowed, grammar = _constraints(checkpoint, ckpt) if own_tunes or cfg.bias is not None else (None, None)
-    for needed, split, policy in ((own_tunes, "train", cfg.policy), (cfg.bias is not None, "valid",
-                                                                     cfg.bias and cfg.bias[0])):
-        if needed and not long_enough(ds.split(split), policy.primer_bars + policy.bars):
+    continued = [("train", cfg.policy)] if own_tunes else []
+    continued += [("valid", cfg.bias[0])] if cfg.bias else []
+    for split, policy in continued:  # before any fit: tunes too short are a one-line error now
+        if not long_enough(ds.split(split), policy.primer_bars + policy.bars):
             raise ValueError(f"{dataset}: no {split} sequence has {policy.primer_bars + policy.bars} bars "
                              "to continue")
+    allowed, grammar = _constraints(checkpoint, ckpt) if continued else (None, None)
     report, recorded = {"output": str(out)}, {}
     if cfg.fit.epochs > 0:
-        sampler = NumpyModel(model.config, {k: v.numpy() for k, v in model.state_dict().items()})
-        own = (policy_table(sampler, model, ds.split("train"), cfg.policy, allowed, grammar)
-               if own_tunes else None)
+        own = None
+        if own_tunes:  # the model's own continuations, sampled on numpy as generate samples
+            sampler = NumpyModel(model.config, {k: v.numpy() for k, v in model.state_dict().items()})
+            own = policy_table(sampler, model, ds.split("train"), cfg.policy, allowed, grammar)
         report.update(refit_form(model, ds.split("train"), ds.split("valid"), cfg.fit, own))
         recorded["form_fit"] = asdict(cfg.fit) | ({"policy": asdict(cfg.policy)} if own_tunes else {})
     if cfg.bias is not None:
