@@ -155,8 +155,9 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
     return model_dict, cfg
 
 
-#: train's option names behind each model setting (the others are named as the setting)
-_MODEL_OPTIONS = {"kind": ("model",), "fused": ("unfused",)}
+#: train's option names behind each model setting (the others are named as the setting;
+#: ``--model`` is the CLI's parameter ``kind``, a pipeline's ``model``)
+_MODEL_OPTIONS = {"kind": ("model", "kind"), "fused": ("unfused",)}
 _FORM_OPTIONS = {"bars": "bar_copy", "cont": "copy_continue", "length": "copy_length"}
 
 

@@ -275,7 +275,7 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
     if resume:  # the network options given here must match the run's; defaults are not "given"
         ctx = click.get_current_context()
         given = {n for n in ctx.params if ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT}
-        model = named_model(model, {"model" if n == "kind" else n for n in given})
+        model = named_model(model, given)
     best = run_train(dataset, run_dir, model, cfg, init_from=init_from, resume=resume,
                      progress=not quiet)
     click.echo(json.dumps(best))

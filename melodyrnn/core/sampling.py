@@ -51,9 +51,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     top = np.max(logits, axis=-1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
     total = np.exp(logits - top).sum(axis=-1, keepdims=True)
-    with np.errstate(divide="ignore"):
-        log_total = np.log(total)
-    return np.where(total > 0, logits - top - np.where(total > 0, log_total, 0.0), -np.inf)
+    return logits - top - np.log(np.where(total > 0, total, 1.0))  # all -inf rows: -inf - 0
 
 
 def filter_logits(logits: np.ndarray, cfg: SamplingConfig, allowed: np.ndarray | None = None) -> np.ndarray:

@@ -49,7 +49,9 @@ class _Arrival(io.RawIOBase):
         left = self.until - time.monotonic()
         if left <= 0:
             raise TimeoutError(f"the request did not arrive within {self.seconds:g} s")
-        self.sock.settimeout(min(self.idle, left))
+        if left >= self.idle:  # the socket's own idle timeout is the tighter bound
+            return self.sock.recv_into(buffer)
+        self.sock.settimeout(left)
         try:
             return self.sock.recv_into(buffer)
         finally:

@@ -95,10 +95,6 @@ class Seed:
     tune: Tune
     tracks: list = field(default_factory=list)
 
-    @property
-    def notes(self) -> int:
-        return sum(len(t) for t in self.tune.tracks)
-
 
 class Studio:
     """The state behind the page: call :meth:`add_seed` and :meth:`generate`; outputs are
@@ -118,6 +114,7 @@ class Studio:
         self._parse_lock = threading.Lock()  # one seed parsed at a time (a parse's memory)
         self._state = threading.Lock()  # guards the fields below and the dicts above
         self._clients: set[str] = set()
+        self._seed_notes = 0  # the kept seeds' notes together
         self._waiting = 0
         self._watch: Callable[[], None] | None = None
         self._closing = False
@@ -173,7 +170,7 @@ class Studio:
         with self._parse_lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tune = read_midi_bytes(data)
-            notes = sum(len(t) for t in tune.tracks)
+            notes = tune.n_notes
             if notes > self.cfg.max_seed_notes:
                 raise ValueError(f"{name}: {notes} notes, more than the {self.cfg.max_seed_notes} "
                                  "a seed may have")
@@ -183,9 +180,10 @@ class Studio:
         seed = Seed(f"s{next(self._ids)}", os.path.basename(name) or "seed.mid", tune, tracks)
         with self._state:
             self.seeds[seed.id] = seed
-            while len(self.seeds) > 1 and (len(self.seeds) > self.cfg.max_seeds or sum(
-                    s.notes for s in self.seeds.values()) > self.cfg.max_kept_seed_notes):
-                self.seeds.pop(next(iter(self.seeds)))
+            self._seed_notes += notes
+            while len(self.seeds) > 1 and (len(self.seeds) > self.cfg.max_seeds
+                                           or self._seed_notes > self.cfg.max_kept_seed_notes):
+                self._seed_notes -= self.seeds.pop(next(iter(self.seeds))).tune.n_notes
         return seed
 
     def describe_seed(self, seed: Seed) -> dict:
