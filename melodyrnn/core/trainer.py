@@ -365,9 +365,9 @@ class Trainer:
                     done = bool(cfg.max_steps) and self.global_step >= cfg.max_steps
                     if cfg.eval_every and self.global_step % cfg.eval_every == 0:
                         stop = self._evaluate_train_sums(started)
-                    if cfg.checkpoint_every and self.global_step % cfg.checkpoint_every == 0:
-                        self._save_last(self.best)
                     stop = stop or done
+                    if cfg.checkpoint_every and self.global_step % cfg.checkpoint_every == 0 and not stop:
+                        self._save_last(self.best)  # a stopping run saves below, with `done` set
                 bar.close()
                 if self.step_in_epoch >= plan.steps:
                     if not cfg.eval_every:
