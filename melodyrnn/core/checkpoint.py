@@ -102,8 +102,11 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", arrays: bool = 
     path = resolve_checkpoint(path)
     if not path.is_file():
         raise ValueError(f"no checkpoint at {path}")
-    check_zip(path)
-    ckpt = read_pt(path) if arrays else _torch_load(path, map_location)
+    if arrays:
+        ckpt = read_pt(path)  # checks the zip's entries itself
+    else:
+        check_zip(path)
+        ckpt = _torch_load(path, map_location)
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED):
         raise ValueError(f"{path}: not a melodyrnn checkpoint")
     if ckpt["format"] != FORMAT:

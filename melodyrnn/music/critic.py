@@ -328,7 +328,8 @@ def pair_statistics(primer: tuple, continuation: tuple, bar_beats: float, primer
     s["sec_h2_as_primer"] = float(np.mean([x == pbars[i % primer_bars] for i, x in enumerate(b2)]))
     s["sec_h2_as_h1"] = float(np.mean([x == y for x, y in zip(b2, a)]))
     s["sec_h1_sim_primer"] = float(np.mean([_similarity(x, pbars[i % primer_bars]) for i, x in enumerate(a)]))
-    s["sec_h2_sim_primer"] = float(np.mean([_similarity(x, pbars[i % primer_bars]) for i, x in enumerate(b2)]))
+    s["sec_h2_sim_primer"] = float(np.mean([_similarity(x, pbars[i % primer_bars])
+                                            for i, x in enumerate(b2)]))
     s["sec_h2_sim_h1"] = float(np.mean([_similarity(x, y) for x, y in zip(b2, a)]))
     pch = _pc_hist(pp, pl)
     s["sec_h2_pc_l1"] = float(np.abs(_pc_hist(cp[~h1], cl[~h1]) - pch).sum()) if (~h1).any() else 2.0

@@ -43,7 +43,7 @@ from melodyrnn.core.atomic import atomic_write_text
 from melodyrnn.core.inputs import MAX_INPUT_BYTES, read_guarded
 from melodyrnn.core.registry import encoding_class
 from melodyrnn.music.ingest.files import discover
-from melodyrnn.pipeline.stages import MODEL_FILES, RUNNERS, check_stage, seed_inputs
+from melodyrnn.pipeline.stages import RUNNERS, check_stage, kind_of, model_file, seed_inputs
 
 __all__ = ["STAGES", "Pipeline", "PlannedStage", "load_pipeline", "plan", "run_pipeline", "kind_of"]
 
@@ -52,11 +52,6 @@ MODEL_STAGES = ("train", "calibrate")  # the kinds that make a model; they may c
 NEEDS = {"ingest": (), "train": ("ingest",), "calibrate": ("ingest", "model"), "generate": ("model",),
          "evaluate": ("ingest", "model"), "report": ()}
 _TABLE = re.compile(rf"({'|'.join(STAGES)})(-[a-z0-9_]{{1,40}})?")
-
-
-def kind_of(name: str) -> str:
-    """The stage kind of a table name (``train-head`` -> ``train``)."""
-    return name.split("-", 1)[0]
 
 
 def _rank(name: str) -> int:
@@ -256,4 +251,4 @@ def _with_model(steps: list[PlannedStage], current: PlannedStage, folders: dict)
     made = [s for s in steps[:steps.index(current)] if kind_of(s.name) in MODEL_STAGES]
     if not made:
         return dict(folders)
-    return {**folders, "@model": made[-1].folder / MODEL_FILES[kind_of(made[-1].name)]}
+    return {**folders, "@model": model_file(made[-1].name, folders)}

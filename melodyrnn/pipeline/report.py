@@ -130,13 +130,13 @@ def _dataset_section(folder: Path | None) -> str:
     return out
 
 
-def _training_sections(folders: dict, unit: str) -> str:
-    """One training section per train stage (a network, then the heads fine-tuned on it)."""
-    stages = [name for name in folders if name == "train" or name.startswith("train-")]
-    if len(stages) <= 1:
-        return _training_section(folders.get("train"), unit)
-    return "\n".join(f"<h3>[{html.escape(name)}]</h3>\n{_training_section(folders[name], unit)}"
-                     for name in stages)
+def _training_sections(trained: dict, unit: str) -> str:
+    """One training section per train stage (``trained``: name -> folder; a network, then
+    the heads fine-tuned on it)."""
+    if len(trained) <= 1:
+        return _training_section(next(iter(trained.values()), None), unit)
+    return "\n".join(f"<h3>[{html.escape(name)}]</h3>\n{_training_section(folder, unit)}"
+                     for name, folder in trained.items())
 
 
 def _training_section(folder: Path | None, unit: str) -> str:
@@ -230,15 +230,18 @@ def _samples_section(folder: Path | None, audio: int) -> str:
     return "\n".join(out)
 
 
-def write_report(path: Path, pipeline, folders: dict, audio: int = 4) -> Path:
-    """Write the run's page to ``path`` (atomically); returns ``path``. The first ``audio``
+def write_report(path: Path, pipeline, folders: dict, audio: int = 4, trained: dict | None = None) -> Path:
+    """Write the run's page to ``path`` (atomically); returns ``path``. ``trained`` are the
+    train stages' folders by name (default: the one named train). The first ``audio``
     samples with a rendered WAV get an audio player (each embeds about 2 MB)."""
     sections = [
         ("Settings", f"<p>Pipeline file <code>{html.escape(str(pipeline.path))}</code>, run folder "
                      f"<code>{html.escape(str(pipeline.run_dir))}</code>, seed {pipeline.seed}.</p>"
                      f"<pre>{html.escape(pipeline.text)}</pre>"),
         ("Dataset", _dataset_section(folders.get("ingest"))),
-        ("Training", _training_sections(folders, _unit(folders.get("ingest")))),
+        ("Training", _training_sections(trained if trained is not None else
+                                        {k: v for k, v in folders.items() if k == "train"},
+                                        _unit(folders.get("ingest")))),
         ("Evaluation", _evaluation_section(folders.get("evaluate"))),
         ("Samples", "<p>Primer in green, continuation in orange.</p>"
                     + _samples_section(folders.get("generate"), audio)),

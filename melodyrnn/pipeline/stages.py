@@ -34,10 +34,21 @@ from melodyrnn.settings import (calibrate_config, check_options, generate_config
 from melodyrnn.core.tasks import evaluate, train
 from melodyrnn.pipeline.report import nats
 
-__all__ = ["RUNNERS", "MODEL_FILES", "check_stage", "ingest_stage", "train_stage", "calibrate_stage",
+__all__ = ["RUNNERS", "MODEL_FILES", "kind_of", "model_file",
+           "check_stage", "ingest_stage", "train_stage", "calibrate_stage",
            "generate_stage", "evaluate_stage"]
 
 MODEL_FILES = {"train": "best.pt", "calibrate": "model.pt"}  # the model a model stage leaves
+
+
+def kind_of(name: str) -> str:
+    """The stage kind of a table name (``train-head`` -> ``train``)."""
+    return name.split("-", 1)[0]
+
+
+def model_file(name: str, folders: dict) -> Path:
+    """The model file model stage ``name`` leaves in its folder."""
+    return folders[name] / MODEL_FILES[kind_of(name)]
 
 
 # the settings each stage takes beside its command's options: (type, least value or None)
@@ -143,7 +154,7 @@ def train_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     nproc = int(settings.pop("nproc", 1))
     init_from = settings.pop("init_from", None)
     if init_from and init_from.startswith("@"):  # an earlier model stage's model
-        init_from = str(folders[init_from[1:]] / MODEL_FILES[init_from[1:].split("-", 1)[0]])
+        init_from = str(model_file(init_from[1:], folders))
     settings.setdefault("seed", p.seed)
     model, cfg = train_configs(**settings)
     resume = (folder / "last.pt").is_file()
@@ -322,7 +333,8 @@ def _continuations(folder: Path, folders: dict, settings: dict, split: str, seed
 def report_stage(folder: Path, settings: dict, p, folders: dict) -> dict:
     from melodyrnn.pipeline.report import write_report
 
-    path = write_report(folder / "report.html", p, folders, **settings)
+    trained = {name: f for name, f in folders.items() if kind_of(name) == "train"}
+    path = write_report(folder / "report.html", p, folders, trained=trained, **settings)
     atomic_write_bytes(p.run_dir / "report.html", path.read_bytes())
     return {"report": str(p.run_dir / "report.html")}
 
