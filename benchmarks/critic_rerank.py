@@ -156,16 +156,10 @@ def main() -> None:
         cv = disc.cross_validate(make, real_x, allx, all_tune, args.seed)
         results[(f"all {args.k} samples", cname)] = disc.summarise(cv["per_tune"], collection, args.seed)
 
-    cols = ["all", *[c for c in ("Irish", "Essen", "Nottingham") if c in results[next(iter(results))]]]
-    print(f"\n2AFC on {args.split} (discriminate.py's critics, 5-fold CV grouped by tune within the split; "
-          f"0.5: can't tell; 95% bootstrap interval); model {args.model}, T = 1, seed {args.seed}; "
-          f"chooser: boosting trained on {len(train)} train tunes\n")
-    print("| real vs | critic | " + " | ".join(f"{c} ({results[next(iter(results))][c]['tunes']})"
-                                             for c in cols) + " |")
-    print("|---|---|" + "---|" * len(cols))
-    for (cond, cname), s in results.items():
-        cells = [f"{s[c]['2afc']:.3f} [{s[c]['interval'][0]:.2f}, {s[c]['interval'][1]:.2f}]" for c in cols]
-        print(f"| {cond} | {cname} | " + " | ".join(cells) + " |")
+    cols = disc.print_2afc(results, f"2AFC on {args.split} (discriminate.py's critics, 5-fold CV grouped by "
+                                    f"tune within the split; 0.5: can't tell; 95% bootstrap interval); model "
+                                    f"{args.model}, T = 1, seed {args.seed}; chooser: boosting trained on "
+                                    f"{len(train)} train tunes")
     print("\nKept minus first sample, paired over tunes (95% bootstrap interval):")
     for (k, cname), g in gain.items():
         print(f"  k = {k}, {cname}: " + ", ".join(f"{c} {g[c]['2afc']:+.3f} [{g[c]['interval'][0]:+.2f}, "

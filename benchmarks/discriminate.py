@@ -168,6 +168,20 @@ def summarise(per_tune: np.ndarray, collection: np.ndarray, seed: int) -> dict:
     return out
 
 
+def print_2afc(results: dict, header: str) -> list[str]:
+    """Print ``results`` ({(compared with, critic): summarise(...)}) as one markdown table of
+    2AFC with intervals per collection, under ``header``; returns the collections shown."""
+    first = results[next(iter(results))]
+    cols = ["all", *[c for c in ("Irish", "Essen", "Nottingham") if c in first]]
+    print(f"\n{header}\n")
+    print("| real vs | critic | " + " | ".join(f"{c} ({first[c]['tunes']})" for c in cols) + " |")
+    print("|---|---|" + "---|" * len(cols))
+    for (cond, cname), s in results.items():
+        cells = [f"{s[c]['2afc']:.3f} [{s[c]['interval'][0]:.2f}, {s[c]['interval'][1]:.2f}]" for c in cols]
+        print(f"| {cond} | {cname} | " + " | ".join(cells) + " |")
+    return cols
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dataset", type=Path)
@@ -229,16 +243,10 @@ def main() -> None:
         np.vstack([real_x, gen_x]), np.r_[np.ones(len(real_x)), np.zeros(len(gen_x))])
     weights = logistic[-1].coef_[0]
 
-    cols = ["all", *[c for c in ("Irish", "Essen", "Nottingham") if c in results[("generated", "boosting")]]]
-    print(f"\n2AFC: share of tunes whose real bars 9-24 the critic scores as more real than the other "
-          f"(0.5: can't tell; 95% bootstrap interval over tunes); {args.split}, model {args.model}, "
-          f"T = 1, {args.outputs} output(s) a tune, seed {args.seed}\n")
-    print("| real vs | critic | " + " | ".join(f"{c} ({results[('generated', 'boosting')][c]['tunes']})"
-                                             for c in cols) + " |")
-    print("|---|---|" + "---|" * len(cols))
-    for (cond, cname), s in results.items():
-        cells = [f"{s[c]['2afc']:.3f} [{s[c]['interval'][0]:.2f}, {s[c]['interval'][1]:.2f}]" for c in cols]
-        print(f"| {cond} | {cname} | " + " | ".join(cells) + " |")
+    cols = print_2afc(results, f"2AFC: share of tunes whose real bars 9-24 the critic scores as more real "
+                               f"than the other (0.5: can't tell; 95% bootstrap interval over tunes); "
+                               f"{args.split}, model {args.model}, T = 1, {args.outputs} output(s) a tune, "
+                               f"seed {args.seed}")
     imp = importance["boosting"]
     top = np.argsort(-imp)[:12]
     gen_tune = tune_of["generated"]
