@@ -264,7 +264,8 @@ def main() -> None:
             g = gen_x[:, f] if c == "all" else gen_x[collection[gen_tune] == c, f]
             means.setdefault(name, {})[c] = [float(np.nanmean(r)), float(np.nanmean(g))]
             cells.append(f"{np.nanmean(r):.2f} / {np.nanmean(g):.2f}")
-        print(f"| {STATISTICS[name]} (`{name}`) | {imp[f]:.3f} | {weights[f]:+.2f} | " + " | ".join(cells) + " |")
+        print(f"| {STATISTICS[name]} (`{name}`) | {imp[f]:.3f} | {weights[f]:+.2f} | "
+              + " | ".join(cells) + " |")
     print(f"\n{len(NAMES)} statistics, {time.time() - t0:.0f} s", flush=True)
     if args.json:
         out = {"config": {"dataset": str(args.dataset), "split": args.split, "model": args.model,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from melodyrnn.music.keys import infer_key
-from melodyrnn.music.structure import GRID_PER_BEAT, has_aaa, tune_bars
+from melodyrnn.music.structure import GRID_PER_BEAT, has_aaa, in_key_rate, tune_bars
 
 __all__ = ["STATISTICS", "pair_statistics", "near", "two_afc", "bootstrap_interval"]
 
@@ -353,7 +353,7 @@ def pair_statistics(primer: tuple, continuation: tuple, bar_beats: float, primer
     # relation to the primer
     ch = _pc_hist(cp, cl)
     s["rel_pc_l1"] = float(np.abs(ch - pch).sum())
-    s["rel_in_primer_pcs"] = float(np.isin(cp % 12, np.unique(pp % 12)).mean())
+    s["rel_in_primer_pcs"] = in_key_rate(cp, np.unique(pp % 12))
     s["rel_same_key"] = float(infer_key(cp, cl) == key)
     s["rel_entropy_minus_primer"] = _entropy(ch) - _entropy(pch)
     s["rel_new_pcs"] = float(len(set((cp % 12).tolist()) - set((pp % 12).tolist())))
