@@ -127,6 +127,7 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
                   embedding: int = 128, dropout: float = 0.0, tie_weights: bool = False,
                   lookback: bool = False, lookback_bars=(1, 2), bar_index: bool = False,
                   bar_copy: int = 0, copy_continue: bool = False, copy_length: bool = False,
+                  section_plan: bool = False,
                   train_only: str = "",
                   add_on_lr: float = 0.0,
                   attention_length: int = 40,
@@ -144,7 +145,8 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
                       dropout=dropout, tie_weights=tie_weights, lookback=lookback,
                       lookback_bars=tuple(lookback_bars), attention_length=attention_length,
                       fused=not unfused, bar_index=bar_index,
-                      form={"bars": bar_copy, "cont": copy_continue, "length": copy_length})
+                      form={"bars": bar_copy, "cont": copy_continue, "length": copy_length,
+                            "plan": section_plan})
     cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr, weight_decay=weight_decay,
                       optimizer=optimizer, schedule=schedule, warmup_steps=warmup, clip=clip,
                       epochs=epochs, max_steps=max_steps, eval_every=eval_every,
@@ -158,7 +160,7 @@ def train_configs(*, model: str = "lstm", hidden: int = 256, layers: int = 2,
 #: train's option names behind each model setting (the others are named as the setting;
 #: ``--model`` is the CLI's parameter ``kind``, a pipeline's ``model``)
 _MODEL_OPTIONS = {"kind": ("model", "kind"), "fused": ("unfused",)}
-_FORM_OPTIONS = {"bars": "bar_copy", "cont": "copy_continue", "length": "copy_length"}
+_FORM_OPTIONS = {"bars": "bar_copy", "cont": "copy_continue", "length": "copy_length", "plan": "section_plan"}
 
 
 def named_model(model: dict, named) -> dict:

@@ -20,11 +20,12 @@ from melodyrnn.core.ptfile import read_pt
 from melodyrnn.core.sampling import SamplingConfig
 
 CONFIGS = [dict(kind=k, tie_weights=t, lookback=lb, bar_index=bi, bar_copy=bc, embedding=e,
-                copy_continue=cc, copy_length=cl)
-           for k, t, lb, bi, bc, e, cc, cl in itertools.product(("lstm", "gru", "rnn"), (False, True),
-                                                                (False, True), (False, True), (0, 3),
-                                                                (8, 16), (False, True), (False, True))
-           if (lb or not (bi or bc)) and (bc or not (cc or cl))]
+                copy_continue=cc, copy_length=cl, form={"plan": sp})
+           for k, t, lb, bi, bc, e, cc, cl, sp in itertools.product(("lstm", "gru", "rnn"), (False, True),
+                                                                    (False, True), (False, True), (0, 3),
+                                                                    (8, 16), (False, True), (False, True),
+                                                                    (False, True))
+           if (lb or not (bi or bc)) and (bc or not (cc or cl)) and (cl or not sp)]
 
 
 def _config(**kw) -> ModelConfig:
@@ -56,13 +57,15 @@ def test_numpy_steps_give_the_torch_models_log_probabilities(kw):
     model = _random_model(cfg)
     numpy_model = NumpyModel(cfg, {k: v.numpy() for k, v in model.state_dict().items()})
     g = torch.Generator().manual_seed(1)
+    classes = np.array([0, 2, 4]) if cfg.form.length else None  # the plan and the head read them
     for period in (0, 4, 6):
         ids = torch.randint(1, 11, (3, 36), generator=g)
         ids[:, 12:24] = ids[:, 0:12]
         with torch.no_grad():
-            logits, _ = model(ids, model.initial_state(3, torch.full((3,), period)))
+            logits, _ = model(ids, model.initial_state(
+                3, torch.full((3,), period), classes=None if classes is None else torch.from_numpy(classes)))
         want = torch.log_softmax(logits.float(), dim=-1).numpy()
-        state, got = numpy_model.initial_state(3, period), []
+        state, got = numpy_model.initial_state(3, period, classes), []
         for t in range(ids.shape[1]):
             lp, state = numpy_model.step(ids[:, t].numpy(), state)
             got.append(lp)

@@ -192,6 +192,9 @@ def info(dataset, as_json) -> None:
 @click.option("--copy-length", is_flag=True,
               help="--bar-copy: the head also reads the tune's length class with the bar's index "
                    "(inferred from the primer when generating); with --init-from it is added.")
+@click.option("--section-plan", is_flag=True,
+              help="--copy-length: the network also reads the bar's place in a tune of its length "
+                   "class (where sections begin and end); with --init-from it is added.")
 @click.option("--train-only", default="", help="Train only the parameters named PREFIX* (e.g. "
               "bar_copy: the form head on a frozen network).")
 @click.option("--add-on-lr", type=FiniteFloatRange(0), default=0.0, show_default=True,
@@ -239,7 +242,7 @@ def info(dataset, as_json) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_fail_cleanly
 def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weights, lookback,
-          lookback_bars, bar_index, bar_copy, copy_continue, copy_length, train_only, add_on_lr,
+          lookback_bars, bar_index, bar_copy, copy_continue, copy_length, section_plan, train_only, add_on_lr,
           attention_length,
           unfused, batch_size, seq_len, lr, weight_decay, optimizer, schedule, warmup, clip, epochs,
           max_steps, eval_every, patience, transpose, checkpoint_every, seed, device, no_amp, init_from,
@@ -253,6 +256,7 @@ def train(dataset, run_dir, kind, hidden, layers, embedding, dropout, tie_weight
         model=kind, hidden=hidden, layers=layers, embedding=embedding, dropout=dropout,
         tie_weights=tie_weights, lookback=lookback, lookback_bars=lookback_bars,
         bar_index=bar_index, bar_copy=bar_copy, copy_continue=copy_continue, copy_length=copy_length,
+        section_plan=section_plan,
         train_only=train_only,
         add_on_lr=add_on_lr, attention_length=attention_length, unfused=unfused,
         batch_size=batch_size,

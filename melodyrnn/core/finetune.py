@@ -22,14 +22,14 @@ PREFIXES = (FORM_WEIGHTS,)  # the add-ons' parameters' names begin so: the form 
 def extended(base: dict, model_config: dict) -> SequenceModel:
     """The checkpoint's model with the parts of a form head ``model_config`` switches on
     added to the checkpoint's own (a head, or its reading of repeats under way or of the
-    tune's length): they start new, the rest is checked by
+    tune's length, or the section plan): they start new, the rest is checked by
     :func:`melodyrnn.core.checkpoint.model_from_checkpoint`."""
     asked = form_fields(model_config)
     if not any(asked.values()):
         return model_from_checkpoint(base)
     old = model_config_of(base).form
-    form = FormConfig(bars=asked.get("bars") or old.bars, cont=bool(asked.get("cont")) or old.cont,
-                      length=bool(asked.get("length")) or old.length)
+    form = FormConfig(bars=asked.get("bars") or old.bars,
+                      **{part: bool(asked.get(part)) or getattr(old, part) for part in ("cont", "length", "plan")})
     return model_from_checkpoint(base, form)
 
 

@@ -100,12 +100,13 @@ def _counterfactual(model, state, last: int, bars: list[tuple], b: int, k: int, 
 
 def _one_pass(model, ids: list[int], bars: list[tuple], window: range, k: int, width: int
               ) -> tuple[torch.Tensor, np.ndarray, list[tuple]]:
-    """The network over ``ids`` once: its outputs (T, H) and each target's probability (T,),
-    with the counterfactual rows of the bars of ``window`` (empty: none) taken from the
-    state at each of their starts on the way."""
+    """The network over ``ids`` once, in the tune's own length class: its outputs (T, H) and
+    each target's probability (T,), with the counterfactual rows of the bars of ``window``
+    (empty: none) taken from the state at each of their starts on the way."""
     per = len(bars[0])
     cuts = [0, *(b * per for b in window), len(ids) - 1]  # state at input b * per: bars before b
-    state, hs, probs, rows = model.initial_state(1, torch.tensor([per])), [], [], []
+    length = torch.from_numpy(sequence_bars([len(ids)], [per]))
+    state, hs, probs, rows = model.initial_state(1, torch.tensor([per]), bars=length), [], [], []
     for a, z in zip(cuts[:-1], cuts[1:]):
         if a:
             rows.append((a // per, *_counterfactual(model, state, ids[a], bars, a // per, k, width)))

@@ -24,11 +24,16 @@ __all__ = ["BarCopy", "MAX_BAR", "MAX_STREAK"]
 
 class BarCopy(nn.Module):
     """The form head (see :mod:`.form`): ``bars`` (K) distances, ``cont`` the network's word
-    on repeats under way, ``span`` the tune's length class. Components, in this order: exact
-    copies of 1..K bars back, varied copies of 1..K bars back, new."""
+    on repeats under way, ``span`` the tune's length class, ``plan`` (an embedding size) the
+    section plan's input to the network (:func:`.form.plan_input`). Components, in this
+    order: exact copies of 1..K bars back, varied copies of 1..K bars back, new."""
 
-    def __init__(self, hidden: int, bars: int, cont: bool = False, span: bool = False) -> None:
+    def __init__(self, hidden: int, bars: int, cont: bool = False, span: bool = False, plan: int = 0) -> None:
         super().__init__()
+        # [length class, bar] -> a vector added to the input token's embedding (zero: the network as it was)
+        self.plan = nn.Embedding(SPANS * (MAX_BAR + 1), plan) if plan else None
+        if plan:
+            nn.init.zeros_(self.plan.weight)
         self.k, n = bars, 2 * bars + 1
         self.proj = nn.Linear(hidden, n)
         self.cont = nn.Linear(hidden, 2 * bars, bias=False) if cont else None  # repeats under way
@@ -52,6 +57,14 @@ class BarCopy(nn.Module):
         """The head's weights by their checkpoint names (less ``bar_copy.``), as
         :func:`.form.head_logits` reads them."""
         return {name: p for name, p in self.named_parameters() if name != "eps_logit"}
+
+    def plan_input(self, state: dict, steps: int) -> torch.Tensor | None:
+        """The section plan's input (B, T, E) for the next ``steps`` tokens of lanes in
+        ``state`` (the network's and the head's entries), or None without a plan."""
+        if self.plan is None:
+            return None
+        pos = state["pos"][:, None] + torch.arange(steps, device=state["pos"].device)  # (B, T)
+        return form.plan_input(self.plan.weight, state["copy_span"][:, None], pos, state["period"][:, None])
 
     def eps(self) -> torch.Tensor:
         """A varied copy's chance of leaving its copy for the network, per token."""

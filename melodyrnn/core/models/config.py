@@ -41,20 +41,29 @@ class FormConfig:
         Training reads each tune's own length; decoding infers it from the primer and the
         bars asked for; scoring charges the length class's code length under the training
         prior, so bits/note stay an honest code length.
+    plan : bool
+        The section plan: with ``length``, the network also reads the bar's place in a tune
+        of its length class (a learned vector added to its input token's embedding,
+        :func:`~melodyrnn.core.models.form.plan_input`), so that the notes, not only the
+        head's repeats, know where sections begin and end: a B part where B comes, a cadence
+        where a section closes. Decoding samples the plan with the length class.
     """
 
     bars: int = 0
     cont: bool = False
     length: bool = False
+    plan: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.bars, int) or isinstance(self.bars, bool) or not 0 <= self.bars <= 32:
             raise ValueError("form.bars must be 0 (no form head) to 32 bars")
-        for name in ("cont", "length"):
+        for name in ("cont", "length", "plan"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"form.{name} must be true or false")
             if getattr(self, name) and not self.bars:
                 raise ValueError(f"form.{name} needs form.bars (it is part of the form head)")
+        if self.plan and not self.length:
+            raise ValueError("form.plan needs form.length (the plan is the bar's place in a tune of its length)")
 
     def new_weights(self, old: FormConfig) -> tuple[str, ...]:
         """Names (prefixes) of the weights this head has and one configured as ``old`` lacks:
@@ -63,7 +72,8 @@ class FormConfig:
             return ()
         if not old.bars:
             return (FORM_WEIGHTS,)
-        return tuple(FORM_WEIGHTS + prefix for part, prefix in (("cont", "cont."), ("length", "span"))
+        parts = (("cont", "cont."), ("length", "span"), ("plan", "plan."))
+        return tuple(FORM_WEIGHTS + prefix for part, prefix in parts
                      if getattr(self, part) and not getattr(old, part))
 # upper bounds that keep a (possibly hostile) config from allocating gigabytes
 LIMITS = {"vocab_size": 1 << 20, "embedding": 8192, "hidden": 8192, "layers": 32,

@@ -37,7 +37,8 @@ import sys
 import numpy as np
 
 __all__ = ["MAX_BAR", "MAX_STREAK", "NEG", "SPAN_EDGES", "SPANS", "span_of", "spans_reaching",
-           "length_log_prior", "length_posterior", "length_nats", "length_classes", "initial", "head_logits",
+           "length_log_prior", "length_posterior", "length_nats", "length_classes", "initial", "plan_input",
+           "head_logits",
            "bar_start_streaks",
            "observe", "mixture", "step", "copy_likelihood"]
 
@@ -117,6 +118,22 @@ def initial(xp, batch: int, k: int, vocab: int, span=None, device=None) -> dict:
             "copy_pend_p": xp.zeros((batch, vocab), dtype=xp.float32, device=device),
             "copy_pend_tok": xp.zeros((batch, k), dtype=long, device=device),
             "copy_pend_on": xp.zeros(batch, dtype=xp.bool, device=device)}
+
+
+def plan_input(table, span, pos, period):
+    """The section plan's input to the network (..., E): the row of ``table``
+    (SPANS * (MAX_BAR + 1), E) for the bar's place in a tune of length class ``span``, for the
+    tokens at sequence indices ``pos`` (the indices :func:`step` reads, any shape that ``span``
+    and ``period`` broadcast to) in bars ``period`` tokens long; zeros where there is no bar grid.
+
+    The plan is the tune's length class with the bar's index, so that the network knows
+    where its sections begin and end: bar 17 of a 32-bar reel starts the B part, bar 24 of a
+    24-bar tune closes it on the tonic. Decoding draws the class from the primer
+    (:func:`length_posterior`), so the plan of a continuation is sampled given its primer."""
+    xp = array_namespace(table)
+    on = period > 0
+    place = xp.clip(pos // _at_least(period, 1), max=MAX_BAR)
+    return table[span * (MAX_BAR + 1) + place] * on[..., None]
 
 
 def _at_least(x, floor: float):

@@ -53,7 +53,8 @@ class SequenceModel(nn.Module):
         else:
             self.out = nn.Linear(c.hidden, c.vocab_size)
         self.classifier = nn.Linear(c.hidden, c.num_classes) if c.num_classes else None
-        self.bar_copy = BarCopy(c.hidden, c.form.bars, c.form.cont, c.form.length) if c.form.bars else None
+        self.bar_copy = (BarCopy(c.hidden, c.form.bars, c.form.cont, c.form.length, c.embedding * c.form.plan)
+                         if c.form.bars else None)
         if c.lookback:  # constant tables, not saved in checkpoints
             self.register_buffer("_position_table", torch.from_numpy(position_table(c.max_period)),
                                  persistent=False)
@@ -151,7 +152,11 @@ class SequenceModel(nn.Module):
         if self.config.lookback:
             back, extra = self.lookback_inputs(ids, state)
             both = torch.cat([ids[..., None], back], dim=-1)  # (B, T, 1 + K)
-            x = [self.embed(both).flatten(2), extra]  # (B, T, (1 + K) * E), (B, T, K + 2 + BITS)
+            emb = self.embed(both)  # (B, T, 1 + K, E)
+            plan = None if self.bar_copy is None else self.bar_copy.plan_input(state, ids.shape[1])
+            if plan is not None:  # the section plan joins the input token's own embedding
+                emb = torch.cat([emb[:, :, :1] + plan[:, :, None].to(emb.dtype), emb[:, :, 1:]], dim=2)
+            x = [emb.flatten(2), extra]  # (B, T, (1 + K) * E), (B, T, K + 2 + BITS)
             new["hist"] = torch.cat([state["hist"], ids], dim=1)[:, -state["hist"].shape[1]:]
             new["pos"] = state["pos"] + valid.sum(dim=1)
             new["period"] = state["period"]

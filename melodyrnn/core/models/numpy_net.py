@@ -60,6 +60,8 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         if c.form.length:
             shapes.update({"bar_copy.span.weight": (SPANS * (MAX_BAR + 1), n),
                            "bar_copy.span_prior": (SPANS,)})
+        if c.form.plan:
+            shapes["bar_copy.plan.weight"] = (SPANS * (MAX_BAR + 1), c.embedding)
     return shapes
 
 
@@ -106,10 +108,11 @@ class NumpyModel:
         if c.form.bars:  # the form head's weights in float64, as the decoding of one lane always had them
             self.form_weights = {name[len("bar_copy."):]: v.astype(np.float64) for name, v in weights.items()
                                  if name.startswith("bar_copy.") and name not in ("bar_copy.eps_logit",
-                                                                                   "bar_copy.span_prior")}
+                                                                                   "bar_copy.span_prior",
+                                                                                   "bar_copy.plan.weight")}
             self.eps_varied = float(_sigmoid(w["bar_copy.eps_logit"]))  # a varied copy's eps
             self.span_prior = w["bar_copy.span_prior"].astype(np.float64) if c.form.length else None
-
+            self.plan = w["bar_copy.plan.weight"] if c.form.plan else None  # float32, as the input
     def length_prior(self) -> np.ndarray | None:
         """The form head's log-prior of the tune's length classes (None: not read)."""
         return self.span_prior
@@ -142,6 +145,8 @@ class NumpyModel:
         ids = np.asarray(ids, np.int64)
         new = dict(state)
         x = self.embed[ids]  # (N, E)
+        if self.config.form.plan:  # the section plan joins the input token's embedding
+            x = x + form.plan_input(self.plan, state["copy_span"], state["pos"], state["period"])
         if self.config.lookback:
             ext = np.concatenate([state["hist"], ids[:, None]], axis=1)  # (N, reach + 1): history, then ids
             x = self._with_lookback(ids, ext, state, x, new)
