@@ -28,8 +28,9 @@ def extended(base: dict, model_config: dict) -> SequenceModel:
     if not any(asked.values()):
         return model_from_checkpoint(base)
     old = model_config_of(base).form
+    parts = ("cont", "length", "plan")
     form = FormConfig(bars=asked.get("bars") or old.bars,
-                      **{part: bool(asked.get(part)) or getattr(old, part) for part in ("cont", "length", "plan")})
+                      **{part: bool(asked.get(part)) or getattr(old, part) for part in parts})
     return model_from_checkpoint(base, form)
 
 

@@ -63,7 +63,8 @@ class FormConfig:
             if getattr(self, name) and not self.bars:
                 raise ValueError(f"form.{name} needs form.bars (it is part of the form head)")
         if self.plan and not self.length:
-            raise ValueError("form.plan needs form.length (the plan is the bar's place in a tune of its length)")
+            raise ValueError("form.plan needs form.length (the plan is the bar's place in a tune "
+                             "of its length)")
 
     def new_weights(self, old: FormConfig) -> tuple[str, ...]:
         """Names (prefixes) of the weights this head has and one configured as ``old`` lacks:
