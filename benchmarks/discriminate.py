@@ -4,7 +4,8 @@ Every held-out tune of 24 bars or more in ``--split`` gives pairs: its first 8 b
 primer) with its real bars 9-24, and with ``--outputs`` continuations of 16 bars that the
 model writes from the same primer exactly as ``melodyrnn generate`` and
 ``evaluate-continuations`` do with their defaults (:class:`ContinuationConfig`'s
-generate config, temperature 1, seed ``--seed`` + the tune's index in the split). Each pair
+generate config: temperature 1, top-p 1 unless ``--temperature`` / ``--top-p`` say
+otherwise; seed ``--seed`` + the tune's index in the split). Each pair
 is described by :func:`melodyrnn.music.critic.pair_statistics` (cadence, register, contour,
 rhythm, repeats exact and near, sections, intervals, relation to the primer).
 
@@ -46,13 +47,16 @@ except ImportError:  # pragma: no cover
     sys.exit("benchmarks/discriminate.py needs scikit-learn: pip install 'melodyrnn[bench]'")
 
 from melodyrnn.core.checkpoint import resolve_checkpoint
+from melodyrnn.core.continuation import DecodeConfig
 from melodyrnn.core.dataset import load_dataset
 from melodyrnn.core.loading import load_for_sampling
+from melodyrnn.core.sampling import SamplingConfig
 from melodyrnn.music.compose import generate
 from melodyrnn.music.continuations import ContinuationConfig
 from melodyrnn.music.critic import STATISTICS, bootstrap_interval, pair_statistics, two_afc
 from melodyrnn.music.midi_io import read_midi
 from melodyrnn.music.seeds import seed_window
+from melodyrnn.music.structure import tune_bars
 
 GROUPS = {"oneills1850": "Irish", "ryans-mammoth": "Irish", "essen": "Essen", "nottingham": "Nottingham"}
 PRIMER, BARS = 8, 16
@@ -98,6 +102,15 @@ def generated(loaded, tune, cfg: ContinuationConfig, seed: int, spq: int, cache:
         if file:
             file.write_text(json.dumps(rows))
     return [(np.asarray(p), np.asarray(s) / spq, np.asarray(e) / spq) for p, s, e in rows]
+
+
+def shared_bars(gens: list[tuple], bar_beats: float) -> list[float]:
+    """For each pair of one tune's continuations: the share of its BARS bar places where the
+    two play the same bar (diversity: 1.0 would be two identical outputs)."""
+    bars = [(list(tune_bars(p, s, e, bar_beats)) + [()] * BARS)[:BARS] if len(p) else [()] * BARS
+            for p, s, e in gens]
+    return [float(np.mean([x == y for x, y in zip(bars[i], bars[j])]))
+            for i in range(len(bars)) for j in range(i + 1, len(bars))]
 
 
 def primer_twice(primer, bar_beats: float) -> tuple:
@@ -191,6 +204,8 @@ def main() -> None:
     ap.add_argument("--outputs", type=int, default=1, help="generated continuations per tune")
     ap.add_argument("--max-tunes", type=int, default=0, help="at most this many tunes (0: all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--temperature", type=float, default=SamplingConfig.temperature)
+    ap.add_argument("--top-p", type=float, default=SamplingConfig.top_p)
     ap.add_argument("--cache", type=Path, default=None, help="folder for generated continuations")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -199,7 +214,8 @@ def main() -> None:
     spq = loaded[1].config.steps_per_quarter
     model_hash = _digest(resolve_checkpoint(args.model).read_bytes()) \
         if not Path(args.model).exists() else _digest(Path(args.model).read_bytes())
-    cfg = ContinuationConfig(PRIMER, BARS, args.outputs, seed=args.seed)
+    sampling = SamplingConfig(temperature=args.temperature, top_p=args.top_p)  # default: generate's
+    cfg = ContinuationConfig(PRIMER, BARS, args.outputs, DecodeConfig(sampling), seed=args.seed)
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
     files = load_dataset(args.dataset).split_files(args.split)
@@ -213,7 +229,7 @@ def main() -> None:
     print(f"{len(tunes)} tunes of {PRIMER + BARS}+ bars in {args.split} ({len(files)} files)", flush=True)
     rng = np.random.default_rng(args.seed)
     real, fakes = [], {"generated": [], "primer twice": [], "shuffled bars": []}
-    fake_tune, collection = [], []
+    fake_tune, collection, shared = [], [], []
     for t, (i, path, tune, primer, cont, bar_beats) in enumerate(tunes):
         key = json.dumps([model_hash, _digest(Path(path).read_bytes()), args.seed + i, args.outputs,
                           PRIMER, BARS, repr(cfg)])
@@ -221,6 +237,7 @@ def main() -> None:
         stats = (lambda c: list(pair_statistics(primer, c, bar_beats, PRIMER, BARS).values()))
         real.append(stats(cont))
         fakes["generated"] += [stats(g) for g in gens]
+        shared.append(shared_bars(gens, bar_beats))
         fake_tune += [t] * len(gens)
         fakes["primer twice"].append(stats(primer_twice(primer, bar_beats)))
         fakes["shuffled bars"].append(stats(shuffled(cont, bar_beats, rng)))
@@ -245,7 +262,8 @@ def main() -> None:
 
     cols = print_2afc(results, f"2AFC: share of tunes whose real bars 9-24 the critic scores as more real "
                                f"than the other (0.5: can't tell; 95% bootstrap interval over tunes); "
-                               f"{args.split}, model {args.model}, T = 1, {args.outputs} output(s) a tune, "
+                               f"{args.split}, model {args.model}, T = {args.temperature:g}, "
+                               f"top-p {args.top_p:g}, {args.outputs} output(s) a tune, "
                                f"seed {args.seed}")
     imp = importance["boosting"]
     top = np.argsort(-imp)[:12]
@@ -266,6 +284,14 @@ def main() -> None:
             cells.append(f"{np.nanmean(r):.2f} / {np.nanmean(g):.2f}")
         print(f"| {STATISTICS[name]} (`{name}`) | {imp[f]:.3f} | {weights[f]:+.2f} | "
               + " | ".join(cells) + " |")
+    pairs = [x for tune in shared for x in tune]
+    diversity = {"mean_shared_bars": float(np.mean(pairs)) if pairs else None,
+                 "tunes_with_a_pair_sharing_over_half": float(np.mean([max(t) > 0.5 for t in shared if t]))
+                 if pairs else None}
+    if pairs:
+        print(f"\nDiversity: two outputs of one tune share {diversity['mean_shared_bars']:.3f} of their "
+              f"{BARS} bar places on average; tunes where some pair shares more than half: "
+              f"{diversity['tunes_with_a_pair_sharing_over_half']:.3f}")
     print(f"\n{len(NAMES)} statistics, {time.time() - t0:.0f} s", flush=True)
     if args.json:
         out = {"config": {"dataset": str(args.dataset), "split": args.split, "model": args.model,
@@ -274,7 +300,7 @@ def main() -> None:
                "results": {f"{cond} / {cname}": s for (cond, cname), s in results.items()},
                "importance": {NAMES[f]: float(imp[f]) for f in np.argsort(-imp)},
                "logistic_weights": {n: float(w) for n, w in zip(NAMES, weights)},
-               "means_real_generated": means,
+               "means_real_generated": means, "diversity": diversity,
                "real_means": dict(zip(NAMES, np.nanmean(real_x, 0).tolist())),
                "generated_means": dict(zip(NAMES, np.nanmean(gen_x, 0).tolist()))}
         args.json.write_text(json.dumps(out, indent=1))

@@ -91,7 +91,8 @@ def test_the_bar_table_runs_each_tune_in_its_own_class():
     """collect_bars' network outputs are those of the tune read in its own length class."""
     m = plan_model()
     split = tunes(n=3, bars=20)
-    table = collect_bars(m, split, counterfactual=(0, 0))
+    table = collect_bars(m, split, counterfactual=(8, 12))  # counterfactual rows from the carried state
+    assert len(table.c_row) == 3 * 4
     ids = split.sequence(0).astype(np.int64)
     per = int(split.bar_steps[0])
     bars = torch.from_numpy(sequence_bars([len(ids)], [per]))

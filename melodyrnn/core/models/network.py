@@ -156,6 +156,7 @@ class SequenceModel(nn.Module):
             plan = None if self.bar_copy is None else self.bar_copy.plan_input(state, ids.shape[1])
             if plan is not None:  # the section plan joins the input token's own embedding
                 emb = torch.cat([emb[:, :, :1] + plan[:, :, None].to(emb.dtype), emb[:, :, 1:]], dim=2)
+                new["copy_span"] = state["copy_span"]  # what the plan reads goes on with the state
             x = [emb.flatten(2), extra]  # (B, T, (1 + K) * E), (B, T, K + 2 + BITS)
             new["hist"] = torch.cat([state["hist"], ids], dim=1)[:, -state["hist"].shape[1]:]
             new["pos"] = state["pos"] + valid.sum(dim=1)
