@@ -156,7 +156,7 @@ def test_repeats_under_way_added_to_a_form_head_checkpoint(tiny_dataset, tiny_ru
     train(tiny_dataset, tmp_path / "b", {"copy_continue": True}, fast,
           init_from=str(tmp_path / "a" / "best.pt"), progress=False)
     tuned = load_checkpoint(tmp_path / "b" / "best.pt")
-    assert tuned["model_config"]["form"] == {"bars": 4, "cont": True, "length": False}
+    assert tuned["model_config"]["form"] == {"bars": 4, "cont": True, "length": False, "plan": False}
     assert set(tuned["model_state"]) - set(base["model_state"]) == {"bar_copy.cont.weight"}
     for key, value in base["model_state"].items():
         if not key.startswith("bar_copy."):

@@ -198,6 +198,7 @@ def test_the_name_default_stands_for_the_shipped_model(monkeypatch, tmp_path, ti
 
 def test_the_shipped_default_model_is_a_lossless_melody_model():
     from melodyrnn.core.checkpoint import load_checkpoint
+    from melodyrnn.core.models.config import form_fields
 
     ckpt = load_checkpoint("default")
     enc = ckpt["encoding"]
@@ -205,7 +206,8 @@ def test_the_shipped_default_model_is_a_lossless_melody_model():
     assert enc["config"]["min_pitch"] == 0 and enc["config"]["max_pitch"] == 127
     assert enc["config"]["transpose_to_key"] is None
     assert enc["config"]["steps_per_quarter"] >= 4
-    assert ckpt["model_config"]["lookback"] and ckpt["model_config"]["bar_copy"] == 16
+    form = form_fields(ckpt["model_config"])
+    assert ckpt["model_config"]["lookback"] and form["bars"] == 16 and form["length"] and form["plan"]
 
 
 def test_generate_seed_file_with_the_default_model(tmp_path):
