@@ -53,10 +53,9 @@ from melodyrnn.core.loading import load_for_sampling
 from melodyrnn.core.sampling import SamplingConfig
 from melodyrnn.music.compose import generate
 from melodyrnn.music.continuations import ContinuationConfig
-from melodyrnn.music.critic import STATISTICS, bootstrap_interval, pair_statistics, two_afc
+from melodyrnn.music.critic import STATISTICS, bootstrap_interval, padded_bars, pair_statistics, two_afc
 from melodyrnn.music.midi_io import read_midi
 from melodyrnn.music.seeds import seed_window
-from melodyrnn.music.structure import tune_bars
 
 GROUPS = {"oneills1850": "Irish", "ryans-mammoth": "Irish", "essen": "Essen", "nottingham": "Nottingham"}
 PRIMER, BARS = 8, 16
@@ -107,8 +106,7 @@ def generated(loaded, tune, cfg: ContinuationConfig, seed: int, spq: int, cache:
 def shared_bars(gens: list[tuple], bar_beats: float) -> list[float]:
     """For each pair of one tune's continuations: the share of its BARS bar places where the
     two play the same bar (diversity: 1.0 would be two identical outputs)."""
-    bars = [(list(tune_bars(p, s, e, bar_beats)) + [()] * BARS)[:BARS] if len(p) else [()] * BARS
-            for p, s, e in gens]
+    bars = [padded_bars(p, s, e, bar_beats, BARS) for p, s, e in gens]
     return [float(np.mean([x == y for x, y in zip(bars[i], bars[j])]))
             for i in range(len(bars)) for j in range(i + 1, len(bars))]
 
@@ -285,10 +283,11 @@ def main() -> None:
         print(f"| {STATISTICS[name]} (`{name}`) | {imp[f]:.3f} | {weights[f]:+.2f} | "
               + " | ".join(cells) + " |")
     pairs = [x for tune in shared for x in tune]
-    diversity = {"mean_shared_bars": float(np.mean(pairs)) if pairs else None,
-                 "tunes_with_a_pair_sharing_over_half": float(np.mean([max(t) > 0.5 for t in shared if t]))
-                 if pairs else None}
-    if pairs:
+    diversity = {"mean_shared_bars": None, "tunes_with_a_pair_sharing_over_half": None}
+    if pairs:  # two outputs a tune or more
+        over_half = float(np.mean([max(t) > 0.5 for t in shared if t]))
+        diversity = {"mean_shared_bars": float(np.mean(pairs)),
+                     "tunes_with_a_pair_sharing_over_half": over_half}
         print(f"\nDiversity: two outputs of one tune share {diversity['mean_shared_bars']:.3f} of their "
               f"{BARS} bar places on average; tunes where some pair shares more than half: "
               f"{diversity['tunes_with_a_pair_sharing_over_half']:.3f}")

@@ -12,7 +12,7 @@ from melodyrnn.core.batching import sequence_bars
 from melodyrnn.core.checkpoint import model_config_of, model_from_checkpoint
 from melodyrnn.core.dataset import SplitArrays
 from melodyrnn.core.models import SequenceModel
-from melodyrnn.core.models.config import FORM_WEIGHTS, FormConfig, form_fields
+from melodyrnn.core.models.config import FORM_PARTS, FORM_WEIGHTS, FormConfig, form_fields
 
 __all__ = ["extended", "freeze_all_but", "param_groups", "prepare"]
 
@@ -28,9 +28,8 @@ def extended(base: dict, model_config: dict) -> SequenceModel:
     if not any(asked.values()):
         return model_from_checkpoint(base)
     old = model_config_of(base).form
-    parts = ("cont", "length", "plan")
     form = FormConfig(bars=asked.get("bars") or old.bars,
-                      **{part: bool(asked.get(part)) or getattr(old, part) for part in parts})
+                      **{part: bool(asked.get(part)) or getattr(old, part) for part in FORM_PARTS})
     return model_from_checkpoint(base, form)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from melodyrnn.music.keys import infer_key
 from melodyrnn.music.structure import GRID_PER_BEAT, has_aaa, in_key_rate, tune_bars
 
-__all__ = ["STATISTICS", "pair_statistics", "near", "two_afc", "bootstrap_interval"]
+__all__ = ["STATISTICS", "pair_statistics", "padded_bars", "near", "two_afc", "bootstrap_interval"]
 
 #: note-length classes of the rhythm histogram, in beats (the last: everything else)
 LENGTHS = {"16th": 0.25, "8th": 0.5, "dotted_8th": 0.75, "quarter": 1.0, "dotted_quarter": 1.5}
@@ -112,7 +112,9 @@ STATISTICS = {
 }
 
 
-def _bars(pitch, start, end, bar_beats: float, n: int) -> list[tuple]:
+def padded_bars(pitch, start, end, bar_beats: float, n: int) -> list[tuple]:
+    """The contents of the first ``n`` bars of notes (beats from a bar line), empty bars
+    ``()`` where the notes stop short."""
     bars = tune_bars(pitch, start, end, bar_beats) if len(pitch) else []
     return (list(bars) + [()] * n)[:n]
 
@@ -214,8 +216,8 @@ def pair_statistics(primer: tuple, continuation: tuple, bar_beats: float, primer
 
     # cadence
     last_bar = np.floor(cs / bar_beats + 1e-9) == bars - 1
-    pbars = _bars(pp, ps, pe, bar_beats, primer_bars)
-    cbars = _bars(cp, cs, ce, bar_beats, bars)
+    pbars = padded_bars(pp, ps, pe, bar_beats, primer_bars)
+    cbars = padded_bars(cp, cs, ce, bar_beats, bars)
     s["cad_last_on_primer_final"] = float(cp[-1] % 12 == final)
     s["cad_last_on_tonic"] = float(cp[-1] % 12 == tonic)
     s["cad_last_in_tonic_triad"] = float(cp[-1] % 12 in triad)

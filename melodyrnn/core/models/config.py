@@ -6,10 +6,12 @@ from dataclasses import dataclass, field, fields
 
 from melodyrnn.core.models.plugins import plugin_kinds
 
-__all__ = ["ModelConfig", "FormConfig", "KINDS", "FORM_WEIGHTS", "form_fields"]
+__all__ = ["ModelConfig", "FormConfig", "KINDS", "FORM_WEIGHTS", "FORM_PARTS", "form_fields"]
 
 KINDS = ("rnn", "lstm", "gru", "attention")
 FORM_WEIGHTS = "bar_copy."  # the form head's weights' names begin so (the part fine-tuning may add)
+#: the form head's optional parts, each a flag on a head, with the prefix of the weights it adds
+FORM_PARTS = {"cont": "cont.", "length": "span", "plan": "plan."}
 # the form head's config fields as checkpoints before 0.2 wrote them, flat in the model's
 _FLAT_FORM = {"bar_copy": "bars", "copy_continue": "cont", "copy_length": "length"}
 
@@ -57,7 +59,7 @@ class FormConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.bars, int) or isinstance(self.bars, bool) or not 0 <= self.bars <= 32:
             raise ValueError("form.bars must be 0 (no form head) to 32 bars")
-        for name in ("cont", "length", "plan"):
+        for name in FORM_PARTS:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"form.{name} must be true or false")
             if getattr(self, name) and not self.bars:
@@ -73,8 +75,7 @@ class FormConfig:
             return ()
         if not old.bars:
             return (FORM_WEIGHTS,)
-        parts = (("cont", "cont."), ("length", "span"), ("plan", "plan."))
-        return tuple(FORM_WEIGHTS + prefix for part, prefix in parts
+        return tuple(FORM_WEIGHTS + prefix for part, prefix in FORM_PARTS.items()
                      if getattr(self, part) and not getattr(old, part))
 # upper bounds that keep a (possibly hostile) config from allocating gigabytes
 LIMITS = {"vocab_size": 1 << 20, "embedding": 8192, "hidden": 8192, "layers": 32,

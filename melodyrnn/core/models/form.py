@@ -38,7 +38,7 @@ import numpy as np
 
 __all__ = ["MAX_BAR", "MAX_STREAK", "NEG", "SPAN_EDGES", "SPANS", "span_of", "spans_reaching",
            "length_log_prior", "length_posterior", "length_nats", "length_classes", "initial", "plan_input",
-           "head_logits",
+           "span_row", "head_logits",
            "bar_start_streaks",
            "observe", "mixture", "step", "copy_likelihood"]
 
@@ -130,10 +130,13 @@ def plan_input(table, span, pos, period):
     where its sections begin and end: bar 17 of a 32-bar reel starts the B part, bar 24 of a
     24-bar tune closes it on the tonic. Decoding draws the class from the primer
     (:func:`length_posterior`), so the plan of a continuation is sampled given its primer."""
-    xp = array_namespace(table)
-    on = period > 0
-    place = xp.clip(pos // _at_least(period, 1), max=MAX_BAR)
-    return table[span * (MAX_BAR + 1) + place] * on[..., None]
+    return table[span_row(span, pos // _at_least(period, 1))] * (period > 0)[..., None]
+
+
+def span_row(span, bar):
+    """The row of a [length class, bar] table (``span.weight``, the plan's) for tunes of
+    length class ``span`` at bars ``bar`` (bars from MAX_BAR on share one row)."""
+    return span * (MAX_BAR + 1) + array_namespace(bar).clip(bar, max=MAX_BAR)
 
 
 def _at_least(x, floor: float):
@@ -188,7 +191,7 @@ def head_logits(weights: Mapping, h, bar, streak, span=None):
     place = xp.clip(bar, max=MAX_BAR)
     logits = h @ weights["proj.weight"].mT + weights["proj.bias"] + weights["place.weight"][place]
     if "span.weight" in weights and span is not None:  # the bar's place in a tune of this length class
-        logits = logits + weights["span.weight"][span * (MAX_BAR + 1) + place]
+        logits = logits + weights["span.weight"][span_row(span, bar)]
     s2 = _twice(xp, streak)  # (N, 2K)
     per_c = weights["streak"][s2, xp.arange(2 * k, device=s2.device)[None, :]]  # table[streak_d, c]
     if "cont.weight" in weights:  # the network's word on each repeat under way

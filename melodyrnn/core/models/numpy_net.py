@@ -113,6 +113,7 @@ class NumpyModel:
             self.eps_varied = float(_sigmoid(w["bar_copy.eps_logit"]))  # a varied copy's eps
             self.span_prior = w["bar_copy.span_prior"].astype(np.float64) if c.form.length else None
             self.plan = w["bar_copy.plan.weight"] if c.form.plan else None  # float32, as the input
+
     def length_prior(self) -> np.ndarray | None:
         """The form head's log-prior of the tune's length classes (None: not read)."""
         return self.span_prior
